@@ -1,0 +1,110 @@
+import { z } from 'zod';
+
+/**
+ * The YAML configuration contract (DESIGN.md, "Configuration"). Unknown keys are errors, so a
+ * typo is reported with its path instead of being silently ignored.
+ */
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-"');
+
+export const BACKEND_TYPES = ['openai', 'azure-openai', 'simulator'] as const;
+export const API_TYPES = ['openai', 'azure-openai'] as const;
+
+const gatewaySchema = z
+  .object({
+    id: z.string().min(1).default('gateway-1'),
+    location: z.string().min(1).default('local'),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    trustedProxies: z.array(z.string()).default([]),
+    /** Largest client request body accepted, bytes; larger bodies get 413. */
+    maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+    /** Upstream response headers timeout, milliseconds. */
+    upstreamTimeoutMs: z.number().int().positive().default(300_000),
+  })
+  .strict();
+
+const simulatorOptions = z
+  .object({
+    /** Generated tokens per second (0 = as fast as possible). */
+    tokensPerSecond: z.number().min(0).default(0),
+    /** Completion tokens per answer. */
+    completionTokens: z.number().int().positive().default(24),
+  })
+  .strict();
+
+const backendSchema = z
+  .object({
+    id,
+    type: z.enum(BACKEND_TYPES),
+    url: z.url().optional(),
+    apiKey: z.string().optional(),
+    /** inject: ask OpenAI-compatible servers for stream usage; never: estimate instead. */
+    streamUsage: z.enum(['inject', 'never']).default('inject'),
+    simulator: simulatorOptions.optional(),
+  })
+  .strict()
+  .refine((b) => b.type === 'simulator' || b.url !== undefined, {
+    message: 'url is required for this backend type',
+    path: ['url'],
+  });
+
+const apiSchema = z
+  .object({
+    id,
+    path: z
+      .string()
+      .regex(/^\/[^?#]*$/, 'must start with "/" and hold no query')
+      .transform((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p)),
+    type: z.enum(API_TYPES),
+    backend: id,
+  })
+  .strict();
+
+const productSchema = z.object({ id, apis: z.array(id).min(1) }).strict();
+
+const subscriptionSchema = z
+  .object({
+    id,
+    key: z.string().min(8, 'must be at least 8 characters'),
+    product: id,
+    owner: z.string().optional(),
+    costCenter: z.string().optional(),
+    revoked: z.boolean().default(false),
+  })
+  .strict();
+
+const dimensionSchema = z.union([
+  z.string().min(1),
+  z.object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), value: z.string().min(1) }).strict(),
+]);
+
+const tokenMetricSchema = z
+  .object({
+    namespace: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a valid Prometheus metric prefix'),
+    dimensions: z.array(dimensionSchema).max(32).default([]),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    gateway: gatewaySchema.default(gatewaySchema.parse({})),
+    ledger: z
+      .string()
+      .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must be sqlite:PATH or postgres://…')
+      .default('sqlite:./tokenmeter.db'),
+    admin: z.object({ key: z.string().min(8).optional() }).strict().default({}),
+    backends: z.array(backendSchema).min(1),
+    apis: z.array(apiSchema).min(1),
+    products: z.array(productSchema).default([]),
+    subscriptions: z.array(subscriptionSchema).default([]),
+    tokenMetrics: z.array(tokenMetricSchema).default([]),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type BackendConfig = Config['backends'][number];
+export type ApiConfig = Config['apis'][number];
+export type SubscriptionConfig = Config['subscriptions'][number];
+export type TokenMetricConfig = Config['tokenMetrics'][number];
+export type DimensionConfig = TokenMetricConfig['dimensions'][number];

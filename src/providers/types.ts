@@ -1,0 +1,99 @@
+import type { TokenUsage } from '../usage.js';
+
+/**
+ * The contract between the gateway core and one API family. The core never names a provider:
+ * it asks the adapter "which operation is this, what model, is it streamed, add usage to the
+ * stream, here is a JSON body / a stream chunk: what usage is in it?".
+ */
+
+/** A matched operation of an API. */
+export interface RouteMatch {
+  /** The Operation ID dimension: chat.completions, completions, embeddings, responses, … */
+  operation: string;
+  /** Whether calls to this route are metered (count_tokens style routes are not). */
+  metered: boolean;
+  /** A model named by the path (Azure deployment, Gemini model), when there is one. */
+  pathModel?: string;
+  /** The path to send upstream, relative to the backend URL (may equal the client's sub-path). */
+  upstreamPath: string;
+}
+
+/** What the adapter reads from a parsed client request body. */
+export interface RequestInfo {
+  /** The model the client asked for (body model; the route's pathModel wins when present). */
+  model?: string;
+  /** Whether the client asked for a streamed answer. */
+  stream: boolean;
+  /** The end user the client named (OpenAI body `user`). */
+  user?: string;
+  /** Whether the client itself asked for usage in the stream (stream_options.include_usage). */
+  clientWantsStreamUsage: boolean;
+}
+
+/** How the upstream request body is sent. */
+export interface PreparedBody {
+  /** The bytes to send upstream: the client's bytes unless usage had to be requested. */
+  body: Buffer;
+  /** True when the gateway added a usage request the client did not make: strip its answer. */
+  stripUsageChunk: boolean;
+}
+
+/** Usage read from a complete response or a finished stream. */
+export interface ExtractedUsage {
+  usage: TokenUsage;
+  /** The model the provider says answered. */
+  responseModel?: string;
+}
+
+/** The context a stream tap is created with. */
+export interface StreamTapOptions {
+  /** Drop the usage-only event the gateway asked for and the client did not. */
+  stripUsageChunk: boolean;
+}
+
+/**
+ * An incremental parser fed the upstream stream as it arrives. `push` returns the bytes to
+ * forward to the client (the same Buffer when nothing is dropped, so pass-through costs
+ * nothing); `finish` is called exactly once, at end, error or client abort.
+ */
+export interface StreamTap {
+  push(chunk: Buffer): Buffer;
+  /** Bytes held back (an incomplete event when stripping) to flush at the end of the stream. */
+  flush(): Buffer;
+  /** The usage seen so far (cumulative values replace earlier ones, never summed). */
+  result(): StreamResult;
+}
+
+export interface StreamResult extends ExtractedUsage {
+  /** Text the model generated so far, for estimation when the provider sends no usage. */
+  generatedText: string;
+  /** True when the stream reached its documented end (e.g. [DONE], response.completed). */
+  completed: boolean;
+  /** True when the provider signalled an error inside the stream. */
+  errored: boolean;
+}
+
+/** How the backend credential is put on an upstream request. */
+export interface BackendAuth {
+  header: string;
+  value: string;
+}
+
+export interface ProviderAdapter {
+  /** The API type / backend type name used in config (openai, azure-openai, …). */
+  readonly type: string;
+  /** Match a client request by method and sub-path (the path below the API's base path, with query). */
+  matchRoute(method: string, subPath: string): RouteMatch | undefined;
+  /** Read model, stream flag and user from the parsed request body. */
+  inspectRequest(route: RouteMatch, body: unknown): RequestInfo;
+  /** The upstream body: adds the usage request to streams where the client did not ask for it. */
+  prepareBody(route: RouteMatch, info: RequestInfo, body: unknown, raw: Buffer, injectStreamUsage: boolean): PreparedBody;
+  /** Usage from a complete non-streamed JSON response body (already parsed). */
+  extractUsage(route: RouteMatch, body: unknown): ExtractedUsage;
+  /** A tap for a streamed response of this route. */
+  createStreamTap(route: RouteMatch, options: StreamTapOptions): StreamTap;
+  /** The text of the prompt, for token estimation when the provider reports no usage. */
+  promptText(route: RouteMatch, body: unknown): string;
+  /** The credential header a backend of this type expects. */
+  backendAuth(apiKey: string): BackendAuth;
+}
