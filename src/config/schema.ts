@@ -18,7 +18,11 @@ const gatewaySchema = z
     port: z.number().int().min(0).max(65535).default(8080),
     trustedProxies: z.array(z.string()).default([]),
     /** Largest client request body accepted, bytes; larger bodies get 413. */
-    maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(10 * 1024 * 1024),
     /** Upstream response headers timeout, milliseconds. */
     upstreamTimeoutMs: z.number().int().positive().default(300_000),
   })
@@ -61,7 +65,7 @@ const apiSchema = z
   })
   .strict();
 
-const productSchema = z.object({ id, apis: z.array(id).min(1) }).strict();
+const productSchema = z.object({ id, apis: z.array(id).min(1, 'must list at least one api') }).strict();
 
 const subscriptionSchema = z
   .object({
@@ -74,10 +78,19 @@ const subscriptionSchema = z
   })
   .strict();
 
-const dimensionSchema = z.union([
-  z.string().min(1),
-  z.object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), value: z.string().min(1) }).strict(),
-]);
+/** A default dimension by name (canonical key or APIM alias), or a custom `{name, value}` CEL dimension. */
+const dimensionSchema = z.union(
+  [
+    z.string().min(1),
+    z
+      .object({
+        name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier (letters, digits, "_")'),
+        value: z.string().min(1),
+      })
+      .strict(),
+  ],
+  { error: 'must be a dimension name or {name, value}' },
+);
 
 const tokenMetricSchema = z
   .object({
@@ -93,9 +106,12 @@ export const configSchema = z
       .string()
       .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must be sqlite:PATH or postgres://…')
       .default('sqlite:./tokenmeter.db'),
-    admin: z.object({ key: z.string().min(8).optional() }).strict().default({}),
-    backends: z.array(backendSchema).min(1),
-    apis: z.array(apiSchema).min(1),
+    admin: z
+      .object({ key: z.string().min(8).optional() })
+      .strict()
+      .default({}),
+    backends: z.array(backendSchema).min(1, 'must list at least one backend'),
+    apis: z.array(apiSchema).min(1, 'must list at least one api'),
     products: z.array(productSchema).default([]),
     subscriptions: z.array(subscriptionSchema).default([]),
     tokenMetrics: z.array(tokenMetricSchema).default([]),

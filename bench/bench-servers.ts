@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configSchema } from '../src/config/schema.js';
+import { startSimulator } from '../src/simulator/index.js';
+import { startBareProxy } from './bare-proxy.js';
+import { BENCH_KEY, FAST_COMPLETION_TOKENS, PACED, type ChildMessage, type Role } from './protocol.js';
+
+/**
+ * Child-process entry of the benchmark (forked by children.ts): each role runs in its own
+ * process so that the load generator, the proxies and the upstream do not share an event loop.
+ *   upstream          two simulators: "fast" (no pacing) and "paced" (for time-to-first-byte)
+ *   bare FAST PACED   a bare proxy in front of each
+ *   gateway FAST PACED  tokenmeter with one API per upstream
+ * The child reports `{ type: 'ready', urls }` or `{ type: 'failed', message }` over IPC and
+ * stops when the parent sends "stop" or goes away.
+ */
+
+type Closer = () => Promise<void>;
+
+async function start(role: Role, args: string[]): Promise<{ urls: Record<string, string>; close: Closer }> {
+  if (role === 'upstream') {
+    const fast = await startSimulator({ tokensPerSecond: 0, completionTokens: FAST_COMPLETION_TOKENS });
+    const paced = await startSimulator({ tokensPerSecond: PACED.tokensPerSecond, completionTokens: PACED.completionTokens });
+    return {
+      urls: { fast: fast.url, paced: paced.url },
+      close: async () => {
+        await Promise.all([fast.close(), paced.close()]);
+      },
+    };
+  }
+  const [fastUrl, pacedUrl] = args;
+  if (fastUrl === undefined || pacedUrl === undefined) throw new Error(`${role} needs the two upstream URLs`);
+  if (role === 'bare') {
+    const fast = await startBareProxy(fastUrl);
+    const paced = await startBareProxy(pacedUrl);
+    return {
+      urls: { fast: fast.url, paced: paced.url },
+      close: async () => {
+        await Promise.all([fast.close(), paced.close()]);
+      },
+    };
+  }
+  return startTokenmeter(fastUrl, pacedUrl);
+}
+
+async function startTokenmeter(fastUrl: string, pacedUrl: string): Promise<{ urls: Record<string, string>; close: Closer }> {
+  const { startGateway } = await import('../src/gateway/server.js');
+  const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-bench-'));
+  // The upstreams are OpenAI-compatible servers in another process: backends of type "openai"
+  // (type "simulator" would start a simulator inside the gateway process instead).
+  const config = configSchema.parse({
+    gateway: { id: 'gw-bench', location: 'bench', host: '127.0.0.1', port: 0 },
+    ledger: `sqlite:${join(dir, 'ledger.db')}`,
+    backends: [
+      { id: 'simulator', type: 'openai', url: `${fastUrl}/v1`, apiKey: 'sk-bench-upstream' },
+      { id: 'simulator-paced', type: 'openai', url: `${pacedUrl}/v1`, apiKey: 'sk-bench-upstream' },
+    ],
+    apis: [
+      { id: 'openai', path: '/openai/v1', type: 'openai', backend: 'simulator' },
+      { id: 'openai-paced', path: '/paced/v1', type: 'openai', backend: 'simulator-paced' },
+    ],
+    products: [{ id: 'bench', apis: ['openai', 'openai-paced'] }],
+    subscriptions: [{ id: 'bench-team', key: BENCH_KEY, product: 'bench', costCenter: 'CC-BENCH' }],
+    tokenMetrics: [{ namespace: 'tokenmeter', dimensions: ['API ID', 'Operation ID', 'Subscription ID', 'model', 'backend'] }],
+  });
+  const gateway = await startGateway(config);
+  return {
+    urls: { gateway: gateway.url },
+    close: async () => {
+      await gateway.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function send(message: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.send === undefined) resolve();
+    else process.send(message, () => resolve());
+  });
+}
+
+async function main(): Promise<void> {
+  const [role, ...args] = process.argv.slice(2);
+  if (role !== 'upstream' && role !== 'bare' && role !== 'gateway') throw new Error(`unknown role ${String(role)}`);
+  let close: Closer | undefined;
+  const stop = async (): Promise<void> => {
+    await close?.().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('message', (message) => {
+    if (message === 'stop') void stop();
+  });
+  process.on('disconnect', () => void stop());
+  try {
+    const started = await start(role, args);
+    close = started.close;
+    await send({ type: 'ready', urls: started.urls });
+  } catch (err) {
+    await send({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  }
+}
+
+await main();

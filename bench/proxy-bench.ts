@@ -1,0 +1,123 @@
+import { cpus } from 'node:os';
+import { startServerProcess, type ServerProcess } from './children.js';
+import { runLoad } from './load.js';
+import { BENCH_KEY, FAST_COMPLETION_TOKENS, PACED } from './protocol.js';
+import { renderMarkdown, TARGETS, type BenchReport, type ScenarioResult, type TargetId } from './report.js';
+import { measureTtfb } from './ttfb.js';
+
+/**
+ * Proxy overhead benchmark (DESIGN.md: "the gateway adds almost nothing"). In one run it
+ * measures (a) the simulator directly, (b) a bare pass-through Node proxy and (c) tokenmeter,
+ * each server in its own process, with autocannon for throughput/latency and a sequential
+ * undici loop for streaming time-to-first-byte. Prints a markdown report on stdout; progress
+ * goes to stderr.
+ *
+ *   node --import tsx bench/proxy-bench.ts [--quick]
+ *   BENCH_SECONDS=10 (default 5; --quick: 1)   BENCH_TTFB_REQUESTS=500 (default 200; --quick: 50)
+ */
+
+const quick = process.argv.includes('--quick');
+const seconds = quick ? 1 : positiveNumber(process.env.BENCH_SECONDS, 5);
+const ttfbCount = quick ? 50 : Math.round(positiveNumber(process.env.BENCH_TTFB_REQUESTS, 200));
+
+const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
+const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write one short sentence about metering.' }] };
+const bodies = { json: JSON.stringify(chat), stream: JSON.stringify({ ...chat, stream: true }) };
+
+const SCENARIOS = [
+  { name: 'chat, non-streaming, 1 connection', connections: 1, body: bodies.json },
+  { name: 'chat, non-streaming, 64 connections', connections: 64, body: bodies.json },
+  { name: 'chat, streaming, 16 connections', connections: 16, body: bodies.stream },
+] as const;
+
+function positiveNumber(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+function progress(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+async function main(): Promise<void> {
+  const processes: ServerProcess[] = [];
+  const notes: string[] = [];
+  try {
+    const upstream = await startServerProcess('upstream');
+    processes.push(upstream);
+    const upstreamArgs = [upstream.urls.fast ?? '', upstream.urls.paced ?? ''];
+    const bare = await startServerProcess('bare', upstreamArgs);
+    processes.push(bare);
+    const bases: Partial<Record<TargetId, { fast: string; paced: string }>> = {
+      upstream: { fast: `${upstream.urls.fast}/v1`, paced: `${upstream.urls.paced}/v1` },
+      bare: { fast: `${bare.urls.fast}/v1`, paced: `${bare.urls.paced}/v1` },
+    };
+    try {
+      const gateway = await startServerProcess('gateway', upstreamArgs);
+      processes.push(gateway);
+      bases.tokenmeter = { fast: `${gateway.urls.gateway}/openai/v1`, paced: `${gateway.urls.gateway}/paced/v1` };
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      progress(`tokenmeter skipped: the gateway could not be started (${reason})`);
+      notes.push(`(c) tokenmeter was skipped: the gateway could not be started (${reason}).`);
+    }
+    const targets = TARGETS.filter((id) => bases[id] !== undefined);
+
+    for (const id of targets) {
+      progress(`warming up ${id}`);
+      await runLoad(`${bases[id]?.fast}/chat/completions`, { connections: 64, seconds: quick ? 0.5 : 2, body: bodies.json, headers });
+    }
+
+    const scenarios: ScenarioResult[] = [];
+    for (const scenario of SCENARIOS) {
+      const result: ScenarioResult = { name: scenario.name, results: {} };
+      for (const id of targets) {
+        progress(`${scenario.name}: ${id} for ${seconds} s`);
+        result.results[id] = await runLoad(`${bases[id]?.fast}/chat/completions`, {
+          connections: scenario.connections,
+          seconds,
+          body: scenario.body,
+          headers,
+        });
+      }
+      scenarios.push(result);
+    }
+
+    const ttfb: BenchReport['ttfb'] = {
+      title: `streaming TTFB, ${ttfbCount} sequential requests`,
+      results: {},
+    };
+    for (const id of targets) {
+      progress(`time to first byte: ${id}, ${ttfbCount} requests`);
+      ttfb.results[id] = await measureTtfb(`${bases[id]?.paced}/chat/completions`, {
+        count: ttfbCount,
+        warmup: 10,
+        body: bodies.stream,
+        headers,
+      });
+    }
+
+    const report: BenchReport = {
+      setup: [
+        `node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? 'unknown'}); load generator, upstream, bare proxy and tokenmeter each in their own process`,
+        `autocannon, ${seconds} s per run, keep-alive; streaming requests do not ask for usage (tokenmeter injects stream_options.include_usage and strips the usage chunk)`,
+        `upstream: tokenmeter simulator, ${FAST_COMPLETION_TOKENS} completion tokens, no pacing; TTFB upstream paced at ${PACED.tokensPerSecond} tokens/s (${PACED.completionTokens} tokens)`,
+        'tokenmeter: subscription key auth, SQLite ledger (WAL), Prometheus metrics with 5 dimensions',
+      ],
+      scenarios,
+      ttfb,
+      notes,
+    };
+    for (const scenario of scenarios) {
+      for (const id of targets) {
+        const failed = scenario.results[id]?.failed ?? 0;
+        if (failed > 0) notes.push(`${id}: ${failed} failed requests in "${scenario.name}"; its numbers are not comparable.`);
+      }
+    }
+    process.stdout.write(renderMarkdown(report));
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+  }
+}
+
+await main();

@@ -1,0 +1,88 @@
+import type { LoadResult } from './load.js';
+import type { TtfbResult } from './ttfb.js';
+
+/** The three things measured: (a) the upstream itself, (b) a bare proxy, (c) tokenmeter. */
+export type TargetId = 'upstream' | 'bare' | 'tokenmeter';
+
+export const TARGETS: readonly TargetId[] = ['upstream', 'bare', 'tokenmeter'];
+
+const LABELS: Record<TargetId, string> = {
+  upstream: '(a) simulator, direct',
+  bare: '(b) bare Node proxy',
+  tokenmeter: '(c) tokenmeter',
+};
+
+/** One load scenario's results per target (a target is absent when it was skipped). */
+export interface ScenarioResult {
+  name: string;
+  results: Partial<Record<TargetId, LoadResult>>;
+}
+
+/** Everything the report prints. */
+export interface BenchReport {
+  /** One line each: node version, CPUs, durations, simulator settings. */
+  setup: string[];
+  scenarios: ScenarioResult[];
+  ttfb: { title: string; results: Partial<Record<TargetId, TtfbResult>> };
+  notes: string[];
+}
+
+const dash = '—';
+
+function ms(value: number | undefined): string {
+  if (value === undefined || Number.isNaN(value)) return dash;
+  return value < 10 ? value.toFixed(2) : value.toFixed(1);
+}
+
+function signedMs(value: number | undefined): string {
+  if (value === undefined || Number.isNaN(value)) return dash;
+  return `${value >= 0 ? '+' : '−'}${ms(Math.abs(value))}`;
+}
+
+function rps(value: number | undefined): string {
+  return value === undefined ? dash : Math.round(value).toLocaleString('en-US');
+}
+
+function diff(c: number | undefined, b: number | undefined): number | undefined {
+  return c === undefined || b === undefined ? undefined : c - b;
+}
+
+/** Renders the report as markdown that can be pasted into the README. */
+export function renderMarkdown(report: BenchReport): string {
+  const lines: string[] = ['## Proxy overhead', '', ...report.setup.map((s) => `- ${s}`), ''];
+
+  lines.push('| scenario | target | req/s | p50 ms | p99 ms |', '| --- | --- | ---: | ---: | ---: |');
+  for (const scenario of report.scenarios) {
+    TARGETS.forEach((target, i) => {
+      const r = scenario.results[target];
+      const failed = r !== undefined && r.failed > 0 ? ` (${r.failed} failed)` : '';
+      lines.push(`| ${i === 0 ? scenario.name : ''} | ${LABELS[target]}${failed} | ${rps(r?.requestsPerSecond)} | ${ms(r?.p50)} | ${ms(r?.p99)} |`);
+    });
+  }
+
+  lines.push('', '| scenario | throughput (c) ÷ (b) | added latency p50 (c − b) | added latency p99 (c − b) |');
+  lines.push('| --- | ---: | ---: | ---: |');
+  for (const scenario of report.scenarios) {
+    const b = scenario.results.bare;
+    const c = scenario.results.tokenmeter;
+    const ratio = b !== undefined && c !== undefined && b.requestsPerSecond > 0 ? `${((c.requestsPerSecond / b.requestsPerSecond) * 100).toFixed(0)} %` : dash;
+    lines.push(`| ${scenario.name} | ${ratio} | ${signedMs(diff(c?.p50, b?.p50))} ms | ${signedMs(diff(c?.p99, b?.p99))} ms |`);
+  }
+
+  const t = report.ttfb.results;
+  lines.push('', `| ${report.ttfb.title} | ${TARGETS.map((id) => LABELS[id]).join(' | ')} | added (c − b) |`);
+  lines.push('| --- | ---: | ---: | ---: | ---: |');
+  const row = (label: string, pick: (r: TtfbResult) => number): string => {
+    const values = TARGETS.map((id) => {
+      const r = t[id];
+      return r === undefined ? undefined : pick(r);
+    });
+    return `| ${label} | ${values.map(ms).join(' | ')} | ${signedMs(diff(values[2], values[1]))} |`;
+  };
+  lines.push(row('first byte p50 ms', (r) => r.firstByteP50));
+  lines.push(row('first byte p99 ms', (r) => r.firstByteP99));
+  lines.push(row('whole stream p50 ms', (r) => r.totalP50));
+
+  if (report.notes.length > 0) lines.push('', ...report.notes.map((n) => `> ${n}`));
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,45 @@
+import { rmSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createLogger, startGateway } from '../gateway/server.js';
+import { formatRows } from '../reports/format.js';
+import { demoConfig, DEMO_TEAMS } from './demo-config.js';
+import { sendDemoTraffic } from './demo-traffic.js';
+import { parsePort, waitForSignal } from './serve-command.js';
+
+const DEMO_LEDGER_FILE = 'tokenmeter-demo.db';
+
+/**
+ * `tokenmeter demo [--once] [--port 8080]`: gateway + simulated backend + traffic from three
+ * teams on the embedded defaults; prints a usage table by subscription and the URLs.
+ */
+export function addDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('run the gateway on a simulated backend, send traffic from 3 teams, print their usage')
+    .option('--once', 'exit after printing the usage table')
+    .option('--port <port>', 'gateway port', parsePort, 8080)
+    .option('--ledger <url>', 'ledger to write', `sqlite:./${DEMO_LEDGER_FILE}`)
+    .action(async (opts: { once?: boolean; port: number; ledger: string }) => {
+      if (opts.ledger === `sqlite:./${DEMO_LEDGER_FILE}`) {
+        // Each demo starts from an empty ledger so its table shows exactly this run.
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_LEDGER_FILE}${suffix}`, { force: true });
+      }
+      const out = process.stdout;
+      const gateway = await startGateway(demoConfig(opts.port, opts.ledger), { logger: createLogger('warn') });
+      out.write(`tokenmeter demo: gateway on ${gateway.url}, simulated backend "simulated-llm"\n`);
+      out.write(`sending traffic from ${DEMO_TEAMS.map((t) => t.id).join(', ')} …\n`);
+      const { sent, ok } = await sendDemoTraffic(gateway.url);
+      out.write(`${ok}/${sent} calls answered\n\nUsage by subscription:\n`);
+      const rows = await gateway.ledger.query({ by: ['subscription'], where: [] });
+      out.write(`${formatRows(rows, ['subscription'], 'table')}\n`);
+      out.write(`\nGateway:     ${gateway.url}  (OpenAI base URL ${gateway.url}/openai/v1, Azure endpoint ${gateway.url}/azure)\n`);
+      out.write(`Metrics:     ${gateway.url}/metrics\n`);
+      out.write(`Ledger:      ${opts.ledger}  (query it: npx tokenmeter usage --ledger ${opts.ledger} --by subscription,model)\n`);
+      out.write(`Demo keys:   ${DEMO_TEAMS.map((t) => `${t.id}=${t.key}`).join('  ')}\n`);
+      if (opts.once !== true) {
+        out.write('\nThe gateway keeps running; press Ctrl-C to stop.\n');
+        await waitForSignal();
+      }
+      await gateway.close();
+    });
+}

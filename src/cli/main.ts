@@ -1,0 +1,44 @@
+import { Command, CommanderError } from 'commander';
+import { CliInputError } from './cli-error.js';
+import { addConfigCommand } from './config-command.js';
+import { addDemoCommand } from './demo-command.js';
+import { addServeCommand } from './serve-command.js';
+import { addUsageCommand } from './usage-command.js';
+import { resolveLedgerUrl } from './config-file.js';
+
+/** Builds the `tokenmeter` program (exported for in-process tests). */
+export function createProgram(): Command {
+  const program = new Command('tokenmeter')
+    .description('Self-hosted LLM gateway that meters tokens per team, model, API and backend.')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  addServeCommand(program);
+  addDemoCommand(program);
+  addUsageCommand(program, resolveLedgerUrl);
+  addConfigCommand(program);
+  return program;
+}
+
+/**
+ * Runs the CLI and returns the exit status: 0 on success, 2 for bad input (one clear line on
+ * stderr, DESIGN.md), 1 for anything unexpected.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version "errors" are normal exits; usage mistakes are bad input.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof CliInputError) {
+      process.stderr.write(`tokenmeter: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`tokenmeter: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,38 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { startGateway } from '../gateway/server.js';
+import { loadCliConfig } from './config-file.js';
+
+/** `tokenmeter serve [--config FILE]`: runs the gateway until SIGINT / SIGTERM. */
+export function addServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the gateway')
+    .option('--config <file>', 'configuration file (default ./tokenmeter.yaml)')
+    .option('--port <port>', 'override gateway.port', parsePort)
+    .action(async (opts: { config?: string; port?: number }) => {
+      const config = loadCliConfig(opts.config);
+      const gateway = await startGateway(config, opts.port !== undefined ? { port: opts.port } : {});
+      process.stdout.write(`tokenmeter listening on ${gateway.url} (metrics: ${gateway.url}/metrics)\n`);
+      await waitForSignal();
+      await gateway.close();
+    });
+}
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('expected an integer 0-65535');
+  return port;
+}
+
+/** Resolves on the first SIGINT or SIGTERM, so the gateway can close its ledger cleanly. */
+export function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}

@@ -1,0 +1,42 @@
+import type { ApiConfig, Config } from '../config/schema.js';
+import { getProviderAdapter } from '../providers/registry.js';
+import type { ProviderAdapter } from '../providers/types.js';
+
+/** An API with the adapter for the shape its clients speak. */
+export interface RoutedApi {
+  api: ApiConfig;
+  adapter: ProviderAdapter;
+}
+
+export interface ApiMatch extends RoutedApi {
+  /** The path below the API's base path, query included (always starts with "/"). */
+  subPath: string;
+}
+
+export interface ApiRouter {
+  match(url: string): ApiMatch | undefined;
+}
+
+/** Matches a request URL to the API whose `path` is its longest prefix on a segment boundary. */
+export function createApiRouter(config: Config): ApiRouter {
+  const routed: RoutedApi[] = config.apis
+    .map((api) => {
+      const adapter = getProviderAdapter(api.type);
+      if (adapter === undefined) throw new Error(`no provider adapter for API type "${api.type}"`);
+      return { api, adapter };
+    })
+    .sort((a, b) => b.api.path.length - a.api.path.length);
+
+  return {
+    match(url) {
+      for (const entry of routed) {
+        const base = entry.api.path === '/' ? '' : entry.api.path;
+        if (!url.startsWith(base)) continue;
+        const rest = url.slice(base.length);
+        if (rest.startsWith('/')) return { ...entry, subPath: rest };
+        if (rest.startsWith('?') || rest === '') return { ...entry, subPath: `/${rest}` };
+      }
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { Pool } from 'undici';
+import type { BackendConfig, Config } from '../config/schema.js';
+import type { BackendAuth } from '../providers/types.js';
+
+/** A backend ready to receive calls: its pool, its base path and its credential header. */
+export interface Backend {
+  id: string;
+  /** The provider dimension: the backend's type. */
+  type: string;
+  pool: Pool;
+  /** The URL path prefix of the backend (e.g. "/v1"), without trailing slash. */
+  basePath: string;
+  /** Host header value for upstream requests. */
+  host: string;
+  auth?: BackendAuth;
+  injectStreamUsage: boolean;
+}
+
+/** Resolves a backend's URL; the gateway starts simulator backends and passes their URLs here. */
+export type BackendUrlResolver = (backend: BackendConfig) => string;
+
+function credentialFor(backend: BackendConfig): BackendAuth | undefined {
+  if (backend.apiKey === undefined || backend.apiKey === '') return undefined;
+  // Azure OpenAI authenticates with api-key; OpenAI and OpenAI-compatible servers with a Bearer token.
+  return backend.type === 'azure-openai'
+    ? { header: 'api-key', value: backend.apiKey }
+    : { header: 'authorization', value: `Bearer ${backend.apiKey}` };
+}
+
+export function createBackends(config: Config, resolveUrl: BackendUrlResolver): Map<string, Backend> {
+  const backends = new Map<string, Backend>();
+  for (const backend of config.backends) {
+    const url = new URL(resolveUrl(backend));
+    const auth = credentialFor(backend);
+    backends.set(backend.id, {
+      id: backend.id,
+      type: backend.type,
+      pool: new Pool(url.origin, {
+        connections: 256,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        headersTimeout: config.gateway.upstreamTimeoutMs,
+        bodyTimeout: config.gateway.upstreamTimeoutMs,
+      }),
+      basePath: url.pathname.replace(/\/+$/, ''),
+      host: url.host,
+      ...(auth !== undefined ? { auth } : {}),
+      injectStreamUsage: backend.streamUsage === 'inject',
+    });
+  }
+  return backends;
+}
+
+export async function closeBackends(backends: Map<string, Backend>): Promise<void> {
+  await Promise.all([...backends.values()].map((b) => b.pool.close()));
+}

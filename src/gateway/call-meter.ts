@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import type { DefaultDimensions, UsageRecord } from '../ledger/record.js';
+import { estimateTokens } from '../providers/estimate.js';
+import type { StreamResult } from '../providers/types.js';
+import { hasUsage, withDerivedTotal, type TokenUsage, type UsageSource } from '../usage.js';
+import type { RecordSink } from './record-sink.js';
+
+/** How a call ended, as the proxy saw it. */
+export interface CallOutcome {
+  status: number;
+  usage: TokenUsage;
+  source: UsageSource;
+  responseModel?: string;
+  upstreamRequestId?: string;
+}
+
+export interface CallMeterInit {
+  time: number;
+  startedAt: number;
+  dimensions: DefaultDimensions;
+  custom: Record<string, string>;
+  /** The prompt text, read only when tokens must be estimated. */
+  promptText: () => string;
+  sink: RecordSink;
+  /** Prices the call (the answering model when the provider names it, else the asked-for one). */
+  costOf: (model: string | undefined, usage: TokenUsage) => number | undefined;
+}
+
+/**
+ * Meters one call exactly once, whichever comes first: the end of the response, an upstream
+ * error or the client going away.
+ */
+export interface CallMeter {
+  /** Commits the record; later calls are ignored and resolve at once. */
+  finish(outcome: CallOutcome): Promise<void>;
+  readonly finished: boolean;
+}
+
+export function createCallMeter(init: CallMeterInit): CallMeter {
+  let finished = false;
+  return {
+    get finished() {
+      return finished;
+    },
+    finish(outcome) {
+      if (finished) return Promise.resolve();
+      finished = true;
+      const record: UsageRecord = {
+        id: randomUUID(),
+        time: init.time,
+        ...init.dimensions,
+        ...withDerivedTotal(outcome.usage),
+        custom: init.custom,
+        source: outcome.source,
+        status: outcome.status,
+        latencyMs: Math.round((performance.now() - init.startedAt) * 1000) / 1000,
+      };
+      if (outcome.responseModel !== undefined) record.responseModel = outcome.responseModel;
+      if (outcome.upstreamRequestId !== undefined) record.upstreamRequestId = outcome.upstreamRequestId;
+      const cost = init.costOf(outcome.responseModel ?? init.dimensions.model, outcome.usage);
+      if (cost !== undefined) record.cost = cost;
+      return init.sink.commit(record);
+    },
+  };
+}
+
+/**
+ * Usage for a finished or interrupted stream. Reported usage wins; where the provider sent none
+ * the counts are estimated with the tokenizer (prompt from the request, completion from the
+ * streamed text). A stream that did not reach its documented end is `partial`.
+ */
+export function streamOutcomeUsage(
+  result: StreamResult,
+  status: number,
+  interrupted: boolean,
+  promptText: () => string,
+): { usage: TokenUsage; source: UsageSource } {
+  const cut = interrupted || !result.completed;
+  if (hasUsage(result.usage)) return { usage: result.usage, source: cut && !result.errored ? 'partial' : 'reported' };
+  if (status < 200 || status >= 300 || result.errored) return { usage: {}, source: 'reported' };
+  const promptTokens = estimateTokens(promptText());
+  const completionTokens = estimateTokens(result.generatedText);
+  return {
+    usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens },
+    source: cut ? 'partial' : 'estimated',
+  };
+}

@@ -1,0 +1,47 @@
+import { BlockList, isIP } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * Resolves the IP address dimension. X-Forwarded-For is believed only when the direct peer is a
+ * trusted proxy, and then only hop by hop from the right, so a client cannot forge its address.
+ */
+export interface ClientIpResolver {
+  resolve(req: IncomingMessage): string | undefined;
+}
+
+function normalise(ip: string): string {
+  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+export function createClientIpResolver(trustedProxies: readonly string[]): ClientIpResolver {
+  const trusted = new BlockList();
+  for (const entry of trustedProxies) {
+    const [address = '', prefix] = entry.split('/');
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) trusted.addAddress(address, family);
+    else trusted.addSubnet(address, Number(prefix), family);
+  }
+  const isTrusted = (ip: string): boolean => {
+    const family = isIP(ip);
+    return family !== 0 && trusted.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+  };
+
+  return {
+    resolve(req) {
+      const peer = req.socket.remoteAddress;
+      if (peer === undefined) return undefined;
+      let ip = normalise(peer);
+      if (trustedProxies.length === 0 || !isTrusted(ip)) return ip;
+      const header = req.headers['x-forwarded-for'];
+      const hops = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((h) => normalise(h.trim())).filter((h) => h !== '');
+      // Walk from the nearest hop outward and stop at the first address we do not trust.
+      for (let i = hops.length - 1; i >= 0; i--) {
+        const hop = hops[i];
+        if (hop === undefined || isIP(hop) === 0) break;
+        ip = hop;
+        if (!isTrusted(hop)) break;
+      }
+      return ip;
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { createDimensionEvaluator } from '../dimensions/custom-dimensions.js';
+import { openLedger, type Ledger } from '../ledger/ledger.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from '../metrics/prometheus-metrics.js';
+import { createPriceCatalog } from '../pricing/price-catalog.js';
+import { startSimulator, type Simulator } from '../simulator/index.js';
+import { createApiRouter } from './api-router.js';
+import { closeBackends, createBackends } from './backends.js';
+import { createClientIpResolver } from './client-ip.js';
+import { proxyCall, type ProxyDeps } from './proxy-call.js';
+import { createRecordSink } from './record-sink.js';
+import { sendUnknownError } from './send-error.js';
+import { createSubscriptionDirectory } from './subscriptions.js';
+
+export interface GatewayOptions {
+  /** Overrides config.ledger (tests, demo). */
+  ledgerUrl?: string;
+  /** Overrides config.gateway.port (0 = any free port). */
+  port?: number;
+  logger?: Logger;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  ledger: Ledger;
+  metrics: PrometheusMetrics;
+  /** The simulator backends this gateway started, by backend id. */
+  simulators: ReadonlyMap<string, Simulator>;
+  close(): Promise<void>;
+}
+
+/** Builds a pino logger on stderr; TOKENMETER_LOG_LEVEL overrides the level (default info). */
+export function createLogger(level = 'info'): Logger {
+  return pino({ level: process.env.TOKENMETER_LOG_LEVEL ?? level }, pino.destination(2));
+}
+
+/**
+ * Starts the gateway: simulator backends (if any), the ledger, metrics and the HTTP server.
+ * Resolves once the server listens.
+ */
+export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const log = options.logger ?? createLogger();
+  const simulators = new Map<string, Simulator>();
+  for (const backend of config.backends) {
+    if (backend.type !== 'simulator') continue;
+    simulators.set(backend.id, await startSimulator({ ...(backend.simulator ?? {}), host: '127.0.0.1', port: 0 }));
+  }
+  const ledger = openLedger(options.ledgerUrl ?? config.ledger);
+  const metrics = createPrometheusMetrics(config.tokenMetrics);
+  const backends = createBackends(config, (b) => simulators.get(b.id)?.url ?? b.url ?? '');
+  const deps: ProxyDeps = {
+    config,
+    router: createApiRouter(config),
+    subscriptions: createSubscriptionDirectory(config),
+    backends,
+    clientIp: createClientIpResolver(config.gateway.trustedProxies),
+    customDimensions: createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions)),
+    sink: createRecordSink(ledger, [metrics], log),
+    prices: createPriceCatalog(),
+    log,
+  };
+
+  const server = createServer((req, res) => {
+    handleRequest(req, res, deps, metrics).catch((err: unknown) => {
+      log.error({ err }, 'request failed');
+      sendUnknownError(res, err);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await listen(server, options.port ?? config.gateway.port, config.gateway.host);
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  log.info({ url }, 'tokenmeter gateway listening');
+
+  return {
+    url,
+    ledger,
+    metrics,
+    simulators,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await closeBackends(backends);
+      await Promise.all([...simulators.values()].map((s) => s.close()));
+      await ledger.close();
+    },
+  };
+}
+
+async function handleRequest(req: IncomingMessage, res: ServerResponse, deps: ProxyDeps, metrics: PrometheusMetrics): Promise<void> {
+  if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true)) {
+    const body = await metrics.render();
+    res.writeHead(200, { 'content-type': metrics.contentType });
+    res.end(body);
+    return;
+  }
+  if (req.method === 'GET' && req.url === '/healthz') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"status":"ok"}');
+    return;
+  }
+  await proxyCall(req, res, deps);
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,75 @@
+import { isAbsolute, resolve } from 'node:path';
+import { TokenmeterError } from '../errors.js';
+import type { UsageQuery, UsageRow } from '../reports/usage-query.js';
+import type { UsageRecord } from './record.js';
+import { createSqliteLedger } from './sqlite-ledger.js';
+
+/**
+ * The usage record store, one interface for every backend (embedded SQLite now, a shared
+ * PostgreSQL later). Methods are async so that a networked backend fits; an embedded one may do
+ * its work synchronously inside them.
+ */
+export interface Ledger {
+  /**
+   * Stores one record. When the promise resolves the record is committed (durable against a
+   * process crash). Appending a record whose id is already stored does nothing: shipping from
+   * an outbox may retry.
+   */
+  append(record: UsageRecord): Promise<void>;
+  /** Aggregates records into rows (DESIGN.md, `tokenmeter usage --format json`). */
+  query(query: UsageQuery): Promise<UsageRow[]>;
+  /** Number of stored records. */
+  count(): Promise<number>;
+  /** Releases the connection; the ledger is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Where a ledger URL points. */
+export type LedgerLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+/** The SQLite path meaning "in memory, gone on close" (tests, throw-away demos). */
+export const SQLITE_MEMORY = ':memory:';
+
+/**
+ * Parses a ledger URL: `sqlite:PATH` (relative to `cwd`), `sqlite::memory:`, or
+ * `postgres://…` / `postgresql://…`. `sqlite:///abs/path` and `sqlite://./rel` are accepted too,
+ * as URL-minded users write them. Throws TokenmeterError TM_CONFIG_INVALID otherwise.
+ *
+ * @example
+ * parseLedgerUrl('sqlite:./tokenmeter.db', '/srv'); // { kind: 'sqlite', path: '/srv/tokenmeter.db' }
+ */
+export function parseLedgerUrl(url: string, cwd: string = process.cwd()): LedgerLocation {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
+  if (!url.startsWith('sqlite:')) {
+    throw new TokenmeterError(
+      'TM_CONFIG_INVALID',
+      `invalid ledger URL ${JSON.stringify(url)}: expected sqlite:PATH or postgres://…`,
+    );
+  }
+  let path = url.slice('sqlite:'.length);
+  if (path.startsWith('//')) path = path.slice(2);
+  if (path === '') {
+    throw new TokenmeterError(
+      'TM_CONFIG_INVALID',
+      `invalid ledger URL ${JSON.stringify(url)}: the path is empty`,
+    );
+  }
+  if (path === SQLITE_MEMORY) return { kind: 'sqlite', path };
+  return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
+}
+
+/**
+ * Opens the ledger a URL points to (see parseLedgerUrl), creating the SQLite file, its parent
+ * directory and its schema when missing. PostgreSQL is recognised but not available yet and
+ * throws TokenmeterError TM_CONFIG_INVALID with a message saying so.
+ */
+export function openLedger(url: string, options: { cwd?: string } = {}): Ledger {
+  const location = parseLedgerUrl(url, options.cwd);
+  if (location.kind === 'postgres') {
+    throw new TokenmeterError(
+      'TM_CONFIG_INVALID',
+      'the PostgreSQL ledger is not available yet in this version of tokenmeter; use ledger: sqlite:PATH',
+    );
+  }
+  return createSqliteLedger(location.path);
+}

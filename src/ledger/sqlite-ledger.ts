@@ -1,0 +1,272 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { TokenmeterError } from '../errors.js';
+import {
+  resolveUsageQuery,
+  sortUsageRows,
+  toUsageRow,
+  type ResolvedDimension,
+  type ResolvedUsageQuery,
+  type UsageQuery,
+  type UsageRow,
+} from '../reports/usage-query.js';
+import { USAGE_FIELDS, type TokenUsage, type UsageSource } from '../usage.js';
+import type { Ledger } from './ledger.js';
+import type { DefaultDimensionKey, UsageRecord } from './record.js';
+
+/** Column of each default dimension. `user` is quoted everywhere: it is a keyword in PostgreSQL. */
+const DIMENSION_COLUMNS = {
+  api: 'api',
+  operation: 'operation',
+  product: 'product',
+  user: '"user"',
+  subscription: 'subscription',
+  ip: 'ip',
+  location: 'location',
+  gateway: 'gateway',
+  backend: 'backend',
+  model: 'model',
+  responseModel: 'response_model',
+  provider: 'provider',
+  stream: 'stream',
+} as const satisfies Record<DefaultDimensionKey, string>;
+
+const TOKEN_COLUMNS = {
+  promptTokens: 'prompt_tokens',
+  completionTokens: 'completion_tokens',
+  totalTokens: 'total_tokens',
+  cachedTokens: 'cached_tokens',
+  cacheWriteTokens: 'cache_write_tokens',
+  reasoningTokens: 'reasoning_tokens',
+} as const satisfies Record<keyof TokenUsage, string>;
+
+/**
+ * Schema migrations; `PRAGMA user_version` holds how many have been applied. Append, never edit:
+ * a released ledger file has already run the earlier ones. Token counts are nullable (NULL = not
+ * reported, never 0); `custom` holds the custom dimensions as a JSON object.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE usage_records (
+     id TEXT PRIMARY KEY,
+     time INTEGER NOT NULL,
+     api TEXT NOT NULL,
+     operation TEXT NOT NULL,
+     product TEXT, "user" TEXT, subscription TEXT, ip TEXT, location TEXT, gateway TEXT,
+     backend TEXT, model TEXT, response_model TEXT, provider TEXT,
+     stream INTEGER NOT NULL CHECK (stream IN (0, 1)),
+     custom TEXT NOT NULL DEFAULT '{}',
+     prompt_tokens INTEGER, completion_tokens INTEGER, total_tokens INTEGER,
+     cached_tokens INTEGER, cache_write_tokens INTEGER, reasoning_tokens INTEGER,
+     source TEXT NOT NULL CHECK (source IN ('reported', 'estimated', 'partial')),
+     status INTEGER NOT NULL,
+     latency_ms REAL NOT NULL,
+     upstream_request_id TEXT,
+     cost REAL
+   );
+   CREATE INDEX usage_records_time ON usage_records (time);`,
+];
+
+const INSERT_COLUMNS = [
+  'id',
+  'time',
+  ...Object.values(DIMENSION_COLUMNS),
+  'custom',
+  ...Object.values(TOKEN_COLUMNS),
+  'source',
+  'status',
+  'latency_ms',
+  'upstream_request_id',
+  'cost',
+];
+
+// Idempotent by id, and only by id: `INSERT OR IGNORE` would also swallow NOT NULL and CHECK
+// violations, silently dropping a malformed record. The same statement runs on PostgreSQL.
+// Positional parameters in INSERT_COLUMNS order: no per-call object with 27 named keys to build.
+const INSERT_SQL = `INSERT INTO usage_records (${INSERT_COLUMNS.join(', ')})
+  VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})
+  ON CONFLICT (id) DO NOTHING`;
+
+type SqlValue = string | number | null;
+
+function toParams(r: UsageRecord): SqlValue[] {
+  const dims = (Object.keys(DIMENSION_COLUMNS) as DefaultDimensionKey[]).map((key): SqlValue => {
+    const value = r[key];
+    if (typeof value === 'boolean') return value ? 1 : 0;
+    return value ?? null;
+  });
+  const tokens = USAGE_FIELDS.map((key) => r[key] ?? null);
+  return [
+    r.id,
+    Math.trunc(r.time),
+    ...dims,
+    JSON.stringify(r.custom),
+    ...tokens,
+    r.source,
+    r.status,
+    r.latencyMs,
+    r.upstreamRequestId ?? null,
+    r.cost ?? null,
+  ];
+}
+
+function fromRow(row: Readonly<Record<string, unknown>>): UsageRecord {
+  const record: UsageRecord = {
+    id: String(row['id']),
+    time: Number(row['time']),
+    api: String(row['api']),
+    operation: String(row['operation']),
+    stream: row['stream'] === 1,
+    custom: JSON.parse(String(row['custom'])) as Record<string, string>,
+    source: String(row['source']) as UsageSource,
+    status: Number(row['status']),
+    latencyMs: Number(row['latency_ms']),
+  };
+  for (const key of Object.keys(DIMENSION_COLUMNS) as DefaultDimensionKey[]) {
+    if (key === 'api' || key === 'operation' || key === 'stream') continue;
+    const value = row[DIMENSION_COLUMNS[key].replaceAll('"', '')];
+    if (typeof value === 'string') record[key] = value;
+  }
+  for (const key of USAGE_FIELDS) {
+    const value = row[TOKEN_COLUMNS[key]];
+    if (typeof value === 'number') record[key] = value;
+  }
+  if (typeof row['upstream_request_id'] === 'string') record.upstreamRequestId = row['upstream_request_id'];
+  if (typeof row['cost'] === 'number') record.cost = row['cost'];
+  return record;
+}
+
+/** Runs synchronous work and reports its outcome as a promise (throws become rejections). */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+function migrate(db: Database.Database): void {
+  // IMMEDIATE takes the write lock before reading the version, so two processes opening a new
+  // file at once cannot both run the same migration.
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new TokenmeterError(
+        'TM_CONFIG_INVALID',
+        `ledger ${db.name} has schema version ${version}, newer than this tokenmeter knows (${MIGRATIONS.length}); upgrade tokenmeter`,
+      );
+    }
+    MIGRATIONS.slice(version).forEach((sql, i) => db.exec(sql).pragma(`user_version = ${version + i + 1}`));
+  }).immediate();
+}
+
+/** The SQL expression of a dimension; custom names travel as a bound JSON path parameter. */
+function dimensionSql(d: ResolvedDimension, params: Record<string, SqlValue>, slot: string): string {
+  if (d.kind === 'default') return DIMENSION_COLUMNS[d.key];
+  // resolveDimension has already refused any name that is not a plain identifier.
+  params[slot] = `$."${d.name}"`;
+  return `json_extract(custom, @${slot})`;
+}
+
+/**
+ * The aggregate SQL of a validated query. Every value is a bound parameter; identifiers come
+ * only from DIMENSION_COLUMNS / TOKEN_COLUMNS. Columns are aliased as toUsageRow expects.
+ */
+function buildUsageSql(q: ResolvedUsageQuery): { sql: string; params: Record<string, SqlValue> } {
+  const params: Record<string, SqlValue> = {};
+  const select = q.by.map((d, i) => `${dimensionSql(d, params, `c${i}`)} AS d${i}`);
+  const groupBy = q.by.map((_, i) => `d${i}`);
+  if (q.interval !== undefined) {
+    params['interval'] = q.interval;
+    select.push('CAST(time / @interval AS INTEGER) * @interval AS bucket');
+    groupBy.push('bucket');
+  }
+  const where: string[] = [];
+  if (q.since !== undefined) {
+    params['since'] = q.since;
+    where.push('time >= @since');
+  }
+  if (q.until !== undefined) {
+    params['until'] = q.until;
+    where.push('time < @until');
+  }
+  q.where.forEach((filter, i) => {
+    const expr = dimensionSql(filter.dimension, params, `wc${i}`);
+    const values = filter.values.filter((v) => v !== null);
+    const names = values.map((value, j) => {
+      params[`w${i}_${j}`] = typeof value === 'boolean' ? Number(value) : value;
+      return `@w${i}_${j}`;
+    });
+    const alternatives = [
+      ...(names.length > 0 ? [`${expr} IN (${names.join(', ')})`] : []),
+      ...(values.length < filter.values.length ? [`${expr} IS NULL`] : []),
+    ];
+    where.push(`(${alternatives.join(' OR ')})`);
+  });
+  const sql = `SELECT ${[
+    ...select,
+    'COUNT(*) AS requests',
+    ...USAGE_FIELDS.map((key) => `COALESCE(SUM(${TOKEN_COLUMNS[key]}), 0) AS ${key}`),
+    `COALESCE(SUM(source = 'estimated'), 0) AS estimatedRequests`,
+    `COALESCE(SUM(source = 'partial'), 0) AS partialRequests`,
+    'SUM(cost) AS cost',
+  ].join(', ')}
+    FROM usage_records
+    ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+    ${groupBy.length > 0 ? `GROUP BY ${groupBy.join(', ')}` : ''}`;
+  return { sql, params };
+}
+
+/** An SQLite ledger; also exposes `get` for tests and tooling that need one record back. */
+export interface SqliteLedger extends Ledger {
+  /** The stored record with this id, token counts not reported left undefined. */
+  get(id: string): Promise<UsageRecord | undefined>;
+}
+
+/**
+ * Opens (creating if needed) an SQLite ledger at `path` (or `:memory:`).
+ *
+ * Durability: WAL with `synchronous = NORMAL`. Every append is its own transaction, committed
+ * into the WAL file before `append` resolves, so a killed or crashed gateway process loses
+ * nothing (the OS still holds the written pages). Only a power cut or kernel crash can lose the
+ * last commits; `FULL` would protect those too at the price of an fsync per metered call.
+ */
+export function createSqliteLedger(path: string): SqliteLedger {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  try {
+    // A `tokenmeter usage` reading while the gateway writes waits briefly instead of failing.
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  // Prepared once: append is on the hot path of every metered call.
+  const insert = db.prepare<SqlValue[]>(INSERT_SQL);
+  const selectOne = db.prepare<[string], Record<string, unknown>>('SELECT * FROM usage_records WHERE id = ?');
+  const countAll = db.prepare<[], number>('SELECT COUNT(*) FROM usage_records').pluck();
+
+  function runQuery(query: UsageQuery): UsageRow[] {
+    const q = resolveUsageQuery(query);
+    const { sql, params } = buildUsageSql(q);
+    const raw = db.prepare<[Record<string, SqlValue>], Record<string, unknown>>(sql).all(params);
+    // Without GROUP BY SQLite returns one all-zero row for no records: no usage means no rows.
+    const rows = raw.filter((r) => Number(r['requests']) > 0).map((r) => toUsageRow(q, r));
+    return sortUsageRows(q, rows);
+  }
+
+  return {
+    append: (record) => settle(() => void insert.run(...toParams(record))),
+    query: (query) => settle(() => runQuery(query)),
+    count: () => settle(() => countAll.get() ?? 0),
+    get: (id) =>
+      settle(() => {
+        const row = selectOne.get(id);
+        return row === undefined ? undefined : fromRow(row);
+      }),
+    close: () => settle(() => void db.close()),
+  };
+}

@@ -1,0 +1,93 @@
+import { Counter, Registry } from 'prom-client';
+import type { TokenMetricConfig } from '../config/schema.js';
+import { canonicalDimensionKey } from '../dimensions/dimension-names.js';
+import type { UsageRecord } from '../ledger/record.js';
+import type { RecordObserver } from '../gateway/record-sink.js';
+
+/** The token types a `<namespace>_tokens_total` counter is split by (DESIGN.md, "Metrics"). */
+const TOKEN_TYPES = [
+  ['prompt', 'promptTokens'],
+  ['completion', 'completionTokens'],
+  ['cached', 'cachedTokens'],
+  ['cache_write', 'cacheWriteTokens'],
+  ['reasoning', 'reasoningTokens'],
+] as const;
+
+/** When no tokenMetrics entry is configured, this one is used. */
+export const DEFAULT_TOKEN_METRICS: TokenMetricConfig[] = [
+  { namespace: 'tokenmeter', dimensions: ['api', 'operation', 'subscription', 'model', 'backend'] },
+];
+
+type LabelReader = (record: UsageRecord) => string;
+
+interface Instrument {
+  tokens: Counter;
+  requests: Counter;
+  readers: LabelReader[];
+  labelNames: string[];
+}
+
+/** Prometheus exposition of the token metrics; each tokenMetrics entry is one pair of counters. */
+export interface PrometheusMetrics extends RecordObserver {
+  readonly registry: Registry;
+  /** The exposition text for GET /metrics. */
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+/**
+ * The label of a dimension: the canonical key for default dimensions (APIM names accepted),
+ * the given name for custom ones. Absent values become "" (Prometheus' "no value").
+ */
+function labelFor(dimension: TokenMetricConfig['dimensions'][number]): { name: string; read: LabelReader } {
+  if (typeof dimension !== 'string') {
+    const name = dimension.name;
+    return { name, read: (r) => r.custom[name] ?? '' };
+  }
+  const key = canonicalDimensionKey(dimension);
+  if (key === undefined) throw new Error(`unknown dimension "${dimension}"`);
+  return { name: key, read: (r) => { const v = r[key]; return v === undefined ? '' : String(v); } };
+}
+
+export function createPrometheusMetrics(entries: readonly TokenMetricConfig[]): PrometheusMetrics {
+  const registry = new Registry();
+  const instruments: Instrument[] = (entries.length > 0 ? entries : DEFAULT_TOKEN_METRICS).map((entry) => {
+    const labels = entry.dimensions.map(labelFor);
+    const labelNames = labels.map((l) => l.name);
+    return {
+      labelNames,
+      readers: labels.map((l) => l.read),
+      tokens: new Counter({
+        name: `${entry.namespace}_tokens_total`,
+        help: 'Tokens metered by the gateway, by token type (prompt includes cached; completion includes reasoning).',
+        labelNames: ['token_type', ...labelNames],
+        registers: [registry],
+      }),
+      requests: new Counter({
+        name: `${entry.namespace}_requests_total`,
+        help: 'Calls metered by the gateway.',
+        labelNames: [...labelNames, 'status_class', 'usage_source'],
+        registers: [registry],
+      }),
+    };
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    observe(record) {
+      for (const instrument of instruments) {
+        const labels: Record<string, string> = {};
+        instrument.labelNames.forEach((name, i) => {
+          labels[name] = instrument.readers[i]?.(record) ?? '';
+        });
+        instrument.requests.inc({ ...labels, status_class: `${Math.floor(record.status / 100)}xx`, usage_source: record.source });
+        for (const [tokenType, field] of TOKEN_TYPES) {
+          const value = record[field];
+          if (value !== undefined && value > 0) instrument.tokens.inc({ ...labels, token_type: tokenType }, value);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import type { StreamTap, StreamTapOptions } from '../types.js';
+import { createSseTap, type SseVerdict } from '../../sse/sse-tap.js';
+import { field, isJsonObject, parseJson, readText } from './json.js';
+import { createStreamAccumulator, type EventFacts } from './stream-state.js';
+import { readChatUsage } from './usage.js';
+
+/**
+ * Streams of Chat Completions and legacy Completions: `data: <chunk JSON>` events ending with
+ * `data: [DONE]` (https://platform.openai.com/docs/api-reference/chat-streaming).
+ */
+
+interface ChatChunk {
+  facts: EventFacts;
+  /** The chunk only carries usage: `choices: []` and a non-null `usage`. */
+  usageOnly: boolean;
+}
+
+/**
+ * Reads one chunk. Usage comes in a chunk of its own (`choices: []`), and not necessarily the
+ * last one, so any non-null `usage` is taken. Azure's first chunk also has `choices: []` but
+ * carries `prompt_filter_results` and no usage: it is neither usage nor to be stripped
+ * (https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter). Malformed JSON
+ * is ignored.
+ */
+export function readChatChunk(data: string): ChatChunk {
+  if (data === '[DONE]') return { facts: { completed: true }, usageOnly: false };
+  const chunk = parseJson(data);
+  if (!isJsonObject(chunk)) return { facts: {}, usageOnly: false };
+  const facts: EventFacts = {};
+  const usage = readChatUsage(chunk['usage']);
+  if (usage !== undefined) facts.usage = usage;
+  const model = readText(chunk['model']);
+  if (model !== undefined) facts.responseModel = model;
+  // A mid-stream failure arrives as a chunk holding an `error` object.
+  if (isJsonObject(chunk['error'])) facts.errored = true;
+  const choices = chunk['choices'];
+  const text = Array.isArray(choices) ? choicesText(choices) : '';
+  if (text !== '') facts.text = text;
+  const usageOnly = Array.isArray(choices) && choices.length === 0 && usage !== undefined;
+  return { facts, usageOnly };
+}
+
+/**
+ * Generated text for estimation: chat `delta.content` and tool-call argument pieces (they are
+ * output tokens too), completions `text`. With n > 1 the choices interleave; their text is
+ * simply concatenated, which is all a token count needs.
+ */
+function choicesText(choices: readonly unknown[]): string {
+  let text = '';
+  for (const choice of choices) {
+    const delta = field(choice, 'delta');
+    const content = field(delta, 'content');
+    if (typeof content === 'string') text += content;
+    const toolCalls = field(delta, 'tool_calls');
+    if (Array.isArray(toolCalls)) {
+      for (const call of toolCalls) {
+        const args = field(field(call, 'function'), 'arguments');
+        if (typeof args === 'string') text += args;
+      }
+    }
+    const completion = field(choice, 'text');
+    if (typeof completion === 'string') text += completion;
+  }
+  return text;
+}
+
+/**
+ * A tap for chat/completions streams. With `stripUsageChunk` (the gateway added
+ * `include_usage`), exactly the usage-only chunk is dropped, so the client sees its own stream.
+ */
+export function createChatStreamTap(options: StreamTapOptions): StreamTap {
+  const state = createStreamAccumulator();
+  return createSseTap(
+    {
+      onEvent(event): SseVerdict {
+        const { facts, usageOnly } = readChatChunk(event.data);
+        state.apply(facts);
+        return options.stripUsageChunk && usageOnly ? 'drop' : 'keep';
+      },
+      result: (trailing) =>
+        state.result(trailing === undefined ? undefined : readChatChunk(trailing.data).facts),
+    },
+    options,
+  );
+}

@@ -1,0 +1,143 @@
+import { CliInputError } from '../cli/cli-error.js';
+import { USAGE_FIGURES, type UsageFigureKey, type UsageRow } from './usage-query.js';
+
+/** The output formats of `tokenmeter usage --format`. */
+export const OUTPUT_FORMATS = ['table', 'json', 'csv'] as const;
+
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** Validates `--format`; throws CliInputError naming the accepted values. */
+export function parseOutputFormat(text: string): OutputFormat {
+  const format = OUTPUT_FORMATS.find((f) => f === text.trim().toLowerCase());
+  if (format === undefined) {
+    throw new CliInputError(
+      `invalid --format ${JSON.stringify(text)}: expected ${OUTPUT_FORMATS.join(', ')}`,
+    );
+  }
+  return format;
+}
+
+const FIGURE_LABELS: Record<UsageFigureKey, string> = {
+  requests: 'requests',
+  promptTokens: 'prompt',
+  completionTokens: 'completion',
+  totalTokens: 'total',
+  cachedTokens: 'cached',
+  cacheWriteTokens: 'cache write',
+  reasoningTokens: 'reasoning',
+  estimatedRequests: 'estimated',
+  partialRequests: 'partial',
+  cost: 'cost (USD)',
+};
+
+type Cell = string | number | boolean | null | undefined;
+
+interface Column {
+  key: string;
+  label: string;
+  align: 'left' | 'right';
+  show: (value: Cell) => string;
+}
+
+const INTEGER = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const MONEY = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 6 });
+
+function showDimension(value: Cell): string {
+  return value === null || value === undefined ? '(none)' : String(value);
+}
+
+function showFigure(key: UsageFigureKey): (value: Cell) => string {
+  if (key === 'cost') return (v) => (typeof v === 'number' ? MONEY.format(v) : '-');
+  return (v) => (typeof v === 'number' ? INTEGER.format(v) : '');
+}
+
+// "2025-01-31T10:00:00.000Z" → "2025-01-31 10:00": the header says the zone once.
+function showTime(value: Cell): string {
+  return typeof value === 'string' ? value.slice(0, 16).replace('T', ' ') : '';
+}
+
+function columnsOf(dimensions: readonly string[], time: boolean): Column[] {
+  return [
+    ...(time ? [{ key: 'time', label: 'time (UTC)', align: 'left' as const, show: showTime }] : []),
+    ...dimensions.map((key) => ({ key, label: key, align: 'left' as const, show: showDimension })),
+    ...USAGE_FIGURES.map((key) => ({
+      key,
+      label: FIGURE_LABELS[key],
+      align: 'right' as const,
+      show: showFigure(key),
+    })),
+  ];
+}
+
+/** Sums the figures of all rows, for the TOTAL line of a table. */
+function totalRow(rows: readonly UsageRow[]): Record<string, Cell> {
+  const total: Record<string, Cell> = {};
+  for (const key of USAGE_FIGURES) {
+    const values = rows.map((r) => r[key]).filter((v): v is number => typeof v === 'number');
+    // A cost no row knows stays unknown; tokens sum as the rows already do.
+    total[key] = key === 'cost' && values.length === 0 ? null : values.reduce((a, b) => a + b, 0);
+  }
+  if (typeof total['cost'] === 'number') total['cost'] = Math.round(total['cost'] * 1e6) / 1e6;
+  return total;
+}
+
+function formatTable(rows: readonly UsageRow[], columns: readonly Column[]): string {
+  const body: string[][] = rows.map((row) => columns.map((c) => c.show(row[c.key])));
+  if (rows.length > 1) {
+    const total = totalRow(rows);
+    body.push(columns.map((c, i) => (i === 0 ? 'TOTAL' : c.align === 'right' ? c.show(total[c.key]) : '')));
+  }
+  const widths = columns.map((c, i) =>
+    Math.max(c.label.length, ...body.map((cells) => (cells[i] ?? '').length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) =>
+        columns[i]?.align === 'right' ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0),
+      )
+      .join('  ')
+      .trimEnd();
+  const out = [line(columns.map((c) => c.label)), line(widths.map((w) => '-'.repeat(w)))];
+  if (rows.length > 1)
+    body.splice(
+      -1,
+      0,
+      widths.map((w) => '-'.repeat(w)),
+    );
+  out.push(...body.map(line));
+  if (rows.length === 0) out.push('(no usage recorded in this window)');
+  return out.join('\n');
+}
+
+/** RFC 4180: a field holding a comma, quote, CR or LF is quoted, quotes doubled. */
+function csvField(value: Cell): string {
+  if (value === null || value === undefined) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function formatCsv(rows: readonly UsageRow[], columns: readonly Column[]): string {
+  const lines = [columns.map((c) => csvField(c.key)).join(',')];
+  for (const row of rows) lines.push(columns.map((c) => csvField(row[c.key])).join(','));
+  return lines.join('\r\n');
+}
+
+/**
+ * Renders usage rows. `dimensions` are the row keys of the `--by` dimensions, in order (they
+ * give the columns even when there are no rows); `time` adds the interval column and defaults
+ * to whether the rows carry one.
+ * - `json`: one JSON array, exactly the rows.
+ * - `csv`: a header line of row keys, then one line per row, CRLF-separated (RFC 4180).
+ * - `table`: aligned columns for people, thousands separators, a TOTAL line when several rows.
+ * The text has no final line break; the caller adds one.
+ */
+export function formatRows(
+  rows: readonly UsageRow[],
+  dimensions: readonly string[],
+  format: OutputFormat,
+  options: { time?: boolean } = {},
+): string {
+  if (format === 'json') return JSON.stringify(rows, null, 2);
+  const columns = columnsOf(dimensions, options.time ?? rows.some((r) => r.time !== undefined));
+  return format === 'csv' ? formatCsv(rows, columns) : formatTable(rows, columns);
+}

@@ -1,0 +1,218 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CUT_AFTER_STEPS, failureMode, httpFailure, malformedJson, malformedStream, type FailureMode } from './failures.js';
+import { HANDLERS, matchRoute } from './routes.js';
+import { writeStream, type StreamOutcome } from './sse.js';
+import { SimulatorHttpError, type HandlerResult, type SimUsage } from './types.js';
+
+/** Options of {@link startSimulator}. */
+export interface SimulatorOptions {
+  /** Generated tokens per second per choice; 0 (default) sends the whole answer at once. */
+  tokensPerSecond?: number;
+  /** Completion tokens per choice when the request sets no smaller maximum (default 24). */
+  completionTokens?: number;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 0: any free port). */
+  port?: number;
+}
+
+/** The last request the simulator received, as it arrived. */
+export interface SimulatorRequestRecord {
+  method: string;
+  /** Path and query, e.g. `/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21`. */
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** The parsed JSON body, or the raw text when it is not JSON. */
+  body: unknown;
+}
+
+/**
+ * What the simulator has answered since it started (or since {@link Simulator.resetStats}).
+ * Token totals add the usage of every answer the simulator finished sending — the tokens a real
+ * provider would bill — whether or not the usage was on the wire (a stream without
+ * `include_usage`). Failed, cut and client-aborted answers add to `requests` and `errors` only.
+ */
+export interface SimulatorStats {
+  /** Requests received, failures included. */
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  /** Error answers, injected failures and streams aborted by the client. */
+  errors: number;
+  lastRequest?: SimulatorRequestRecord;
+}
+
+/** A running simulator. */
+export interface Simulator {
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:40123`. */
+  url: string;
+  /** Stops listening and drops open connections. */
+  close(): Promise<void>;
+  /** A snapshot of the counters. */
+  stats(): SimulatorStats;
+  /** Sets the counters back to zero. */
+  resetStats(): void;
+}
+
+const DEFAULT_COMPLETION_TOKENS = 24;
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Starts a simulated OpenAI / Azure OpenAI backend on node:http. Answers are deterministic for a
+ * given request: see text.ts for how prompt tokens are counted and text is generated.
+ *
+ * @example
+ * const sim = await startSimulator({ completionTokens: 10 });
+ * const client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'x' });
+ * await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+ * sim.stats().completionTokens; // 10
+ * await sim.close();
+ */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const tokensPerSecond = options.tokensPerSecond ?? 0;
+  const completionTokens = options.completionTokens ?? DEFAULT_COMPLETION_TOKENS;
+  if (!Number.isFinite(tokensPerSecond) || tokensPerSecond < 0) throw new RangeError('tokensPerSecond must be >= 0');
+  if (!Number.isInteger(completionTokens) || completionTokens < 0) throw new RangeError('completionTokens must be an integer >= 0');
+
+  const state = { stats: emptyStats(), sequence: 0 };
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  server.keepAliveTimeout = 65_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const raw = await readBody(req);
+    const record: SimulatorRequestRecord = { method: req.method ?? '', path: req.url ?? '/', headers: { ...req.headers }, body: raw };
+    state.stats.requests++;
+    state.stats.lastRequest = record;
+    let mode: FailureMode | undefined;
+    let result: HandlerResult;
+    try {
+      if (raw === undefined) throw new SimulatorHttpError(413, 'Request body too large.');
+      const route = matchRoute(url.pathname);
+      if (route === undefined || req.method !== 'POST') {
+        throw new SimulatorHttpError(404, `Invalid URL (${req.method ?? ''} ${url.pathname})`);
+      }
+      if (route.requiresApiVersion && !url.searchParams.has('api-version')) {
+        throw new SimulatorHttpError(404, 'Resource not found (missing api-version query parameter).', { code: '404' });
+      }
+      const body = parseJsonObject(raw);
+      record.body = body;
+      mode = failureMode(req.headers);
+      const failure = mode === undefined ? undefined : httpFailure(mode);
+      if (failure !== undefined) throw failure;
+      result = HANDLERS[route.operation](
+        {
+          flavor: route.flavor,
+          operation: route.operation,
+          ...(route.deployment !== undefined ? { deployment: route.deployment } : {}),
+          body,
+          created: Math.floor(Date.now() / 1000),
+          sequence: ++state.sequence,
+        },
+        { completionTokens },
+      );
+    } catch (err) {
+      state.stats.errors++;
+      sendError(res, err);
+      return;
+    }
+    const outcome = await send(res, result, mode);
+    if (outcome === 'completed' && mode === undefined) addUsage(state.stats, result.usage);
+    else state.stats.errors++;
+  }
+
+  function send(res: ServerResponse, result: HandlerResult, mode: FailureMode | undefined): Promise<StreamOutcome> {
+    if (result.kind === 'stream') {
+      const plan = mode === 'invalid-json' ? malformedStream(result.plan) : result.plan;
+      return writeStream(res, plan, { tokensPerSecond, ...(mode === 'cut-stream' ? { cutAfterSteps: CUT_AFTER_STEPS } : {}) });
+    }
+    const json = JSON.stringify(result.body);
+    const text = mode === 'invalid-json' ? malformedJson(json) : json;
+    const length = Buffer.byteLength(json);
+    return new Promise<StreamOutcome>((resolve) => {
+      if (mode === 'cut-stream') {
+        // Announce the whole body, send half of it, then drop the connection.
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': length });
+        res.write(malformedJson(json), () => {
+          res.destroy();
+          resolve('cut');
+        });
+        return;
+      }
+      res.once('close', () => resolve(res.writableFinished ? 'completed' : 'aborted'));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err === undefined ? resolve() : reject(err)));
+        server.closeAllConnections();
+      }),
+    stats: () => ({ ...state.stats }),
+    resetStats: () => {
+      state.stats = emptyStats();
+    },
+  };
+}
+
+function emptyStats(): SimulatorStats {
+  return { requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, errors: 0 };
+}
+
+function addUsage(stats: SimulatorStats, usage: SimUsage): void {
+  stats.promptTokens += usage.promptTokens;
+  stats.completionTokens += usage.completionTokens;
+  stats.totalTokens += usage.promptTokens + usage.completionTokens;
+}
+
+/** The request body as text; undefined when larger than MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJsonObject(raw: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new SimulatorHttpError(400, 'We could not parse the JSON body of your request. The API expects a JSON payload.');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SimulatorHttpError(400, 'The request body must be a JSON object.');
+  }
+  return value as Record<string, unknown>;
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  const error = err instanceof SimulatorHttpError ? err : new SimulatorHttpError(500, 'Simulator internal error.', { type: 'server_error' });
+  const body = JSON.stringify(error.toBody());
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  if (error.status === 429) headers['retry-after'] = 1;
+  res.writeHead(error.status, headers);
+  res.end(body);
+}

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Command } from 'commander';
+import { CliInputError } from '../../src/cli/cli-error.js';
+import { addConfigCommand } from '../../src/cli/config-command.js';
+import { ConfigError } from '../../src/config/config-error.js';
+import { MINIMAL, yamlLines } from './helpers.js';
+
+void describe('tokenmeter config check', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-config-check-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function run(args: string[], cwd: string = dir): string {
+    let out = '';
+    const program = new Command('tokenmeter').exitOverride();
+    addConfigCommand(program, {
+      cwd: () => cwd,
+      env: { TEAM_KEY: 'team-a-secret' },
+      stdout: (text) => (out += text),
+    });
+    program.parse(['config', 'check', ...args], { from: 'user' });
+    return out;
+  }
+
+  void it('prints a summary for a valid file', () => {
+    const file = join(dir, 'good.yaml');
+    const lines: string[] = [...MINIMAL];
+    lines[14] = '    key: ${TEAM_KEY}';
+    writeFileSync(file, yamlLines(...lines));
+    assert.equal(run(['--config', file]), 'config OK: 1 backends, 1 apis, 1 products, 1 subscriptions\n');
+  });
+
+  void it('reads ./tokenmeter.yaml when no --config is given', () => {
+    const cwd = mkdtempSync(join(dir, 'cwd-'));
+    writeFileSync(join(cwd, 'tokenmeter.yaml'), yamlLines(...MINIMAL.slice(0, 9)));
+    assert.equal(run([], cwd), 'config OK: 1 backends, 1 apis, 0 products, 0 subscriptions\n');
+  });
+
+  void it('fails with exit code 2 when there is no config at all', () => {
+    const cwd = mkdtempSync(join(dir, 'empty-'));
+    assert.throws(
+      () => run([], cwd),
+      (err: unknown) => err instanceof CliInputError && err.exitCode === 2 && /--config/.test(err.message),
+    );
+  });
+
+  void it('throws a ConfigError listing every issue, one line each', () => {
+    const file = join(dir, 'bad.yaml');
+    const lines: string[] = [...MINIMAL];
+    lines[8] = '    backend: nowhere'; //   9
+    lines[15] = '    product: nothing'; //  16
+    writeFileSync(file, yamlLines(...lines));
+    assert.throws(
+      () => run(['--config', file]),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.exitCode, 2);
+        assert.deepEqual(err.message.split('\n'), [
+          `${file}:9:14 apis[0].backend: unknown backend "nowhere"`,
+          `${file}:16:14 subscriptions[0].product: unknown product "nothing"`,
+        ]);
+        return true;
+      },
+    );
+  });
+
+  void it('reports a missing --config file in one line', () => {
+    const file = join(dir, 'missing.yaml');
+    assert.throws(() => run(['--config', file]), { message: `${file}: config file not found` });
+  });
+});

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseConfig } from '../../src/config/load-config.js';
+import { issuesOf, MINIMAL, where, yamlLines } from './helpers.js';
+
+void describe('cross-reference checks', () => {
+  void it('reports unknown backend, api and product references at their lines', () => {
+    const lines: string[] = [...MINIMAL];
+    lines[8] = '    backend: secondary'; //          9
+    lines[11] = '    apis: [openai, gemini]'; //      12
+    lines[15] = '    product: premium'; //            16
+    const issues = issuesOf(yamlLines(...lines));
+    assert.deepEqual(where(issues), [
+      [9, 'apis[0].backend'],
+      [12, 'products[0].apis[1]'],
+      [16, 'subscriptions[0].product'],
+    ]);
+    assert.equal(issues[0]?.message, 'unknown backend "secondary"');
+    assert.equal(issues[1]?.message, 'unknown api "gemini"');
+    assert.equal(issues[2]?.message, 'unknown product "premium"');
+  });
+
+  void it('reports duplicate ids in each section', () => {
+    const lines = [
+      ...MINIMAL.slice(0, 4),
+      '  - id: primary', //                  5
+      '    type: simulator', //              6
+      ...MINIMAL.slice(4, 16), //            7..18
+      '  - id: team-a', //                   19
+      '    key: other-secret', //            20
+      '    product: standard', //            21
+    ];
+    const issues = issuesOf(yamlLines(...lines));
+    assert.deepEqual(where(issues), [
+      [5, 'backends[1].id'],
+      [19, 'subscriptions[1].id'],
+    ]);
+    assert.match(issues[0]?.message ?? '', /duplicate id "primary"/);
+  });
+
+  void it('rejects a subscription key used twice or equal to the admin key, without printing it', () => {
+    const lines = [
+      'admin:', //                           1
+      '  key: team-a-secret', //             2
+      ...MINIMAL, //                         3..18
+      '  - id: team-b', //                   19
+      '    key: team-a-secret', //           20
+      '    product: standard', //            21
+    ];
+    const issues = issuesOf(yamlLines(...lines));
+    assert.deepEqual(where(issues), [
+      [17, 'subscriptions[0].key'],
+      [20, 'subscriptions[1].key'],
+      [20, 'subscriptions[1].key'],
+    ]);
+    assert.equal(issues[0]?.message, 'must differ from admin.key');
+    for (const issue of issues) assert.doesNotMatch(issue.message, /team-a-secret/);
+  });
+
+  void it('rejects nested, duplicate and reserved API paths', () => {
+    // Four lines per API; the path is on the second.
+    const api = (id: string, path: string): string[] => [
+      `  - id: ${id}`,
+      `    path: ${path}`,
+      '    type: openai',
+      '    backend: primary',
+    ];
+    const lines = [
+      ...MINIMAL.slice(0, 9), //             1..9 (api openai at /openai/v1, path on line 7)
+      ...api('nested', '/openai'), //    10..13: /openai contains /openai/v1
+      ...api('twin', '/openai/v1/'), //  14..17: trailing slash removed: duplicate
+      ...api('sibling', '/openai2'), //  18..21: fine
+      ...api('metrics', '/metrics'), //  22..25: reserved
+      ...api('admin', '/admin/x'), //    26..29: reserved
+      ...api('dash', '/dashboard'), //   30..33: reserved
+    ];
+    const issues = issuesOf(yamlLines(...lines));
+    assert.deepEqual(where(issues), [
+      [11, 'apis[1].path'],
+      [15, 'apis[2].path'],
+      [15, 'apis[2].path'],
+      [23, 'apis[4].path'],
+      [27, 'apis[5].path'],
+      [31, 'apis[6].path'],
+    ]);
+    assert.match(issues[0]?.message ?? '', /overlaps "\/openai\/v1"/);
+    assert.match(issues[1]?.message ?? '', /duplicate path/);
+    assert.match(issues[3]?.message ?? '', /reserved/);
+  });
+
+  void it('checks tokenMetrics dimensions: names, clashes and CEL', () => {
+    const lines = [
+      ...MINIMAL, //                         1..16
+      'tokenMetrics:', //                    17
+      '  - namespace: tm', //                18
+      '    dimensions:', //                  19
+      '      - API ID', //                   20 fine (APIM alias)
+      '      - Subscription ID', //          21 fine
+      '      - backend', //                  22 fine (canonical key)
+      '      - Team ID', //                  23 unknown name
+      '      - name: operation', //          24 clashes with a default dimension
+      '        value: request.path',
+      '      - name: team', //               26
+      "        value: request.headers['x-team'] +", // 27 syntax error
+      '      - name: cc', //                 28
+      '        value: subscription.costCentre', // 29 misspelt field
+      '      - name: model', //              30 fine: the default dimension spelled in CEL
+      '        value: request.model',
+      '      - subscription', //             32 listed twice (alias above)
+    ];
+    const issues = issuesOf(yamlLines(...lines));
+    assert.deepEqual(where(issues), [
+      [23, 'tokenMetrics[0].dimensions[3]'],
+      [24, 'tokenMetrics[0].dimensions[4].name'],
+      [27, 'tokenMetrics[0].dimensions[5].value'],
+      [29, 'tokenMetrics[0].dimensions[6].value'],
+      [32, 'tokenMetrics[0].dimensions[8]'],
+    ]);
+    assert.match(issues[0]?.message ?? '', /unknown dimension "Team ID"/);
+    assert.match(issues[1]?.message ?? '', /default dimension/);
+    assert.match(issues[2]?.message ?? '', /invalid CEL expression/);
+    assert.match(issues[3]?.message ?? '', /costCentre/);
+  });
+
+  void it('accepts a valid cross-referenced config', () => {
+    const lines = [
+      ...MINIMAL,
+      'tokenMetrics:',
+      '  - namespace: tm',
+      '    dimensions: [api, Product ID, {name: team, value: "request.headers[\'x-team\']"}]',
+    ];
+    const config = parseConfig(yamlLines(...lines), 'tm.yaml', {});
+    assert.equal(config.tokenMetrics[0]?.dimensions.length, 3);
+  });
+});

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { calcPrice } from '@pydantic/genai-prices';
+import fc from 'fast-check';
+import { createPriceCatalog } from '../../src/pricing/price-catalog.js';
+
+test('the memoised flat-rate path prices exactly as the catalog does', () => {
+  const catalog = createPriceCatalog();
+  const models: [string, string, string | undefined][] = [
+    ['openai', 'gpt-4o-mini', 'openai'],
+    ['openai', 'gpt-4.1', 'openai'],
+    ['azure-openai', 'gpt-4o', 'azure'],
+    ['simulator', 'gpt-4o', undefined],
+  ];
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...models),
+      fc.integer({ min: 0, max: 2_000_000 }),
+      fc.integer({ min: 0, max: 100_000 }),
+      fc.nat({ max: 1000 }),
+      ([type, model, providerId], prompt, completion, cachedPerMille) => {
+        const cached = Math.floor((prompt * cachedPerMille) / 1000);
+        const usage = { input_tokens: prompt, output_tokens: completion, cache_read_tokens: cached };
+        const expected = calcPrice(usage, model, providerId !== undefined ? { providerId } : {})?.total_price;
+        const got = catalog.costOf(type, model, { promptTokens: prompt, completionTokens: completion, cachedTokens: cached });
+        assert.ok(expected !== undefined && got !== undefined);
+        assert.ok(Math.abs(got - expected) <= 1e-9 * Math.max(1, expected), `${model}: ${got} vs ${expected}`);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('unknown models and calls without reported tokens have no cost', () => {
+  const catalog = createPriceCatalog();
+  assert.equal(catalog.costOf('openai', 'no-such-model-xyz', { promptTokens: 10, completionTokens: 1 }), undefined);
+  assert.equal(catalog.costOf('openai', 'no-such-model-xyz', { promptTokens: 10 }), undefined, 'memoised miss');
+  assert.equal(catalog.costOf('openai', 'gpt-4o-mini', {}), undefined);
+  assert.equal(catalog.costOf('openai', undefined, { promptTokens: 10 }), undefined);
+});
+
+test('a usage the catalog cannot price (cache above input) is priced as unknown, never throws', () => {
+  const catalog = createPriceCatalog();
+  catalog.costOf('openai', 'gpt-4o-mini', { promptTokens: 10 });
+  assert.equal(catalog.costOf('openai', 'gpt-4o-mini', { promptTokens: 10, cachedTokens: 50 }), undefined);
+});

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Command } from 'commander';
+import { CliInputError } from '../../src/cli/cli-error.js';
+import { addUsageCommand } from '../../src/cli/usage-command.js';
+import { createSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
+import type { UsageRow } from '../../src/reports/usage-query.js';
+import { makeRecord, makeTempDir } from '../ledger/fixtures/records.js';
+
+const NOW = Date.UTC(2025, 5, 30, 12, 0);
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+interface Run {
+  out: string;
+  configPaths: (string | undefined)[];
+}
+
+/** Runs `tokenmeter usage ARGS` in-process against `ledgerUrl`, capturing stdout. */
+async function runUsage(ledgerUrl: string, args: string[]): Promise<Run> {
+  const run: Run = { out: '', configPaths: [] };
+  const program = new Command().exitOverride();
+  addUsageCommand(
+    program,
+    (configPath) => {
+      run.configPaths.push(configPath);
+      return ledgerUrl;
+    },
+    { stdout: (text) => (run.out += text), now: () => NOW },
+  );
+  await program.parseAsync(['usage', ...args], { from: 'user' });
+  return run;
+}
+
+const cliInput =
+  (pattern: RegExp) =>
+  (err: unknown): boolean =>
+    err instanceof CliInputError &&
+    err.exitCode === 2 &&
+    !err.message.includes('\n') &&
+    pattern.test(err.message);
+
+describe('tokenmeter usage (in-process)', () => {
+  let dir: string;
+  let url: string;
+  let cleanup: () => Promise<void>;
+
+  before(async () => {
+    ({ dir, cleanup } = await makeTempDir());
+    url = `sqlite:${join(dir, 'usage.db')}`;
+    const ledger = createSqliteLedger(join(dir, 'usage.db'));
+    await ledger.append(makeRecord({ id: '1', time: NOW - 2 * HOUR, model: 'gpt-4o', cost: 0.25 }));
+    await ledger.append(makeRecord({ id: '2', time: NOW - 2 * HOUR + 60_000, model: 'gpt-4o-mini' }));
+    await ledger.append(makeRecord({ id: '3', time: NOW - HOUR, subscription: 'team-b', model: 'gpt-4o' }));
+    await ledger.append(makeRecord({ id: 'old', time: NOW - 40 * DAY, subscription: 'team-old' }));
+    await ledger.close();
+  });
+  after(() => cleanup());
+
+  it('groups by subscription over the last 30 days by default, as a table', async () => {
+    const { out, configPaths } = await runUsage(url, []);
+    assert.deepEqual(configPaths, [undefined]);
+    const lines = out.trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^subscription\s+requests\s+prompt/);
+    assert.match(lines[2] ?? '', /^team-a\s+2\s+20\s/);
+    assert.match(lines[3] ?? '', /^team-b\s+1\s+10\s/);
+    assert.match(lines.at(-1) ?? '', /^TOTAL\s+3\s+30\s/);
+    assert.doesNotMatch(out, /team-old/);
+  });
+
+  it('prints the JSON rows of DESIGN.md, with --config passed to the loader', async () => {
+    const { out, configPaths } = await runUsage(url, [
+      '--config',
+      'x.yaml',
+      '--by',
+      'Subscription ID,model',
+      '--format',
+      'json',
+    ]);
+    assert.deepEqual(configPaths, ['x.yaml']);
+    const rows = JSON.parse(out) as UsageRow[];
+    assert.deepEqual(
+      rows.map((r) => [r['subscription'], r['model'], r.requests, r.promptTokens, r.cost]),
+      [
+        ['team-a', 'gpt-4o', 1, 10, 0.25],
+        ['team-a', 'gpt-4o-mini', 1, 10, null],
+        ['team-b', 'gpt-4o', 1, 10, null],
+      ],
+    );
+    assert.deepEqual(Object.keys(rows[0] ?? {}), [
+      'subscription',
+      'model',
+      'requests',
+      'promptTokens',
+      'completionTokens',
+      'totalTokens',
+      'cachedTokens',
+      'cacheWriteTokens',
+      'reasoningTokens',
+      'estimatedRequests',
+      'partialRequests',
+      'cost',
+    ]);
+  });
+
+  it('filters, bounds and buckets: --where, --since, --until, --interval, --by repeated, csv', async () => {
+    const args = ['--by', 'model', '--where', 'subscription=team-a', '--where', 'Subscription ID=team-b'];
+    args.push(
+      '--since',
+      '2025-06-30T09:00Z',
+      '--until',
+      '2025-06-30T12:00Z',
+      '--interval',
+      '1h',
+      '--format',
+      'csv',
+    );
+    const { out } = await runUsage(url, args);
+    assert.ok(out.endsWith('\r\n'));
+    const lines = out
+      .trimEnd()
+      .split('\r\n')
+      .map((l) => l.split(',').slice(0, 3).join(','));
+    assert.deepEqual(lines, [
+      'time,model,requests',
+      '2025-06-30T10:00:00.000Z,gpt-4o,1',
+      '2025-06-30T10:00:00.000Z,gpt-4o-mini,1',
+      '2025-06-30T11:00:00.000Z,gpt-4o,1',
+    ]);
+    const since40d = await runUsage(url, ['--since', '41d', '--by', '', '--format', 'json']);
+    assert.equal((JSON.parse(since40d.out) as UsageRow[])[0]?.requests, 4);
+  });
+
+  it('uses --ledger instead of the configuration', async () => {
+    const run = await runUsage('sqlite:/nonexistent/never.db', ['--ledger', url, '--format', 'json']);
+    assert.deepEqual(run.configPaths, []);
+    assert.equal((JSON.parse(run.out) as UsageRow[]).length, 2);
+  });
+
+  it('prints an empty result for a ledger that does not exist yet, without creating it', async () => {
+    const missing = join(dir, 'not-yet', 'ledger.db');
+    assert.equal((await runUsage(`sqlite:${missing}`, ['--format', 'json'])).out, '[]\n');
+    assert.match((await runUsage(`sqlite:${missing}`, [])).out, /no usage recorded/);
+    assert.equal(existsSync(join(dir, 'not-yet')), false);
+  });
+
+  it('refuses bad input with a one-line CliInputError before opening the ledger', async () => {
+    const untouched = `sqlite:${join(dir, 'untouched', 'x.db')}`;
+    const cases: [string[], RegExp][] = [
+      [['--by', 'no-such-dim'], /unknown dimension "no-such-dim"/],
+      [['--by', "x'); drop table usage_records; --"], /unknown dimension/],
+      [['--where', "x'); drop table usage_records; --=1"], /unknown dimension/],
+      [['--where', 'subscription'], /invalid --where "subscription": expected DIM=VALUE/],
+      [['--where', '=team-a'], /invalid --where/],
+      [['--where', 'stream=maybe'], /stream/],
+      [['--since', 'abc'], /invalid --since "abc": expected a duration like 30d, 12h/],
+      [['--until', '2025-02-30'], /invalid --until "2025-02-30"/],
+      [['--interval', '1w'], /invalid --interval "1w"/],
+      [['--since', '1h', '--until', '2h'], /must be before --until/],
+      [['--format', 'xml'], /invalid --format "xml"/],
+    ];
+    for (const [args, pattern] of cases) {
+      await assert.rejects(runUsage(untouched, args), cliInput(pattern), args.join(' '));
+    }
+    assert.equal(existsSync(join(dir, 'untouched')), false);
+  });
+
+  it("turns ledger URL problems into CliInputError, and lets the loader's own errors through", async () => {
+    await assert.rejects(
+      runUsage('postgres://u:p@db/tm', []),
+      cliInput(/PostgreSQL ledger is not available yet/),
+    );
+    await assert.rejects(runUsage('mysql://db', []), cliInput(/invalid ledger URL/));
+    const notADb = join(dir, 'not-a-db.db');
+    await writeFile(notADb, 'this is not an sqlite file, just some text that is long enough to be read');
+    await assert.rejects(runUsage(`sqlite:${notADb}`, []), cliInput(/cannot open ledger/));
+    const program = new Command().exitOverride();
+    addUsageCommand(program, () => {
+      throw new CliInputError('tokenmeter.yaml:3: ledger: must be sqlite:PATH');
+    });
+    await assert.rejects(program.parseAsync(['usage'], { from: 'user' }), cliInput(/tokenmeter\.yaml:3/));
+  });
+});

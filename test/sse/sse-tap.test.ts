@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { createSseTap, type SseEventHandler } from '../../src/sse/sse-tap.js';
+import type { SseEvent } from '../../src/sse/sse-framer.js';
+import type { StreamResult } from '../../src/providers/types.js';
+import { splitAt } from './chunking.js';
+
+/** A handler that drops events whose data is DROP and records what it saw. */
+function recorder(): SseEventHandler & { seen: SseEvent[]; trailing: (SseEvent | undefined)[] } {
+  const seen: SseEvent[] = [];
+  const trailing: (SseEvent | undefined)[] = [];
+  return {
+    seen,
+    trailing,
+    onEvent(event) {
+      seen.push(event);
+      return event.data === 'DROP' ? 'drop' : 'keep';
+    },
+    result(pending): StreamResult {
+      trailing.push(pending);
+      return {
+        usage: {},
+        generatedText: seen.map((e) => e.data).join(','),
+        completed: false,
+        errored: false,
+      };
+    },
+  };
+}
+
+void test('without stripping, push returns the very Buffer it was given and flush nothing', () => {
+  const handler = recorder();
+  const tap = createSseTap(handler, { stripUsageChunk: false });
+  const chunks = splitAt(Buffer.from('data: a\n\ndata: DROP\n\ndata: b'), [3, 12, 20]);
+  for (const chunk of chunks) assert.equal(tap.push(chunk), chunk);
+  assert.deepEqual(
+    handler.seen.map((e) => e.data),
+    ['a', 'DROP'],
+  );
+  assert.equal(tap.flush().length, 0);
+  // The trailing event without blank line is still read, marked incomplete.
+  assert.deepEqual(
+    handler.seen.map((e) => [e.data, e.complete]),
+    [
+      ['a', true],
+      ['DROP', true],
+      ['b', false],
+    ],
+  );
+});
+
+void test('stripping forwards complete events only, minus the dropped ones', () => {
+  const tap = createSseTap(recorder(), { stripUsageChunk: true });
+  assert.equal(tap.push(Buffer.from('data: a\n\nda')).toString(), 'data: a\n\n');
+  assert.equal(tap.push(Buffer.from('ta: b')).toString(), '');
+  assert.equal(tap.push(Buffer.from('\n\ndata: DROP\n\n: ping\n\n')).toString(), 'data: b\n\n: ping\n\n');
+  assert.equal(tap.push(Buffer.from('data: tail')).toString(), '');
+  assert.equal(tap.flush().toString(), 'data: tail');
+});
+
+void test('stripping still returns the same Buffer when a chunk holds whole events and none is dropped', () => {
+  const tap = createSseTap(recorder(), { stripUsageChunk: true });
+  const chunk = Buffer.from('data: a\n\ndata: b\n\n');
+  assert.equal(tap.push(chunk), chunk);
+});
+
+void test('a dropped trailing event is not flushed', () => {
+  const tap = createSseTap(recorder(), { stripUsageChunk: true });
+  assert.equal(tap.push(Buffer.from('data: a\n\ndata: DROP')).toString(), 'data: a\n\n');
+  assert.equal(tap.flush().length, 0);
+});
+
+void test('result() reads the held-back event without consuming it', () => {
+  const handler = recorder();
+  const tap = createSseTap(handler, { stripUsageChunk: false });
+  tap.push(Buffer.from('data: a\n\ndata: b'));
+  tap.result();
+  assert.equal(handler.trailing.at(-1)?.data, 'b');
+  tap.push(Buffer.from('c\n\n'));
+  assert.deepEqual(
+    handler.seen.map((e) => e.data),
+    ['a', 'bc'],
+  );
+  tap.result();
+  assert.equal(handler.trailing.at(-1), undefined);
+});
+
+void test('after an oversized event everything is forwarded unparsed', () => {
+  const handler = recorder();
+  const tap = createSseTap(handler, { stripUsageChunk: true, maxEventSize: 32 });
+  const input = `data: DROP\n\ndata: ${'x'.repeat(50)}\n\ndata: DROP\n\n`;
+  const out = splitAt(Buffer.from(input), [5, 20, 40]).map((c) => tap.push(c));
+  out.push(tap.flush());
+  assert.equal(Buffer.concat(out).toString(), input.slice('data: DROP\n\n'.length));
+  assert.deepEqual(
+    handler.seen.map((e) => e.data),
+    ['DROP'],
+  );
+});
+
+// Streams of whole events with one line ending each, some marked DROP: the stripped output is
+// the concatenation of the kept events' bytes, whatever the split points.
+const eol = fc.constantFrom('\n', '\r', '\r\n');
+const payload = fc.oneof(
+  fc.constant('DROP'),
+  fc.string({ unit: 'binary', maxLength: 8 }).map((s) => s.replace(/[\r\n]/g, '.')),
+);
+const event = fc
+  .tuple(fc.array(payload, { minLength: 1, maxLength: 3 }), fc.boolean(), eol)
+  .map(([datas, comment, e]) => {
+    const text = (comment ? `: c${e}` : '') + datas.map((d) => `data: ${d}${e}`).join('') + e;
+    return { bytes: Buffer.from(text), dropped: datas.length === 1 && datas[0] === 'DROP' };
+  });
+
+void test('property: stripped output = input minus exactly the dropped events', () => {
+  fc.assert(
+    fc.property(
+      fc.array(event, { maxLength: 8 }),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      (events, points) => {
+        const input = Buffer.concat(events.map((e) => e.bytes));
+        const expected = Buffer.concat(events.filter((e) => !e.dropped).map((e) => e.bytes));
+        const tap = createSseTap(recorder(), { stripUsageChunk: true });
+        const out = splitAt(input, points).map((chunk) => tap.push(chunk));
+        out.push(tap.flush());
+        assert.ok(Buffer.concat(out).equals(expected));
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
