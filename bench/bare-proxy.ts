@@ -16,7 +16,15 @@ export interface BareProxy {
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are per connection and must not be forwarded; host is
 // set by undici from the upstream origin.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+]);
 
 function forwardable(headers: IncomingHttpHeaders, drop: readonly string[] = []): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
@@ -30,8 +38,15 @@ function forwardable(headers: IncomingHttpHeaders, drop: readonly string[] = [])
  * Starts a bare pass-through proxy to `upstream` (only its origin is used; paths are forwarded
  * unchanged). The pool has the same size and keep-alive settings as the gateway's backend pools.
  */
-export async function startBareProxy(upstream: string, options: { host?: string; port?: number } = {}): Promise<BareProxy> {
-  const pool = new Pool(new URL(upstream).origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000 });
+export async function startBareProxy(
+  upstream: string,
+  options: { host?: string; port?: number } = {},
+): Promise<BareProxy> {
+  const pool = new Pool(new URL(upstream).origin, {
+    connections: 256,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+  });
   const server = createServer((req, res) => {
     const method = req.method ?? 'GET';
     const hasBody = method !== 'GET' && method !== 'HEAD';

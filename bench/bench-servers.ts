@@ -21,7 +21,10 @@ type Closer = () => Promise<void>;
 async function start(role: Role, args: string[]): Promise<{ urls: Record<string, string>; close: Closer }> {
   if (role === 'upstream') {
     const fast = await startSimulator({ tokensPerSecond: 0, completionTokens: FAST_COMPLETION_TOKENS });
-    const paced = await startSimulator({ tokensPerSecond: PACED.tokensPerSecond, completionTokens: PACED.completionTokens });
+    const paced = await startSimulator({
+      tokensPerSecond: PACED.tokensPerSecond,
+      completionTokens: PACED.completionTokens,
+    });
     return {
       urls: { fast: fast.url, paced: paced.url },
       close: async () => {
@@ -44,7 +47,10 @@ async function start(role: Role, args: string[]): Promise<{ urls: Record<string,
   return startTokenmeter(fastUrl, pacedUrl);
 }
 
-async function startTokenmeter(fastUrl: string, pacedUrl: string): Promise<{ urls: Record<string, string>; close: Closer }> {
+async function startTokenmeter(
+  fastUrl: string,
+  pacedUrl: string,
+): Promise<{ urls: Record<string, string>; close: Closer }> {
   const { startGateway } = await import('../src/gateway/server.js');
   const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-bench-'));
   // The upstreams are OpenAI-compatible servers in another process: backends of type "openai"
@@ -62,7 +68,12 @@ async function startTokenmeter(fastUrl: string, pacedUrl: string): Promise<{ url
     ],
     products: [{ id: 'bench', apis: ['openai', 'openai-paced'] }],
     subscriptions: [{ id: 'bench-team', key: BENCH_KEY, product: 'bench', costCenter: 'CC-BENCH' }],
-    tokenMetrics: [{ namespace: 'tokenmeter', dimensions: ['API ID', 'Operation ID', 'Subscription ID', 'model', 'backend'] }],
+    tokenMetrics: [
+      {
+        namespace: 'tokenmeter',
+        dimensions: ['API ID', 'Operation ID', 'Subscription ID', 'model', 'backend'],
+      },
+    ],
   });
   const gateway = await startGateway(config);
   return {
@@ -83,7 +94,9 @@ function send(message: ChildMessage): Promise<void> {
 
 async function main(): Promise<void> {
   const [role, ...args] = process.argv.slice(2);
-  if (role !== 'upstream' && role !== 'bare' && role !== 'gateway') throw new Error(`unknown role ${String(role)}`);
+  if (role !== 'upstream' && role !== 'bare' && role !== 'gateway') {
+    throw new Error(`unknown role ${String(role)}`);
+  }
   let close: Closer | undefined;
   const stop = async (): Promise<void> => {
     await close?.().catch(() => undefined);

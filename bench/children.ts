@@ -22,7 +22,8 @@ export function startServerProcess(role: Role, args: string[] = []): Promise<Ser
     env: { ...process.env, TOKENMETER_LOG_LEVEL: process.env.TOKENMETER_LOG_LEVEL ?? 'warn' },
   });
   return new Promise<ServerProcess>((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`${role} process exited with code ${String(code)}`));
+    const onExit = (code: number | null): void =>
+      reject(new Error(`${role} process exited with code ${String(code)}`));
     child.once('exit', onExit);
     child.on('message', (raw) => {
       const message = parseChildMessage(raw);

@@ -4,7 +4,8 @@
 export type Role = 'upstream' | 'bare' | 'gateway';
 
 /** What a server process reports once. */
-export type ChildMessage = { type: 'ready'; urls: Record<string, string> } | { type: 'failed'; message: string };
+export type ChildMessage =
+  { type: 'ready'; urls: Record<string, string> } | { type: 'failed'; message: string };
 
 /** The subscription key the benchmark's client sends (also to the upstream and bare proxy). */
 export const BENCH_KEY = 'bench-subscription-key';

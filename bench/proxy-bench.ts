@@ -21,7 +21,10 @@ const seconds = quick ? 1 : positiveNumber(process.env.BENCH_SECONDS, 5);
 const ttfbCount = quick ? 50 : Math.round(positiveNumber(process.env.BENCH_TTFB_REQUESTS, 200));
 
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
-const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write one short sentence about metering.' }] };
+const chat = {
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'Write one short sentence about metering.' }],
+};
 const bodies = { json: JSON.stringify(chat), stream: JSON.stringify({ ...chat, stream: true }) };
 
 const SCENARIOS = [
@@ -55,7 +58,10 @@ async function main(): Promise<void> {
     try {
       const gateway = await startServerProcess('gateway', upstreamArgs);
       processes.push(gateway);
-      bases.tokenmeter = { fast: `${gateway.urls.gateway}/openai/v1`, paced: `${gateway.urls.gateway}/paced/v1` };
+      bases.tokenmeter = {
+        fast: `${gateway.urls.gateway}/openai/v1`,
+        paced: `${gateway.urls.gateway}/paced/v1`,
+      };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       progress(`tokenmeter skipped: the gateway could not be started (${reason})`);
@@ -65,7 +71,12 @@ async function main(): Promise<void> {
 
     for (const id of targets) {
       progress(`warming up ${id}`);
-      await runLoad(`${bases[id]?.fast}/chat/completions`, { connections: 64, seconds: quick ? 0.5 : 2, body: bodies.json, headers });
+      await runLoad(`${bases[id]?.fast}/chat/completions`, {
+        connections: 64,
+        seconds: quick ? 0.5 : 2,
+        body: bodies.json,
+        headers,
+      });
     }
 
     const scenarios: ScenarioResult[] = [];
@@ -111,7 +122,8 @@ async function main(): Promise<void> {
     for (const scenario of scenarios) {
       for (const id of targets) {
         const failed = scenario.results[id]?.failed ?? 0;
-        if (failed > 0) notes.push(`${id}: ${failed} failed requests in "${scenario.name}"; its numbers are not comparable.`);
+        if (failed === 0) continue;
+        notes.push(`${id}: ${failed} failed requests in "${scenario.name}"; its numbers are not comparable.`);
       }
     }
     process.stdout.write(renderMarkdown(report));

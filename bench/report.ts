@@ -56,17 +56,27 @@ export function renderMarkdown(report: BenchReport): string {
     TARGETS.forEach((target, i) => {
       const r = scenario.results[target];
       const failed = r !== undefined && r.failed > 0 ? ` (${r.failed} failed)` : '';
-      lines.push(`| ${i === 0 ? scenario.name : ''} | ${LABELS[target]}${failed} | ${rps(r?.requestsPerSecond)} | ${ms(r?.p50)} | ${ms(r?.p99)} |`);
+      lines.push(
+        `| ${i === 0 ? scenario.name : ''} | ${LABELS[target]}${failed} | ${rps(r?.requestsPerSecond)} | ${ms(r?.p50)} | ${ms(r?.p99)} |`,
+      );
     });
   }
 
-  lines.push('', '| scenario | throughput (c) ÷ (b) | added latency p50 (c − b) | added latency p99 (c − b) |');
+  lines.push(
+    '',
+    '| scenario | throughput (c) ÷ (b) | added latency p50 (c − b) | added latency p99 (c − b) |',
+  );
   lines.push('| --- | ---: | ---: | ---: |');
   for (const scenario of report.scenarios) {
     const b = scenario.results.bare;
     const c = scenario.results.tokenmeter;
-    const ratio = b !== undefined && c !== undefined && b.requestsPerSecond > 0 ? `${((c.requestsPerSecond / b.requestsPerSecond) * 100).toFixed(0)} %` : dash;
-    lines.push(`| ${scenario.name} | ${ratio} | ${signedMs(diff(c?.p50, b?.p50))} ms | ${signedMs(diff(c?.p99, b?.p99))} ms |`);
+    const ratio =
+      b !== undefined && c !== undefined && b.requestsPerSecond > 0
+        ? `${((c.requestsPerSecond / b.requestsPerSecond) * 100).toFixed(0)} %`
+        : dash;
+    lines.push(
+      `| ${scenario.name} | ${ratio} | ${signedMs(diff(c?.p50, b?.p50))} ms | ${signedMs(diff(c?.p99, b?.p99))} ms |`,
+    );
   }
 
   const t = report.ttfb.results;

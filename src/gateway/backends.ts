@@ -8,6 +8,8 @@ export interface Backend {
   /** The provider dimension: the backend's type. */
   type: string;
   pool: Pool;
+  /** The backend's origin (scheme, host, port). */
+  origin: string;
   /** The URL path prefix of the backend (e.g. "/v1"), without trailing slash. */
   basePath: string;
   /** Host header value for upstream requests. */
@@ -42,6 +44,7 @@ export function createBackends(config: Config, resolveUrl: BackendUrlResolver): 
         headersTimeout: config.gateway.upstreamTimeoutMs,
         bodyTimeout: config.gateway.upstreamTimeoutMs,
       }),
+      origin: url.origin,
       basePath: url.pathname.replace(/\/+$/, ''),
       host: url.host,
       ...(auth !== undefined ? { auth } : {}),

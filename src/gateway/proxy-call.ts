@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
 import type { Config } from '../config/schema.js';
 import type { DefaultDimensions } from '../ledger/record.js';
 import { TokenmeterError } from '../errors.js';
@@ -10,10 +9,10 @@ import type { Backend } from './backends.js';
 import { createCallMeter, type CallMeter } from './call-meter.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { readSubscriptionKey } from './client-credentials.js';
-import { upstreamRequestHeaders, upstreamRequestId } from './headers.js';
+import { upstreamRequestHeaders } from './headers.js';
 import { parseJsonBody, readBody } from './read-body.js';
 import type { RecordSink } from './record-sink.js';
-import { relayJson, relayStream } from './relay-response.js';
+import { relayUpstream } from './upstream-relay.js';
 import { sendError } from './send-error.js';
 import type { SubscriptionDirectory } from './subscriptions.js';
 import type { PriceCatalog } from '../pricing/price-catalog.js';
@@ -132,48 +131,26 @@ async function prepareCall(req: IncomingMessage, deps: ProxyDeps, time: number, 
   };
 }
 
-async function forwardCall(req: IncomingMessage, res: ServerResponse, call: PreparedCall, deps: ProxyDeps): Promise<void> {
-  const { backend, route, meter, adapter } = call;
-  const abort = new AbortController();
-  let clientGone = false;
-  res.on('close', () => {
-    if (res.writableFinished) return;
-    clientGone = true;
-    abort.abort();
-  });
-
-  let upstream: Dispatcher.ResponseData;
-  try {
-    upstream = await backend.pool.request({
+function forwardCall(req: IncomingMessage, res: ServerResponse, call: PreparedCall, deps: ProxyDeps): Promise<void> {
+  const { backend, route } = call;
+  return relayUpstream(
+    backend.pool,
+    {
+      origin: backend.origin,
       method: 'POST',
       path: backend.basePath + route.upstreamPath,
       headers: upstreamRequestHeaders(req.headers, backend.host, call.upstreamBody.length, backend.auth),
       body: call.upstreamBody,
-      signal: abort.signal,
-    });
-  } catch (err) {
-    const status = clientGone ? 499 : 502;
-    await meter.finish({ status, usage: {}, source: 'reported' });
-    if (clientGone) return;
-    deps.log.warn({ err, backend: backend.id }, 'upstream request failed');
-    sendError(res, new TokenmeterError('TM_UPSTREAM_UNAVAILABLE', `Backend "${backend.id}" could not be reached.`, { cause: err }));
-    return;
-  }
-
-  const requestId = upstreamRequestId(upstream.headers);
-  const contentType = String(upstream.headers['content-type'] ?? '');
-  const relay = {
-    res,
-    upstream,
-    meter,
-    isClientGone: () => clientGone,
-    promptText: () => adapter.promptText(route, call.body),
-    ...(requestId !== undefined ? { upstreamRequestId: requestId } : {}),
-    log: deps.log,
-  };
-  if (contentType.includes('text/event-stream')) {
-    await relayStream(relay, adapter.createStreamTap(route, { stripUsageChunk: call.stripUsageChunk }));
-  } else {
-    await relayJson(relay, (json) => adapter.extractUsage(route, json));
-  }
+    },
+    {
+      res,
+      meter: call.meter,
+      adapter: call.adapter,
+      route,
+      body: call.body,
+      stripUsageChunk: call.stripUsageChunk,
+      backendId: backend.id,
+      log: deps.log,
+    },
+  );
 }

@@ -12,6 +12,7 @@ import {
   type UsageRow,
 } from '../reports/usage-query.js';
 import { USAGE_FIELDS, type TokenUsage, type UsageSource } from '../usage.js';
+import { createGroupCommitter } from './group-commit.js';
 import type { Ledger } from './ledger.js';
 import type { DefaultDimensionKey, UsageRecord } from './record.js';
 
@@ -226,8 +227,9 @@ export interface SqliteLedger extends Ledger {
 /**
  * Opens (creating if needed) an SQLite ledger at `path` (or `:memory:`).
  *
- * Durability: WAL with `synchronous = NORMAL`. Every append is its own transaction, committed
- * into the WAL file before `append` resolves, so a killed or crashed gateway process loses
+ * Durability: WAL with `synchronous = NORMAL`. Appends are group-committed (group-commit.ts):
+ * the appends of one event-loop turn share one transaction, committed into the WAL file before
+ * any of their promises resolves, so a killed or crashed gateway process loses
  * nothing (the OS still holds the written pages). Only a power cut or kernel crash can lose the
  * last commits; `FULL` would protect those too at the price of an fsync per metered call.
  */
@@ -248,6 +250,13 @@ export function createSqliteLedger(path: string): SqliteLedger {
   const insert = db.prepare<SqlValue[]>(INSERT_SQL);
   const selectOne = db.prepare<[string], Record<string, unknown>>('SELECT * FROM usage_records WHERE id = ?');
   const countAll = db.prepare<[], number>('SELECT COUNT(*) FROM usage_records').pluck();
+  const insertOne = (record: UsageRecord): void => void insert.run(...toParams(record));
+  const insertMany = db.transaction((records: UsageRecord[]) => records.forEach(insertOne));
+  // A batch of one is its own (autocommit) transaction: no BEGIN / COMMIT round trips.
+  const committer = createGroupCommitter<UsageRecord>(
+    (records) => (records.length === 1 && records[0] !== undefined ? insertOne(records[0]) : insertMany(records)),
+    insertOne,
+  );
 
   function runQuery(query: UsageQuery): UsageRow[] {
     const q = resolveUsageQuery(query);
@@ -259,7 +268,7 @@ export function createSqliteLedger(path: string): SqliteLedger {
   }
 
   return {
-    append: (record) => settle(() => void insert.run(...toParams(record))),
+    append: (record) => committer.add(record),
     query: (query) => settle(() => runQuery(query)),
     count: () => settle(() => countAll.get() ?? 0),
     get: (id) =>
@@ -267,6 +276,10 @@ export function createSqliteLedger(path: string): SqliteLedger {
         const row = selectOne.get(id);
         return row === undefined ? undefined : fromRow(row);
       }),
-    close: () => settle(() => void db.close()),
+    close: () =>
+      settle(() => {
+        committer.flush();
+        db.close();
+      }),
   };
 }

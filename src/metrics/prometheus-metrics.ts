@@ -1,5 +1,6 @@
 import { Counter, Registry } from 'prom-client';
 import type { TokenMetricConfig } from '../config/schema.js';
+import { createCardinalityGuard, OVERFLOW_VALUE, type CardinalityGuardOptions } from '../dimensions/cardinality-guard.js';
 import { canonicalDimensionKey } from '../dimensions/dimension-names.js';
 import type { UsageRecord } from '../ledger/record.js';
 import type { RecordObserver } from '../gateway/record-sink.js';
@@ -49,8 +50,20 @@ function labelFor(dimension: TokenMetricConfig['dimensions'][number]): { name: s
   return { name: key, read: (r) => { const v = r[key]; return v === undefined ? '' : String(v); } };
 }
 
-export function createPrometheusMetrics(entries: readonly TokenMetricConfig[]): PrometheusMetrics {
+/**
+ * Label values pass a cardinality guard (per label name, default 1000 distinct values; later
+ * ones become `__other__`) so a runaway dimension such as `user` or `ip` cannot blow up the
+ * scrape. The ledger keeps the exact values.
+ */
+export function createPrometheusMetrics(entries: readonly TokenMetricConfig[], guardOptions: CardinalityGuardOptions = {}): PrometheusMetrics {
   const registry = new Registry();
+  const guard = createCardinalityGuard(guardOptions);
+  const overflow = new Counter({
+    name: 'tokenmeter_metric_label_overflow_total',
+    help: 'Label values folded into __other__ by the cardinality guard.',
+    labelNames: ['label'],
+    registers: [registry],
+  });
   const instruments: Instrument[] = (entries.length > 0 ? entries : DEFAULT_TOKEN_METRICS).map((entry) => {
     const labels = entry.dimensions.map(labelFor);
     const labelNames = labels.map((l) => l.name);
@@ -80,7 +93,9 @@ export function createPrometheusMetrics(entries: readonly TokenMetricConfig[]): 
       for (const instrument of instruments) {
         const labels: Record<string, string> = {};
         instrument.labelNames.forEach((name, i) => {
-          labels[name] = instrument.readers[i]?.(record) ?? '';
+          const value = guard.admit(name, instrument.readers[i]?.(record) ?? '');
+          if (value === OVERFLOW_VALUE) overflow.inc({ label: name });
+          labels[name] = value;
         });
         instrument.requests.inc({ ...labels, status_class: `${Math.floor(record.status / 100)}xx`, usage_source: record.source });
         for (const [tokenType, field] of TOKEN_TYPES) {

@@ -23,7 +23,9 @@ import { SimulatorHttpError, type Handler, type HandlerResult } from './types.js
 export const handleChat: Handler = (request, options): HandlerResult => {
   const { body } = request;
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
-    throw new SimulatorHttpError(400, "Invalid 'messages': expected a non-empty array.", { param: 'messages' });
+    throw new SimulatorHttpError(400, "Invalid 'messages': expected a non-empty array.", {
+      param: 'messages',
+    });
   }
   const model = answerModel(request);
   const n = choiceCount(body);
@@ -116,13 +118,21 @@ function chatStream(
     steps.push(
       choices
         .map((tokens, index) =>
-          chunk({ index, delta: { content: tokens[step] ?? '' }, logprobs: null, finish_reason: null, ...filters(choiceFilterResults()) }),
+          chunk({
+            index,
+            delta: { content: tokens[step] ?? '' },
+            logprobs: null,
+            finish_reason: null,
+            ...filters(choiceFilterResults()),
+          }),
         )
         .join(''),
     );
   }
   let tail = choices
-    .map((_, index) => chunk({ index, delta: {}, logprobs: null, finish_reason: finishReason, ...filters({}) }))
+    .map((_, index) =>
+      chunk({ index, delta: {}, logprobs: null, finish_reason: finishReason, ...filters({}) }),
+    )
     .join('');
   if (withUsage) tail += chunk(null, chatUsage(usage.promptTokens, usage.completionTokens));
   return { head, steps, tail: tail + DONE_FRAME };

@@ -55,7 +55,11 @@ export function isStream(body: Record<string, unknown>): boolean {
 /** True when a streamed request set `stream_options.include_usage: true`. */
 export function includeUsage(body: Record<string, unknown>): boolean {
   const options = body.stream_options;
-  return typeof options === 'object' && options !== null && (options as Record<string, unknown>).include_usage === true;
+  return (
+    typeof options === 'object' &&
+    options !== null &&
+    (options as Record<string, unknown>).include_usage === true
+  );
 }
 
 /** An id like the API's: prefix + 29 characters derived from the request sequence. */
@@ -97,7 +101,14 @@ export function promptFilterResults(): Record<string, unknown>[] {
  * empty id/model, `created: 0`, `choices: []` and no `usage` key (azure-chat-stream-filter-usage.sse).
  */
 export function azurePromptFilterChunk(): Record<string, unknown> {
-  return { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: promptFilterResults() };
+  return {
+    choices: [],
+    created: 0,
+    id: '',
+    model: '',
+    object: '',
+    prompt_filter_results: promptFilterResults(),
+  };
 }
 
 /** The usage block of chat completions, with the `*_details` objects of current API answers. */

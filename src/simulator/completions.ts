@@ -26,10 +26,18 @@ export const handleCompletions: Handler = (request, options): HandlerResult => {
   const n = choiceCount(body);
   const budget = completionBudget(options.completionTokens, body, ['max_tokens']);
   const choices = Array.from({ length: prompts * n }, (_, index) => generateTokens(budget.tokens, index));
-  const usage = { promptTokens: countInputTokens(body.prompt), completionTokens: choices.length * budget.tokens };
+  const usage = {
+    promptTokens: countInputTokens(body.prompt),
+    completionTokens: choices.length * budget.tokens,
+  };
   const finishReason = budget.truncated ? 'length' : 'stop';
   const azure = request.flavor === 'azure';
-  const base = { id: makeId('cmpl-', request.sequence), object: 'text_completion', created: request.created, model };
+  const base = {
+    id: makeId('cmpl-', request.sequence),
+    object: 'text_completion',
+    created: request.created,
+    model,
+  };
   const filters = (results: Record<string, unknown>): Record<string, unknown> =>
     azure ? { content_filter_results: results } : {};
   const usageBlock = {
@@ -59,20 +67,38 @@ export const handleCompletions: Handler = (request, options): HandlerResult => {
 
   const withUsage = includeUsage(body);
   const chunk = (choice: Record<string, unknown> | null, chunkUsage: unknown = null): string =>
-    dataFrame({ ...base, choices: choice === null ? [] : [choice], ...(withUsage ? { usage: chunkUsage } : {}) });
+    dataFrame({
+      ...base,
+      choices: choice === null ? [] : [choice],
+      ...(withUsage ? { usage: chunkUsage } : {}),
+    });
   const steps: string[] = [];
   for (let step = 0; step < budget.tokens; step++) {
     steps.push(
       choices
         .map((tokens, index) =>
-          chunk({ text: tokens[step] ?? '', index, logprobs: null, finish_reason: null, ...filters(choiceFilterResults()) }),
+          chunk({
+            text: tokens[step] ?? '',
+            index,
+            logprobs: null,
+            finish_reason: null,
+            ...filters(choiceFilterResults()),
+          }),
         )
         .join(''),
     );
   }
-  let tail = choices.map((_, index) => chunk({ text: '', index, logprobs: null, finish_reason: finishReason, ...filters({}) })).join('');
+  let tail = choices
+    .map((_, index) =>
+      chunk({ text: '', index, logprobs: null, finish_reason: finishReason, ...filters({}) }),
+    )
+    .join('');
   if (withUsage) tail += chunk(null, usageBlock);
-  const plan: StreamPlan = { head: azure ? dataFrame(azurePromptFilterChunk()) : '', steps, tail: tail + DONE_FRAME };
+  const plan: StreamPlan = {
+    head: azure ? dataFrame(azurePromptFilterChunk()) : '',
+    steps,
+    tail: tail + DONE_FRAME,
+  };
   return { kind: 'stream', usage, plan };
 };
 
@@ -83,7 +109,11 @@ function promptList(prompt: unknown): number {
     if (prompt.every((p) => typeof p === 'number')) return 1;
     if (prompt.every((p) => typeof p === 'string' || Array.isArray(p))) return prompt.length;
   }
-  throw new SimulatorHttpError(400, "Invalid 'prompt': expected a string, an array of strings or token arrays.", {
-    param: 'prompt',
-  });
+  throw new SimulatorHttpError(
+    400,
+    "Invalid 'prompt': expected a string, an array of strings or token arrays.",
+    {
+      param: 'prompt',
+    },
+  );
 }

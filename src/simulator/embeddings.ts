@@ -18,16 +18,21 @@ export const handleEmbeddings: Handler = (request): HandlerResult => {
   const model = answerModel(request);
   const format = body.encoding_format ?? 'float';
   if (format !== 'float' && format !== 'base64') {
-    throw new SimulatorHttpError(400, "Invalid 'encoding_format': expected 'float' or 'base64'.", { param: 'encoding_format' });
+    throw new SimulatorHttpError(400, "Invalid 'encoding_format': expected 'float' or 'base64'.", {
+      param: 'encoding_format',
+    });
   }
   const dimensions = positiveInt(body, 'dimensions') ?? DEFAULT_DIMENSIONS;
   if (dimensions > MAX_DIMENSIONS) {
-    throw new SimulatorHttpError(400, `Invalid 'dimensions': at most ${MAX_DIMENSIONS}.`, { param: 'dimensions' });
+    throw new SimulatorHttpError(400, `Invalid 'dimensions': at most ${MAX_DIMENSIONS}.`, {
+      param: 'dimensions',
+    });
   }
   const promptTokens = countInputTokens(body.input);
   const data = inputs.map((input, index) => {
     const vector = embed(JSON.stringify(input), dimensions);
-    const embedding = format === 'base64' ? Buffer.from(vector.buffer).toString('base64') : Array.from(vector);
+    const embedding =
+      format === 'base64' ? Buffer.from(vector.buffer).toString('base64') : Array.from(vector);
     return { object: 'embedding', index, embedding };
   });
   return {
@@ -44,9 +49,13 @@ function inputList(input: unknown): unknown[] {
     if (input.every((i) => typeof i === 'number')) return [input];
     if (input.every((i) => typeof i === 'string' || Array.isArray(i))) return input;
   }
-  throw new SimulatorHttpError(400, "Invalid 'input': expected a string, an array of strings or token arrays.", {
-    param: 'input',
-  });
+  throw new SimulatorHttpError(
+    400,
+    "Invalid 'input': expected a string, an array of strings or token arrays.",
+    {
+      param: 'input',
+    },
+  );
 }
 
 /** A deterministic unit vector for a text: FNV-1a seed, then a linear congruential sequence. */

@@ -37,15 +37,23 @@ export function failureMode(headers: IncomingHttpHeaders): FailureMode | undefin
 /** The HTTP error of the `500` and `429` modes, undefined for the others. */
 export function httpFailure(mode: FailureMode): SimulatorHttpError | undefined {
   if (mode === '500') {
-    return new SimulatorHttpError(500, 'The server had an error while processing your request. Sorry about that!', {
-      type: 'server_error',
-    });
+    return new SimulatorHttpError(
+      500,
+      'The server had an error while processing your request. Sorry about that!',
+      {
+        type: 'server_error',
+      },
+    );
   }
   if (mode === '429') {
-    return new SimulatorHttpError(429, 'Rate limit reached for requests (simulated). Please try again in 1s.', {
-      type: 'requests',
-      code: 'rate_limit_exceeded',
-    });
+    return new SimulatorHttpError(
+      429,
+      'Rate limit reached for requests (simulated). Please try again in 1s.',
+      {
+        type: 'requests',
+        code: 'rate_limit_exceeded',
+      },
+    );
   }
   return undefined;
 }
@@ -57,5 +65,9 @@ export function malformedJson(json: string): string {
 
 /** A stream whose first token frame is malformed JSON; the rest follows unchanged. */
 export function malformedStream(plan: StreamPlan): StreamPlan {
-  return { head: plan.head, steps: ['data: {"id":"malformed","choices":[{"delta":{"content":"\n\n', ...plan.steps], tail: plan.tail };
+  return {
+    head: plan.head,
+    steps: ['data: {"id":"malformed","choices":[{"delta":{"content":"\n\n', ...plan.steps],
+    tail: plan.tail,
+  };
 }

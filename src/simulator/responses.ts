@@ -80,9 +80,15 @@ function inputMessages(body: Record<string, unknown>): unknown[] {
   const messages: unknown[] = [];
   if (typeof body.instructions === 'string') messages.push({ role: 'system', content: body.instructions });
   const input = body.input;
-  if (typeof input === 'string') messages.push({ role: 'user', content: input });
-  else if (Array.isArray(input) && input.length > 0) messages.push(...(input as unknown[]));
-  else throw new SimulatorHttpError(400, "Invalid 'input': expected a string or a non-empty array.", { param: 'input' });
+  if (typeof input === 'string') {
+    messages.push({ role: 'user', content: input });
+  } else if (Array.isArray(input) && input.length > 0) {
+    messages.push(...(input as unknown[]));
+  } else {
+    throw new SimulatorHttpError(400, "Invalid 'input': expected a string or a non-empty array.", {
+      param: 'input',
+    });
+  }
   return messages;
 }
 

@@ -1,6 +1,13 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CUT_AFTER_STEPS, failureMode, httpFailure, malformedJson, malformedStream, type FailureMode } from './failures.js';
+import {
+  CUT_AFTER_STEPS,
+  failureMode,
+  httpFailure,
+  malformedJson,
+  malformedStream,
+  type FailureMode,
+} from './failures.js';
 import { HANDLERS, matchRoute } from './routes.js';
 import { writeStream, type StreamOutcome } from './sse.js';
 import { SimulatorHttpError, type HandlerResult, type SimUsage } from './types.js';
@@ -73,8 +80,12 @@ const MAX_BODY_BYTES = 32 * 1024 * 1024;
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const tokensPerSecond = options.tokensPerSecond ?? 0;
   const completionTokens = options.completionTokens ?? DEFAULT_COMPLETION_TOKENS;
-  if (!Number.isFinite(tokensPerSecond) || tokensPerSecond < 0) throw new RangeError('tokensPerSecond must be >= 0');
-  if (!Number.isInteger(completionTokens) || completionTokens < 0) throw new RangeError('completionTokens must be an integer >= 0');
+  if (!Number.isFinite(tokensPerSecond) || tokensPerSecond < 0) {
+    throw new RangeError('tokensPerSecond must be >= 0');
+  }
+  if (!Number.isInteger(completionTokens) || completionTokens < 0) {
+    throw new RangeError('completionTokens must be an integer >= 0');
+  }
 
   const state = { stats: emptyStats(), sequence: 0 };
   const server = createServer((req, res) => {
@@ -85,7 +96,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://simulator');
     const raw = await readBody(req);
-    const record: SimulatorRequestRecord = { method: req.method ?? '', path: req.url ?? '/', headers: { ...req.headers }, body: raw };
+    const record: SimulatorRequestRecord = {
+      method: req.method ?? '',
+      path: req.url ?? '/',
+      headers: { ...req.headers },
+      body: raw,
+    };
     state.stats.requests++;
     state.stats.lastRequest = record;
     let mode: FailureMode | undefined;
@@ -97,7 +113,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         throw new SimulatorHttpError(404, `Invalid URL (${req.method ?? ''} ${url.pathname})`);
       }
       if (route.requiresApiVersion && !url.searchParams.has('api-version')) {
-        throw new SimulatorHttpError(404, 'Resource not found (missing api-version query parameter).', { code: '404' });
+        throw new SimulatorHttpError(404, 'Resource not found (missing api-version query parameter).', {
+          code: '404',
+        });
       }
       const body = parseJsonObject(raw);
       record.body = body;
@@ -125,10 +143,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     else state.stats.errors++;
   }
 
-  function send(res: ServerResponse, result: HandlerResult, mode: FailureMode | undefined): Promise<StreamOutcome> {
+  function send(
+    res: ServerResponse,
+    result: HandlerResult,
+    mode: FailureMode | undefined,
+  ): Promise<StreamOutcome> {
     if (result.kind === 'stream') {
       const plan = mode === 'invalid-json' ? malformedStream(result.plan) : result.plan;
-      return writeStream(res, plan, { tokensPerSecond, ...(mode === 'cut-stream' ? { cutAfterSteps: CUT_AFTER_STEPS } : {}) });
+      return writeStream(res, plan, {
+        tokensPerSecond,
+        ...(mode === 'cut-stream' ? { cutAfterSteps: CUT_AFTER_STEPS } : {}),
+      });
     }
     const json = JSON.stringify(result.body);
     const text = mode === 'invalid-json' ? malformedJson(json) : json;
@@ -200,7 +225,10 @@ function parseJsonObject(raw: string): Record<string, unknown> {
   try {
     value = JSON.parse(raw);
   } catch {
-    throw new SimulatorHttpError(400, 'We could not parse the JSON body of your request. The API expects a JSON payload.');
+    throw new SimulatorHttpError(
+      400,
+      'We could not parse the JSON body of your request. The API expects a JSON payload.',
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new SimulatorHttpError(400, 'The request body must be a JSON object.');
@@ -209,9 +237,15 @@ function parseJsonObject(raw: string): Record<string, unknown> {
 }
 
 function sendError(res: ServerResponse, err: unknown): void {
-  const error = err instanceof SimulatorHttpError ? err : new SimulatorHttpError(500, 'Simulator internal error.', { type: 'server_error' });
+  const error =
+    err instanceof SimulatorHttpError
+      ? err
+      : new SimulatorHttpError(500, 'Simulator internal error.', { type: 'server_error' });
   const body = JSON.stringify(error.toBody());
-  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  };
   if (error.status === 429) headers['retry-after'] = 1;
   res.writeHead(error.status, headers);
   res.end(body);

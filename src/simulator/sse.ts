@@ -52,7 +52,11 @@ export const SSE_HEADERS = {
  * per write instead of relying on sub-millisecond timers. Backpressure is honoured (waits for
  * `drain`). Resolves once the stream is finished, cut or aborted by the client; never rejects.
  */
-export function writeStream(res: ServerResponse, plan: StreamPlan, options: WriteStreamOptions): Promise<StreamOutcome> {
+export function writeStream(
+  res: ServerResponse,
+  plan: StreamPlan,
+  options: WriteStreamOptions,
+): Promise<StreamOutcome> {
   const { tokensPerSecond, cutAfterSteps } = options;
   const steps = plan.steps;
   const stopAt = cutAfterSteps === undefined ? steps.length : Math.min(cutAfterSteps, steps.length);

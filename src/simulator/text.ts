@@ -10,9 +10,41 @@ import { countTokens } from 'gpt-tokenizer';
  * agrees with the reported usage.
  */
 const VOCABULARY = [
-  'sit', 'sed', 'do', 'ut', 'et', 'ad', 'ex', 'ea', 'in', 'esse', 'non', 'qui', 'anim', 'id',
-  'est', 'the', 'quick', 'brown', 'fox', 'over', 'lazy', 'dog', 'meter', 'token', 'gateway',
-  'stream', 'count', 'model', 'answer', 'team', 'cost', 'budget', 'report', 'ledger', 'usage',
+  'sit',
+  'sed',
+  'do',
+  'ut',
+  'et',
+  'ad',
+  'ex',
+  'ea',
+  'in',
+  'esse',
+  'non',
+  'qui',
+  'anim',
+  'id',
+  'est',
+  'the',
+  'quick',
+  'brown',
+  'fox',
+  'over',
+  'lazy',
+  'dog',
+  'meter',
+  'token',
+  'gateway',
+  'stream',
+  'count',
+  'model',
+  'answer',
+  'team',
+  'cost',
+  'budget',
+  'report',
+  'ledger',
+  'usage',
 ] as const;
 
 /**
@@ -76,7 +108,8 @@ const REPLY_PRIMING = 3;
 export function countMessagesTokens(messages: readonly unknown[]): number {
   let total = REPLY_PRIMING;
   for (const message of messages) {
-    const record = typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : {};
+    const record =
+      typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : {};
     const role = typeof record.role === 'string' ? record.role : 'user';
     const text = typeof message === 'string' ? message : collectText(record).join('\n');
     total += MESSAGE_OVERHEAD + countTextTokens(role) + countTextTokens(text);

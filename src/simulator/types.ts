@@ -59,7 +59,11 @@ export class SimulatorHttpError extends Error {
   readonly param: string | null;
   readonly code: string | null;
 
-  constructor(status: number, message: string, details: { type?: string; param?: string; code?: string } = {}) {
+  constructor(
+    status: number,
+    message: string,
+    details: { type?: string; param?: string; code?: string } = {},
+  ) {
     super(message);
     this.name = 'SimulatorHttpError';
     this.status = status;

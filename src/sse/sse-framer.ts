@@ -25,11 +25,11 @@ export interface SseEvent {
   readonly kind: 'event';
   /** The exact bytes of the event, its terminating blank line included. */
   raw: Buffer;
-  /** The event type: the last non-empty `event` field, else `message`. */
+  /** The event type: the last `event` field, or `message` when it is absent or empty. */
   event: string;
   /** The `data` fields joined with `\n` (empty when there is none). */
   data: string;
-  /** The `id` field of this event (ids holding NUL are ignored, as the spec says). */
+  /** This event's own `id` field, like eventsource-parser (ids holding NUL are ignored). */
   id?: string;
   /**
    * Whether the event has at least one `data` field. The spec dispatches only such events;
@@ -40,10 +40,7 @@ export interface SseEvent {
   complete: boolean;
 }
 
-/**
- * Bytes the framer did not parse: the event in progress and everything after it once the
- * maximum event size was exceeded. They still have to be forwarded.
- */
+/** Bytes not parsed (the oversized event and all after it, or pushes after end): forward them. */
 export interface SseSkipped {
   readonly kind: 'skipped';
   raw: Buffer;
@@ -75,9 +72,9 @@ export interface SseFramer {
   readonly pendingBytes: number;
 }
 
+/** The fields of the event in progress; `data` is undefined until its first data field. */
 interface Fields {
   event: string;
-  /** The data buffer: undefined until the first data field. */
   data: string | undefined;
   id: string | undefined;
 }
@@ -127,7 +124,6 @@ class ByteSseFramer implements SseFramer {
       if (chunk[pos] === LF) pos += 1;
     }
     if (pos < chunk.length) this.crPending = false;
-
     let nextLf = chunk.indexOf(LF, pos);
     let nextCr = chunk.indexOf(CR, pos);
     while (pos < chunk.length) {
@@ -231,9 +227,7 @@ class ByteSseFramer implements SseFramer {
   private emitEvent(tail: Buffer): SseEvent {
     if (tail.length > 0) this.frameParts.push(tail);
     const event = buildEvent(this.fields, concat(this.frameParts), true);
-    this.frameParts = [];
-    this.frameSize = 0;
-    this.fields = newFields();
+    this.reset(); // no line or CR is pending at an event's end
     return event;
   }
 
@@ -279,11 +273,10 @@ function parseLine(buf: Buffer, start: number, end: number, fields: Fields): voi
   if (start === end || buf[start] === COLON) return;
   // Only data (4 bytes), event (5) and id (2) matter to a meter (retry only matters to
   // reconnecting clients): look for the colon in the first 6 bytes at most, so a long line
-  // without colon is never scanned, and compare the name as bytes.
+  // without colon is never scanned; a longer name matches none of them.
   const limit = Math.min(end, start + 6);
   let nameEnd = start;
   while (nameEnd < limit && buf[nameEnd] !== COLON) nameEnd += 1;
-  if (nameEnd === limit && limit < end) return;
   const field = fieldOf(buf, start, nameEnd - start);
   if (field === undefined) return;
   let valueStart = nameEnd === end ? end : nameEnd + 1;

@@ -195,3 +195,21 @@ void test('property: extractUsage never throws on any JSON value', () => {
     { numRuns: 1000 },
   );
 });
+
+test('text chunks are read lazily, yet a chunk whose content spells "usage":{ is not taken for usage', () => {
+  const first = '{"model":"gpt-4o","choices":[{"delta":{"content":"A"}}]}';
+  const tricky = '{"model":"gpt-4o","choices":[{"delta":{"content":"x\\",\\"usage\\":{\\"total_tokens\\":99}"}}]}';
+  const usageLater = '{"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}';
+  const { result } = run(CHAT, [sse(first, tricky, usageLater, '[DONE]')], false);
+  assert.equal(result.usage.totalTokens, 7);
+  assert.equal(result.generatedText, 'Ax","usage":{"total_tokens":99}');
+  const noUsage = run(CHAT, [sse(first, tricky, '[DONE]')], false).result;
+  assert.deepEqual(noUsage.usage, {}, 'content text never becomes usage');
+  assert.equal(noUsage.responseModel, 'gpt-4o');
+});
+
+test('an error object in a later chunk is still seen on the fast path', () => {
+  const first = '{"model":"gpt-4o","choices":[{"delta":{"content":"A"}}]}';
+  const failed = '{"error":{"message":"overloaded","type":"server_error"}}';
+  assert.equal(run(CHAT, [sse(first, failed)], false).result.errored, true);
+});

@@ -110,7 +110,9 @@ void describe('simulator: chat completions through the openai SDK', () => {
     assert.deepEqual(last.choices, []);
     for (const chunk of chunks.slice(0, -1)) assert.equal(chunk.usage, null);
     assert.equal(last.usage.completion_tokens, 24);
-    const finishes = chunks.flatMap((c) => c.choices.filter((ch) => ch.finish_reason !== null).map((ch) => ch.index));
+    const finishes = chunks.flatMap((c) =>
+      c.choices.filter((ch) => ch.finish_reason !== null).map((ch) => ch.index),
+    );
     assert.deepEqual(finishes, [0, 1]);
     const stats = sim.stats();
     assert.equal(stats.promptTokens, last.usage.prompt_tokens);

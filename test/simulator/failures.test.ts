@@ -18,7 +18,9 @@ void describe('simulator: failures on demand and bad requests', () => {
   after(() => sim.close());
   beforeEach(() => sim.resetStats());
 
-  const failing = (mode: string): { headers: Record<string, string> } => ({ headers: { [FAIL_HEADER]: mode } });
+  const failing = (mode: string): { headers: Record<string, string> } => ({
+    headers: { [FAIL_HEADER]: mode },
+  });
 
   for (const [mode, status, type] of [
     ['500', 500, 'server_error'],
@@ -54,7 +56,11 @@ void describe('simulator: failures on demand and bad requests', () => {
   });
 
   void it('invalid-json on a stream: a malformed data frame', async () => {
-    const res = await postJson(`${sim.url}/v1/chat/completions`, { ...chatBody, stream: true }, { [FAIL_HEADER]: 'invalid-json' });
+    const res = await postJson(
+      `${sim.url}/v1/chat/completions`,
+      { ...chatBody, stream: true },
+      { [FAIL_HEADER]: 'invalid-json' },
+    );
     assert.equal(res.status, 200);
     const frames = res.text.split('\n\n').filter((f) => f.startsWith('data: {'));
     assert.ok(frames.some((f) => !isJson(f.slice(6))));
@@ -87,7 +93,10 @@ void describe('simulator: failures on demand and bad requests', () => {
     assert.equal(res.statusCode, 400);
     assert.equal(asRecord(asRecord(await res.body.json()).error).type, 'invalid_request_error');
     assert.equal((await postJson(`${sim.url}/v1/chat/completions`, { model: 'gpt-4o' })).status, 400);
-    assert.equal((await postJson(`${sim.url}/v1/chat/completions`, chatBody, { [FAIL_HEADER]: 'typo' })).status, 400);
+    assert.equal(
+      (await postJson(`${sim.url}/v1/chat/completions`, chatBody, { [FAIL_HEADER]: 'typo' })).status,
+      400,
+    );
     assert.equal(sim.stats().errors, 4);
   });
 });

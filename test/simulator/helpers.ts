@@ -38,7 +38,9 @@ export async function postJson(
 
 /** Narrows a parsed JSON value to an object, failing the test otherwise. */
 export function asRecord(value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('expected a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error('expected a JSON object');
+  }
   return value as Record<string, unknown>;
 }
 

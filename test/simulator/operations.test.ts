@@ -16,7 +16,10 @@ void describe('simulator: completions, embeddings and responses through the open
   beforeEach(() => sim.resetStats());
 
   void it('answers legacy completions with the text_completion shape', async () => {
-    const completion = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Say hello' });
+    const completion = await client.completions.create({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: 'Say hello',
+    });
     assert.match(completion.id, /^cmpl-/);
     assert.equal(completion.object, 'text_completion');
     assert.equal(completion.choices[0]?.finish_reason, 'stop');
@@ -73,7 +76,11 @@ void describe('simulator: completions, embeddings and responses through the open
   });
 
   void it('answers the Responses API with input/output usage', async () => {
-    const response = await client.responses.create({ model: 'gpt-4o', input: 'Hello there', instructions: 'Be brief.' });
+    const response = await client.responses.create({
+      model: 'gpt-4o',
+      input: 'Hello there',
+      instructions: 'Be brief.',
+    });
     assert.match(response.id, /^resp_/);
     assert.equal(response.object, 'response');
     assert.equal(response.status, 'completed');
@@ -95,14 +102,20 @@ void describe('simulator: completions, embeddings and responses through the open
   });
 
   void it('streams Responses events from response.created to response.completed with usage', async () => {
-    const stream = await client.responses.create({ model: 'gpt-4o', input: [{ role: 'user', content: 'Hi' }], stream: true });
+    const stream = await client.responses.create({
+      model: 'gpt-4o',
+      input: [{ role: 'user', content: 'Hi' }],
+      stream: true,
+    });
     const types: string[] = [];
     let text = '';
     let completedUsage: OpenAI.Responses.ResponseUsage | null | undefined;
     for await (const event of stream) {
       types.push(event.type);
       if (event.type === 'response.output_text.delta') text += event.delta;
-      if (event.type === 'response.created' || event.type === 'response.in_progress') assert.equal(event.response.usage, null);
+      if (event.type === 'response.created' || event.type === 'response.in_progress') {
+        assert.equal(event.response.usage, null);
+      }
       if (event.type === 'response.completed') completedUsage = event.response.usage;
     }
     assert.deepEqual(types.slice(0, 4), [

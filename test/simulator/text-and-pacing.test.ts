@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { startSimulator } from '../../src/simulator/index.js';
-import { countInputTokens, countMessagesTokens, countTextTokens, generateTokens } from '../../src/simulator/text.js';
+import {
+  countInputTokens,
+  countMessagesTokens,
+  countTextTokens,
+  generateTokens,
+} from '../../src/simulator/text.js';
 
 void describe('simulator: generated text and token counts', () => {
   void it('generates N tokens whose o200k count is exactly N, deterministically', () => {
@@ -21,7 +26,15 @@ void describe('simulator: generated text and token counts', () => {
     // 3 reply priming + per message (3 + role + text).
     const hi = countTextTokens('hi');
     assert.equal(countMessagesTokens([{ role: 'user', content: 'hi' }]), 3 + 3 + 1 + hi);
-    const parts = countMessagesTokens([{ role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'image_url', image_url: { url: 'x' } }] }]);
+    const parts = countMessagesTokens([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'hi' },
+          { type: 'image_url', image_url: { url: 'x' } },
+        ],
+      },
+    ]);
     assert.equal(parts, 3 + 3 + 1 + hi);
   });
 

@@ -18,15 +18,26 @@ export interface EventFacts {
 /** Accumulates the facts of a stream's events into a StreamResult. */
 export interface StreamAccumulator {
   apply(facts: EventFacts): void;
+  /**
+   * Keeps an event that can only carry generated text, unparsed: its text is read only if the
+   * result's generatedText is asked for (estimation), so a metered stream with reported usage
+   * never pays a JSON parse per token.
+   */
+  defer(data: string): void;
   /** The result so far; `pending` facts (an event still held back) are included, not stored. */
   result(pending?: EventFacts): StreamResult;
 }
 
-/** Creates an accumulator; the generated text is joined only when a result is asked for. */
-export function createStreamAccumulator(): StreamAccumulator {
+/**
+ * Creates an accumulator; the generated text is joined (and deferred events parsed) only when
+ * a result's generatedText is read.
+ * @param readText reads the text of a deferred event
+ */
+export function createStreamAccumulator(readText: (data: string) => string = () => ''): StreamAccumulator {
   let usage: TokenUsage | undefined;
   let responseModel: string | undefined;
-  const text: string[] = [];
+  // Either text already read, or the raw data of a deferred event (kept in stream order).
+  const text: { text?: string; raw?: string }[] = [];
   let completed = false;
   let errored = false;
 
@@ -34,15 +45,22 @@ export function createStreamAccumulator(): StreamAccumulator {
     apply(facts: EventFacts): void {
       if (facts.usage !== undefined) usage = facts.usage;
       if (facts.responseModel !== undefined) responseModel = facts.responseModel;
-      if (facts.text !== undefined && facts.text !== '') text.push(facts.text);
+      if (facts.text !== undefined && facts.text !== '') text.push({ text: facts.text });
       if (facts.completed === true) completed = true;
       if (facts.errored === true) errored = true;
     },
+    defer(data: string): void {
+      text.push({ raw: data });
+    },
     result(pending?: EventFacts): StreamResult {
       const model = pending?.responseModel ?? responseModel;
+      let generated: string | undefined;
       const out: StreamResult = {
         usage: { ...(pending?.usage ?? usage) },
-        generatedText: text.join('') + (pending?.text ?? ''),
+        get generatedText(): string {
+          generated ??= text.map((t) => t.text ?? readText(t.raw ?? '')).join('') + (pending?.text ?? '');
+          return generated;
+        },
         completed: completed || pending?.completed === true,
         errored: errored || pending?.errored === true,
       };

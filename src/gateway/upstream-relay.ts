@@ -1,0 +1,156 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import { TokenmeterError } from '../errors.js';
+import type { ExtractedUsage, ProviderAdapter, RouteMatch, StreamTap } from '../providers/types.js';
+import { streamOutcomeUsage, type CallMeter, type CallOutcome } from './call-meter.js';
+import { clientResponseHeaders, upstreamRequestId } from './headers.js';
+import { sendError } from './send-error.js';
+
+/** What relaying one call needs. */
+export interface RelayInit {
+  res: ServerResponse;
+  meter: CallMeter;
+  adapter: ProviderAdapter;
+  route: RouteMatch;
+  body: unknown;
+  stripUsageChunk: boolean;
+  backendId: string;
+  log: Logger;
+}
+
+type Ending = { kind: 'end' } | { kind: 'error'; error: Error };
+
+/**
+ * Forwards one call and relays the answer as an undici dispatch handler: bytes are handed on as
+ * they arrive, with no stream objects in between (the same path undici's own interceptors use).
+ * SSE answers go chunk by chunk through the adapter's tap; JSON answers are forwarded chunk by
+ * chunk except the latest, held back until the usage is read. The record is committed before
+ * the response ends, exactly once, whether the call ends, the upstream fails or the client
+ * goes away. Resolves when all of that is done.
+ */
+export function relayUpstream(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, init: RelayInit): Promise<void> {
+  return new Promise((resolve) => {
+    const { res, meter, adapter, route, log } = init;
+    let controller: Dispatcher.DispatchController | undefined;
+    let clientGone = false;
+    let status = 0;
+    let headers: IncomingHttpHeaders = {};
+    let tap: StreamTap | undefined;
+    const chunks: Buffer[] = [];
+    let held: Buffer | undefined;
+    let waitingForDrain = false;
+    let ended = false;
+
+    const promptText = (): string => adapter.promptText(route, init.body);
+    const resume = (): void => {
+      waitingForDrain = false;
+      controller?.resume();
+    };
+    // A slow client pauses the upstream read instead of growing the gateway's memory.
+    const write = (chunk: Buffer): void => {
+      if (chunk.length === 0 || res.write(chunk) || waitingForDrain) return;
+      waitingForDrain = true;
+      controller?.pause();
+      res.once('drain', resume);
+    };
+
+    res.on('close', () => {
+      if (res.writableFinished || ended) return;
+      clientGone = true;
+      controller?.abort(new Error('client closed the connection'));
+    });
+
+    const finish = async (ending: Ending): Promise<void> => {
+      if (ended) return;
+      ended = true;
+      const cut = ending.kind === 'error' && !clientGone;
+      if (cut && status !== 0) log.warn({ err: ending.error, backend: init.backendId }, 'upstream response ended abruptly');
+      const requestId = upstreamRequestId(headers);
+      const common: Pick<CallOutcome, 'upstreamRequestId'> = requestId !== undefined ? { upstreamRequestId: requestId } : {};
+      let tail: Buffer | undefined = held;
+      if (status === 0) {
+        // No answer at all: the backend could not be reached (or the client left first).
+        await meter.finish({ status: clientGone ? 499 : 502, usage: {}, source: 'reported' });
+        if (!clientGone) {
+          log.warn({ err: ending.kind === 'error' ? ending.error : undefined, backend: init.backendId }, 'upstream request failed');
+          sendError(res, new TokenmeterError('TM_UPSTREAM_UNAVAILABLE', `Backend "${init.backendId}" could not be reached.`));
+        }
+        return;
+      }
+      if (tap !== undefined) {
+        tail = tap.flush();
+        const result = tap.result();
+        const { usage, source } = streamOutcomeUsage(result, status, clientGone || cut, promptText);
+        await meter.finish({ status, usage, source, ...(result.responseModel !== undefined ? { responseModel: result.responseModel } : {}), ...common });
+      } else {
+        const extracted = clientGone || cut ? undefined : extractFromBody(chunks, (json) => adapter.extractUsage(route, json));
+        await meter.finish({
+          status,
+          usage: extracted?.usage ?? {},
+          source: clientGone || cut ? 'partial' : 'reported',
+          ...(extracted?.responseModel !== undefined ? { responseModel: extracted.responseModel } : {}),
+          ...common,
+        });
+      }
+      if (clientGone) return;
+      if (cut) {
+        // The client gets what the upstream sent, cut where the upstream cut it.
+        if (tail !== undefined && tail.length > 0) res.write(tail);
+        res.destroy();
+        return;
+      }
+      res.end(tail);
+    };
+    const settle = (ending: Ending): void => {
+      finish(ending).then(resolve, (err: unknown) => {
+        log.error({ err }, 'relay failed');
+        res.destroy();
+        resolve();
+      });
+    };
+
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (clientGone) c.abort(new Error('client closed the connection'));
+      },
+      onResponseStart(_c, statusCode, responseHeaders) {
+        status = statusCode;
+        headers = responseHeaders;
+        const isStream = String(responseHeaders['content-type'] ?? '').includes('text/event-stream');
+        res.writeHead(statusCode, clientResponseHeaders(responseHeaders, !isStream));
+        // Headers leave with the first chunk, as a plain proxy sends them.
+        if (isStream) tap = adapter.createStreamTap(route, { stripUsageChunk: init.stripUsageChunk });
+      },
+      onResponseData(_c, chunk) {
+        if (clientGone) return;
+        if (tap !== undefined) {
+          write(tap.push(chunk));
+          return;
+        }
+        chunks.push(chunk);
+        if (held !== undefined) write(held);
+        held = chunk;
+      },
+      onResponseEnd() {
+        settle({ kind: 'end' });
+      },
+      onResponseError(_c, error) {
+        settle({ kind: 'error', error });
+      },
+    };
+    dispatcher.dispatch(options, handler);
+  });
+}
+
+/** Upstream bodies that are not JSON (or not the expected shape) carry no usage; never throws. */
+function extractFromBody(chunks: Buffer[], extract: (json: unknown) => ExtractedUsage): ExtractedUsage | undefined {
+  if (chunks.length === 0) return undefined;
+  try {
+    const text = (chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
+    return extract(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
