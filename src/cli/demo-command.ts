@@ -25,16 +25,22 @@ export function addDemoCommand(program: Command): void {
         for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_LEDGER_FILE}${suffix}`, { force: true });
       }
       const out = process.stdout;
-      const gateway = await startGateway(demoConfig(opts.port, opts.ledger), { logger: createLogger('warn') });
+      const gateway = await startGateway(demoConfig(opts.port, opts.ledger), {
+        logger: createLogger('warn'),
+      });
       out.write(`tokenmeter demo: gateway on ${gateway.url}, simulated backend "simulated-llm"\n`);
       out.write(`sending traffic from ${DEMO_TEAMS.map((t) => t.id).join(', ')} …\n`);
       const { sent, ok } = await sendDemoTraffic(gateway.url);
       out.write(`${ok}/${sent} calls answered\n\nUsage by subscription:\n`);
       const rows = await gateway.ledger.query({ by: ['subscription'], where: [] });
       out.write(`${formatRows(rows, ['subscription'], 'table')}\n`);
-      out.write(`\nGateway:     ${gateway.url}  (OpenAI base URL ${gateway.url}/openai/v1, Azure endpoint ${gateway.url}/azure)\n`);
+      out.write(
+        `\nGateway:     ${gateway.url}  (OpenAI base URL ${gateway.url}/openai/v1, Azure endpoint ${gateway.url}/azure)\n`,
+      );
       out.write(`Metrics:     ${gateway.url}/metrics\n`);
-      out.write(`Ledger:      ${opts.ledger}  (query it: npx tokenmeter usage --ledger ${opts.ledger} --by subscription,model)\n`);
+      out.write(
+        `Ledger:      ${opts.ledger}  (query it: npx tokenmeter usage --ledger ${opts.ledger} --by subscription,model)\n`,
+      );
       out.write(`Demo keys:   ${DEMO_TEAMS.map((t) => `${t.id}=${t.key}`).join('  ')}\n`);
       if (opts.once !== true) {
         out.write('\nThe gateway keeps running; press Ctrl-C to stop.\n');

@@ -4,8 +4,18 @@ import { configSchema } from '../config/schema.js';
 /** The three demo teams and their keys (demo only: the keys are printed and not secret). */
 export const DEMO_TEAMS = [
   { id: 'team-search', key: 'demo-key-team-search', owner: 'search-lead@example.com', costCenter: 'CC-1001' },
-  { id: 'team-support', key: 'demo-key-team-support', owner: 'support-lead@example.com', costCenter: 'CC-2002' },
-  { id: 'team-analytics', key: 'demo-key-team-analytics', owner: 'data-lead@example.com', costCenter: 'CC-3003' },
+  {
+    id: 'team-support',
+    key: 'demo-key-team-support',
+    owner: 'support-lead@example.com',
+    costCenter: 'CC-2002',
+  },
+  {
+    id: 'team-analytics',
+    key: 'demo-key-team-analytics',
+    owner: 'data-lead@example.com',
+    costCenter: 'CC-3003',
+  },
 ] as const;
 
 /**
@@ -16,17 +26,32 @@ export function demoConfig(port: number, ledger: string): Config {
   return configSchema.parse({
     gateway: { id: 'gw-demo-1', location: 'local', host: '127.0.0.1', port },
     ledger,
-    backends: [{ id: 'simulated-llm', type: 'simulator', simulator: { tokensPerSecond: 400, completionTokens: 40 } }],
+    backends: [
+      { id: 'simulated-llm', type: 'simulator', simulator: { tokensPerSecond: 400, completionTokens: 40 } },
+    ],
     apis: [
       { id: 'openai', path: '/openai/v1', type: 'openai', backend: 'simulated-llm' },
       { id: 'azure-openai', path: '/azure', type: 'azure-openai', backend: 'simulated-llm' },
     ],
     products: [{ id: 'standard', apis: ['openai', 'azure-openai'] }],
-    subscriptions: DEMO_TEAMS.map((t) => ({ id: t.id, key: t.key, product: 'standard', owner: t.owner, costCenter: t.costCenter })),
+    subscriptions: DEMO_TEAMS.map((t) => ({
+      id: t.id,
+      key: t.key,
+      product: 'standard',
+      owner: t.owner,
+      costCenter: t.costCenter,
+    })),
     tokenMetrics: [
       {
         namespace: 'tokenmeter',
-        dimensions: ['API ID', 'Operation ID', 'Subscription ID', 'model', 'backend', { name: 'costCenter', value: 'subscription.costCenter' }],
+        dimensions: [
+          'API ID',
+          'Operation ID',
+          'Subscription ID',
+          'model',
+          'backend',
+          { name: 'costCenter', value: 'subscription.costCenter' },
+        ],
       },
     ],
   });

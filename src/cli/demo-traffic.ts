@@ -24,17 +24,37 @@ function demoCalls(): DemoCall[] {
   const q = (i: number): string => QUESTIONS[i % QUESTIONS.length] ?? '';
   const calls: DemoCall[] = [];
   for (let i = 0; i < 4; i++) {
-    calls.push({ team: 0, path: '/openai/v1/chat/completions', header: 'authorization', body: chat('gpt-4o-mini', q(i), { stream: i % 2 === 0 }) });
-    calls.push({ team: 0, path: '/openai/v1/embeddings', header: 'authorization', body: { model: 'text-embedding-3-small', input: q(i) } });
+    calls.push({
+      team: 0,
+      path: '/openai/v1/chat/completions',
+      header: 'authorization',
+      body: chat('gpt-4o-mini', q(i), { stream: i % 2 === 0 }),
+    });
+    calls.push({
+      team: 0,
+      path: '/openai/v1/embeddings',
+      header: 'authorization',
+      body: { model: 'text-embedding-3-small', input: q(i) },
+    });
     calls.push({
       team: 1,
       path: '/azure/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21',
       header: 'api-key',
       body: { messages: [{ role: 'user', content: q(i + 1) }], stream: i % 2 === 1 },
     });
-    calls.push({ team: 2, path: '/openai/v1/responses', header: 'authorization', body: { model: 'gpt-4.1', input: q(i + 2), stream: i % 2 === 0 } });
+    calls.push({
+      team: 2,
+      path: '/openai/v1/responses',
+      header: 'authorization',
+      body: { model: 'gpt-4.1', input: q(i + 2), stream: i % 2 === 0 },
+    });
   }
-  calls.push({ team: 2, path: '/openai/v1/completions', header: 'authorization', body: { model: 'gpt-3.5-turbo-instruct', prompt: q(3) } });
+  calls.push({
+    team: 2,
+    path: '/openai/v1/completions',
+    header: 'authorization',
+    body: { model: 'gpt-3.5-turbo-instruct', prompt: q(3) },
+  });
   return calls;
 }
 

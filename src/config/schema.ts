@@ -7,8 +7,8 @@ import { z } from 'zod';
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-"');
 
-export const BACKEND_TYPES = ['openai', 'azure-openai', 'simulator'] as const;
-export const API_TYPES = ['openai', 'azure-openai'] as const;
+export const BACKEND_TYPES = ['openai', 'azure-openai', 'anthropic', 'gemini', 'simulator'] as const;
+export const API_TYPES = ['openai', 'azure-openai', 'anthropic', 'gemini'] as const;
 
 const gatewaySchema = z
   .object({

@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { BackendConfig, Config } from '../config/schema.js';
+import { getProviderAdapter } from '../providers/registry.js';
 import type { BackendAuth } from '../providers/types.js';
 
 /** A backend ready to receive calls: its pool, its base path and its credential header. */
@@ -21,12 +22,15 @@ export interface Backend {
 /** Resolves a backend's URL; the gateway starts simulator backends and passes their URLs here. */
 export type BackendUrlResolver = (backend: BackendConfig) => string;
 
+/**
+ * The backend's credential header, as its provider adapter defines it (Bearer for OpenAI,
+ * api-key for Azure OpenAI, …). A simulator speaks the OpenAI shape.
+ */
 function credentialFor(backend: BackendConfig): BackendAuth | undefined {
   if (backend.apiKey === undefined || backend.apiKey === '') return undefined;
-  // Azure OpenAI authenticates with api-key; OpenAI and OpenAI-compatible servers with a Bearer token.
-  return backend.type === 'azure-openai'
-    ? { header: 'api-key', value: backend.apiKey }
-    : { header: 'authorization', value: `Bearer ${backend.apiKey}` };
+  const adapter = getProviderAdapter(backend.type === 'simulator' ? 'openai' : backend.type);
+  if (adapter === undefined) throw new Error(`no provider adapter for backend type "${backend.type}"`);
+  return adapter.backendAuth(backend.apiKey);
 }
 
 export function createBackends(config: Config, resolveUrl: BackendUrlResolver): Map<string, Backend> {

@@ -76,7 +76,8 @@ export function streamOutcomeUsage(
   promptText: () => string,
 ): { usage: TokenUsage; source: UsageSource } {
   const cut = interrupted || !result.completed;
-  if (hasUsage(result.usage)) return { usage: result.usage, source: cut && !result.errored ? 'partial' : 'reported' };
+  if (hasUsage(result.usage))
+    return { usage: result.usage, source: cut && !result.errored ? 'partial' : 'reported' };
   if (status < 200 || status >= 300 || result.errored) return { usage: {}, source: 'reported' };
   const promptTokens = estimateTokens(promptText());
   const completionTokens = estimateTokens(result.generatedText);

@@ -33,7 +33,10 @@ export function createClientIpResolver(trustedProxies: readonly string[]): Clien
       let ip = normalise(peer);
       if (trustedProxies.length === 0 || !isTrusted(ip)) return ip;
       const header = req.headers['x-forwarded-for'];
-      const hops = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((h) => normalise(h.trim())).filter((h) => h !== '');
+      const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+        .split(',')
+        .map((h) => normalise(h.trim()))
+        .filter((h) => h !== '');
       // Walk from the nearest hop outward and stop at the first address we do not trust.
       for (let i = hops.length - 1; i >= 0; i--) {
         const hop = hops[i];

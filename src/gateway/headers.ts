@@ -40,7 +40,10 @@ export function upstreamRequestHeaders(
 }
 
 /** The headers sent to the client: the upstream's, less hop-by-hop ones (and length when rewritten). */
-export function clientResponseHeaders(headers: IncomingHttpHeaders, keepLength: boolean): OutgoingHttpHeaders {
+export function clientResponseHeaders(
+  headers: IncomingHttpHeaders,
+  keepLength: boolean,
+): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;

@@ -60,21 +60,43 @@ export async function proxyCall(req: IncomingMessage, res: ServerResponse, deps:
   await forwardCall(req, res, call, deps);
 }
 
-async function prepareCall(req: IncomingMessage, deps: ProxyDeps, time: number, startedAt: number): Promise<PreparedCall> {
+async function prepareCall(
+  req: IncomingMessage,
+  deps: ProxyDeps,
+  time: number,
+  startedAt: number,
+): Promise<PreparedCall> {
   const url = req.url ?? '/';
   const match = deps.router.match(url);
-  if (match === undefined) throw new TokenmeterError('TM_NOT_FOUND', `No API is served at ${url.split('?')[0] ?? url}.`);
-  const { subscription } = deps.subscriptions.authenticate(readSubscriptionKey(req.headers), match.api.id);
-  const route = match.adapter.matchRoute(req.method ?? 'GET', match.subPath);
+  if (match === undefined)
+    throw new TokenmeterError('TM_NOT_FOUND', `No API is served at ${url.split('?')[0] ?? url}.`);
+  // A key in the query string (Gemini's ?key=) is taken out before anything is forwarded or logged.
+  const fromQuery = match.adapter.takeQueryCredential?.(match.subPath);
+  const subPath = fromQuery?.subPath ?? match.subPath;
+  const { subscription } = deps.subscriptions.authenticate(
+    readSubscriptionKey(req.headers) ?? fromQuery?.key,
+    match.api.id,
+  );
+  const route = match.adapter.matchRoute(req.method ?? 'GET', subPath);
   if (route === undefined) {
-    throw new TokenmeterError('TM_NOT_FOUND', `Unknown operation ${req.method ?? 'GET'} ${match.subPath.split('?')[0] ?? ''} for API "${match.api.id}".`);
+    throw new TokenmeterError(
+      'TM_NOT_FOUND',
+      `Unknown operation ${req.method ?? 'GET'} ${subPath.split('?')[0] ?? ''} for API "${match.api.id}".`,
+    );
   }
   const raw = await readBody(req, deps.config.gateway.maxBodyBytes);
   const body = parseJsonBody(raw);
   const info = match.adapter.inspectRequest(route, body);
   const backend = deps.backends.get(match.api.backend);
-  if (backend === undefined) throw new TokenmeterError('TM_INTERNAL', `Backend "${match.api.backend}" is not configured.`);
-  const prepared = match.adapter.prepareBody(route, info, body, raw, backend.injectStreamUsage && route.metered);
+  if (backend === undefined)
+    throw new TokenmeterError('TM_INTERNAL', `Backend "${match.api.backend}" is not configured.`);
+  const prepared = match.adapter.prepareBody(
+    route,
+    info,
+    body,
+    raw,
+    backend.injectStreamUsage && route.metered,
+  );
 
   const ip = deps.clientIp.resolve(req);
   const dimensions: DefaultDimensions = {
@@ -131,7 +153,12 @@ async function prepareCall(req: IncomingMessage, deps: ProxyDeps, time: number, 
   };
 }
 
-function forwardCall(req: IncomingMessage, res: ServerResponse, call: PreparedCall, deps: ProxyDeps): Promise<void> {
+function forwardCall(
+  req: IncomingMessage,
+  res: ServerResponse,
+  call: PreparedCall,
+  deps: ProxyDeps,
+): Promise<void> {
   const { backend, route } = call;
   return relayUpstream(
     backend.pool,

@@ -9,7 +9,10 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw new TokenmeterError('TM_BODY_TOO_LARGE', `Request body of ${declared} bytes exceeds the limit of ${limit} bytes.`);
+    throw new TokenmeterError(
+      'TM_BODY_TOO_LARGE',
+      `Request body of ${declared} bytes exceeds the limit of ${limit} bytes.`,
+    );
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -27,7 +30,8 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
 
 /** Parses a client JSON body; malformed JSON is TM_BAD_JSON (400) and nothing is forwarded. */
 export function parseJsonBody(raw: Buffer): unknown {
-  if (raw.length === 0) throw new TokenmeterError('TM_BAD_JSON', 'Request body is empty; a JSON object is expected.');
+  if (raw.length === 0)
+    throw new TokenmeterError('TM_BAD_JSON', 'Request body is empty; a JSON object is expected.');
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));

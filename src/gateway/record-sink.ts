@@ -16,7 +16,11 @@ export interface RecordSink {
   readonly failures: number;
 }
 
-export function createRecordSink(ledger: Ledger, observers: readonly RecordObserver[], log: Logger): RecordSink {
+export function createRecordSink(
+  ledger: Ledger,
+  observers: readonly RecordObserver[],
+  log: Logger,
+): RecordSink {
   let failures = 0;
   return {
     get failures() {

@@ -18,7 +18,10 @@ export function sendError(res: ServerResponse, err: TokenmeterError): void {
 
 /** Sends any thrown value: catalogue errors as they are, anything else as TM_INTERNAL. */
 export function sendUnknownError(res: ServerResponse, err: unknown): TokenmeterError {
-  const error = err instanceof TokenmeterError ? err : new TokenmeterError('TM_INTERNAL', 'Internal gateway error.', { cause: err });
+  const error =
+    err instanceof TokenmeterError
+      ? err
+      : new TokenmeterError('TM_INTERNAL', 'Internal gateway error.', { cause: err });
   sendError(res, error);
   return error;
 }

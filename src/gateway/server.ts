@@ -48,7 +48,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const simulators = new Map<string, Simulator>();
   for (const backend of config.backends) {
     if (backend.type !== 'simulator') continue;
-    simulators.set(backend.id, await startSimulator({ ...(backend.simulator ?? {}), host: '127.0.0.1', port: 0 }));
+    simulators.set(
+      backend.id,
+      await startSimulator({ ...(backend.simulator ?? {}), host: '127.0.0.1', port: 0 }),
+    );
   }
   const ledger = openLedger(options.ledgerUrl ?? config.ledger);
   const metrics = createPrometheusMetrics(config.tokenMetrics);
@@ -95,7 +98,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   };
 }
 
-async function handleRequest(req: IncomingMessage, res: ServerResponse, deps: ProxyDeps, metrics: PrometheusMetrics): Promise<void> {
+async function handleRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: ProxyDeps,
+  metrics: PrometheusMetrics,
+): Promise<void> {
   if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true)) {
     const body = await metrics.render();
     res.writeHead(200, { 'content-type': metrics.contentType });

@@ -31,7 +31,10 @@ export function createSubscriptionDirectory(config: Config): SubscriptionDirecto
   return {
     authenticate(key, apiId) {
       if (key === undefined) {
-        throw new TokenmeterError('TM_UNAUTHORIZED', 'Missing subscription key. Send it in the api-key, Authorization: Bearer, x-api-key or Ocp-Apim-Subscription-Key header.');
+        throw new TokenmeterError(
+          'TM_UNAUTHORIZED',
+          'Missing subscription key. Send it in the api-key, Authorization: Bearer, x-api-key or Ocp-Apim-Subscription-Key header.',
+        );
       }
       const d = digest(key);
       const entry = byDigest.get(d.toString('hex'));
@@ -39,7 +42,10 @@ export function createSubscriptionDirectory(config: Config): SubscriptionDirecto
         throw new TokenmeterError('TM_UNAUTHORIZED', 'Access denied: invalid or revoked subscription key.');
       }
       if (apisByProduct.get(entry.subscription.product)?.has(apiId) !== true) {
-        throw new TokenmeterError('TM_FORBIDDEN', `Subscription "${entry.subscription.id}" has no access to API "${apiId}".`);
+        throw new TokenmeterError(
+          'TM_FORBIDDEN',
+          `Subscription "${entry.subscription.id}" has no access to API "${apiId}".`,
+        );
       }
       return { subscription: entry.subscription };
     },

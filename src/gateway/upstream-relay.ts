@@ -29,7 +29,11 @@ type Ending = { kind: 'end' } | { kind: 'error'; error: Error };
  * the response ends, exactly once, whether the call ends, the upstream fails or the client
  * goes away. Resolves when all of that is done.
  */
-export function relayUpstream(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, init: RelayInit): Promise<void> {
+export function relayUpstream(
+  dispatcher: Dispatcher,
+  options: Dispatcher.DispatchOptions,
+  init: RelayInit,
+): Promise<void> {
   return new Promise((resolve) => {
     const { res, meter, adapter, route, log } = init;
     let controller: Dispatcher.DispatchController | undefined;
@@ -65,16 +69,27 @@ export function relayUpstream(dispatcher: Dispatcher, options: Dispatcher.Dispat
       if (ended) return;
       ended = true;
       const cut = ending.kind === 'error' && !clientGone;
-      if (cut && status !== 0) log.warn({ err: ending.error, backend: init.backendId }, 'upstream response ended abruptly');
+      if (cut && status !== 0)
+        log.warn({ err: ending.error, backend: init.backendId }, 'upstream response ended abruptly');
       const requestId = upstreamRequestId(headers);
-      const common: Pick<CallOutcome, 'upstreamRequestId'> = requestId !== undefined ? { upstreamRequestId: requestId } : {};
+      const common: Pick<CallOutcome, 'upstreamRequestId'> =
+        requestId !== undefined ? { upstreamRequestId: requestId } : {};
       let tail: Buffer | undefined = held;
       if (status === 0) {
         // No answer at all: the backend could not be reached (or the client left first).
         await meter.finish({ status: clientGone ? 499 : 502, usage: {}, source: 'reported' });
         if (!clientGone) {
-          log.warn({ err: ending.kind === 'error' ? ending.error : undefined, backend: init.backendId }, 'upstream request failed');
-          sendError(res, new TokenmeterError('TM_UPSTREAM_UNAVAILABLE', `Backend "${init.backendId}" could not be reached.`));
+          log.warn(
+            { err: ending.kind === 'error' ? ending.error : undefined, backend: init.backendId },
+            'upstream request failed',
+          );
+          sendError(
+            res,
+            new TokenmeterError(
+              'TM_UPSTREAM_UNAVAILABLE',
+              `Backend "${init.backendId}" could not be reached.`,
+            ),
+          );
         }
         return;
       }
@@ -82,9 +97,18 @@ export function relayUpstream(dispatcher: Dispatcher, options: Dispatcher.Dispat
         tail = tap.flush();
         const result = tap.result();
         const { usage, source } = streamOutcomeUsage(result, status, clientGone || cut, promptText);
-        await meter.finish({ status, usage, source, ...(result.responseModel !== undefined ? { responseModel: result.responseModel } : {}), ...common });
+        await meter.finish({
+          status,
+          usage,
+          source,
+          ...(result.responseModel !== undefined ? { responseModel: result.responseModel } : {}),
+          ...common,
+        });
       } else {
-        const extracted = clientGone || cut ? undefined : extractFromBody(chunks, (json) => adapter.extractUsage(route, json));
+        const extracted =
+          clientGone || cut
+            ? undefined
+            : extractFromBody(chunks, (json) => adapter.extractUsage(route, json));
         await meter.finish({
           status,
           usage: extracted?.usage ?? {},
@@ -118,7 +142,9 @@ export function relayUpstream(dispatcher: Dispatcher, options: Dispatcher.Dispat
       onResponseStart(_c, statusCode, responseHeaders) {
         status = statusCode;
         headers = responseHeaders;
-        const isStream = String(responseHeaders['content-type'] ?? '').includes('text/event-stream');
+        const contentType = String(responseHeaders['content-type'] ?? '');
+        const isStream =
+          adapter.isStreamedResponse?.(route, contentType) ?? contentType.includes('text/event-stream');
         res.writeHead(statusCode, clientResponseHeaders(responseHeaders, !isStream));
         // Headers leave with the first chunk, as a plain proxy sends them.
         if (isStream) tap = adapter.createStreamTap(route, { stripUsageChunk: init.stripUsageChunk });
@@ -145,10 +171,15 @@ export function relayUpstream(dispatcher: Dispatcher, options: Dispatcher.Dispat
 }
 
 /** Upstream bodies that are not JSON (or not the expected shape) carry no usage; never throws. */
-function extractFromBody(chunks: Buffer[], extract: (json: unknown) => ExtractedUsage): ExtractedUsage | undefined {
+function extractFromBody(
+  chunks: Buffer[],
+  extract: (json: unknown) => ExtractedUsage,
+): ExtractedUsage | undefined {
   if (chunks.length === 0) return undefined;
   try {
-    const text = (chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
+    const text = (
+      chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks)
+    ).toString('utf8');
     return extract(JSON.parse(text));
   } catch {
     return undefined;

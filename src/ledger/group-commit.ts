@@ -21,7 +21,10 @@ interface Pending<T> {
  * @param commitOne writes one item on its own: after a failed batch each item is retried alone,
  *   so one bad record cannot take the others down with it.
  */
-export function createGroupCommitter<T>(commitBatch: (items: T[]) => void, commitOne: (item: T) => void): GroupCommitter<T> {
+export function createGroupCommitter<T>(
+  commitBatch: (items: T[]) => void,
+  commitOne: (item: T) => void,
+): GroupCommitter<T> {
   let pending: Pending<T>[] = [];
   let scheduled = false;
 

@@ -254,7 +254,8 @@ export function createSqliteLedger(path: string): SqliteLedger {
   const insertMany = db.transaction((records: UsageRecord[]) => records.forEach(insertOne));
   // A batch of one is its own (autocommit) transaction: no BEGIN / COMMIT round trips.
   const committer = createGroupCommitter<UsageRecord>(
-    (records) => (records.length === 1 && records[0] !== undefined ? insertOne(records[0]) : insertMany(records)),
+    (records) =>
+      records.length === 1 && records[0] !== undefined ? insertOne(records[0]) : insertMany(records),
     insertOne,
   );
 

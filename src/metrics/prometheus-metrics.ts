@@ -1,6 +1,10 @@
 import { Counter, Registry } from 'prom-client';
 import type { TokenMetricConfig } from '../config/schema.js';
-import { createCardinalityGuard, OVERFLOW_VALUE, type CardinalityGuardOptions } from '../dimensions/cardinality-guard.js';
+import {
+  createCardinalityGuard,
+  OVERFLOW_VALUE,
+  type CardinalityGuardOptions,
+} from '../dimensions/cardinality-guard.js';
 import { canonicalDimensionKey } from '../dimensions/dimension-names.js';
 import type { UsageRecord } from '../ledger/record.js';
 import type { RecordObserver } from '../gateway/record-sink.js';
@@ -47,7 +51,13 @@ function labelFor(dimension: TokenMetricConfig['dimensions'][number]): { name: s
   }
   const key = canonicalDimensionKey(dimension);
   if (key === undefined) throw new Error(`unknown dimension "${dimension}"`);
-  return { name: key, read: (r) => { const v = r[key]; return v === undefined ? '' : String(v); } };
+  return {
+    name: key,
+    read: (r) => {
+      const v = r[key];
+      return v === undefined ? '' : String(v);
+    },
+  };
 }
 
 /**
@@ -55,7 +65,10 @@ function labelFor(dimension: TokenMetricConfig['dimensions'][number]): { name: s
  * ones become `__other__`) so a runaway dimension such as `user` or `ip` cannot blow up the
  * scrape. The ledger keeps the exact values.
  */
-export function createPrometheusMetrics(entries: readonly TokenMetricConfig[], guardOptions: CardinalityGuardOptions = {}): PrometheusMetrics {
+export function createPrometheusMetrics(
+  entries: readonly TokenMetricConfig[],
+  guardOptions: CardinalityGuardOptions = {},
+): PrometheusMetrics {
   const registry = new Registry();
   const guard = createCardinalityGuard(guardOptions);
   const overflow = new Counter({
@@ -97,10 +110,15 @@ export function createPrometheusMetrics(entries: readonly TokenMetricConfig[], g
           if (value === OVERFLOW_VALUE) overflow.inc({ label: name });
           labels[name] = value;
         });
-        instrument.requests.inc({ ...labels, status_class: `${Math.floor(record.status / 100)}xx`, usage_source: record.source });
+        instrument.requests.inc({
+          ...labels,
+          status_class: `${Math.floor(record.status / 100)}xx`,
+          usage_source: record.source,
+        });
         for (const [tokenType, field] of TOKEN_TYPES) {
           const value = record[field];
-          if (value !== undefined && value > 0) instrument.tokens.inc({ ...labels, token_type: tokenType }, value);
+          if (value !== undefined && value > 0)
+            instrument.tokens.inc({ ...labels, token_type: tokenType }, value);
         }
       }
     },

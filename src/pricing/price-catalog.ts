@@ -18,7 +18,12 @@ interface MatchedModel {
   flat?: ModelPrice;
 }
 
-type CatalogUsage = { input_tokens: number; output_tokens: number; cache_read_tokens?: number; cache_write_tokens?: number };
+type CatalogUsage = {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens?: number;
+  cache_write_tokens?: number;
+};
 
 /**
  * Flat-rate pricing, the catalog's own rule for untiered prices: cached and cache-written input
@@ -45,7 +50,9 @@ function flatCost(price: ModelPrice, usage: CatalogUsage): number | undefined {
 
 function flatPrices(model: Provider['models'][number]): ModelPrice | undefined {
   if (Array.isArray(model.prices)) return undefined;
-  return Object.values(model.prices).every((v) => v === undefined || typeof v === 'number') ? model.prices : undefined;
+  return Object.values(model.prices).every((v) => v === undefined || typeof v === 'number')
+    ? model.prices
+    : undefined;
 }
 
 /**
@@ -71,7 +78,13 @@ export function createPriceCatalog(): PriceCatalog {
         if (matched === undefined) {
           const full = calcPrice(catalogUsage, model, providerId !== undefined ? { providerId } : {});
           const flat = full === null ? undefined : flatPrices(full.model);
-          matched = full === null ? null : { provider: { ...full.provider, models: [full.model] }, ...(flat !== undefined ? { flat } : {}) };
+          matched =
+            full === null
+              ? null
+              : {
+                  provider: { ...full.provider, models: [full.model] },
+                  ...(flat !== undefined ? { flat } : {}),
+                };
           memo.set(key, matched);
           return full?.total_price;
         }

@@ -87,9 +87,26 @@ export interface ProviderAdapter {
   /** Read model, stream flag and user from the parsed request body. */
   inspectRequest(route: RouteMatch, body: unknown): RequestInfo;
   /** The upstream body: adds the usage request to streams where the client did not ask for it. */
-  prepareBody(route: RouteMatch, info: RequestInfo, body: unknown, raw: Buffer, injectStreamUsage: boolean): PreparedBody;
+  prepareBody(
+    route: RouteMatch,
+    info: RequestInfo,
+    body: unknown,
+    raw: Buffer,
+    injectStreamUsage: boolean,
+  ): PreparedBody;
   /** Usage from a complete non-streamed JSON response body (already parsed). */
   extractUsage(route: RouteMatch, body: unknown): ExtractedUsage;
+  /**
+   * Whether a response is a stream to relay through a tap. Optional: by default a response is
+   * streamed when its content type is text/event-stream. Providers with other stream framings
+   * (e.g. a streamed JSON array) say so here.
+   */
+  isStreamedResponse?(route: RouteMatch, contentType: string): boolean;
+  /**
+   * Removes a credential carried in the query string (e.g. `?key=`) from the sub-path before
+   * anything is forwarded or logged. Optional: most providers carry keys in headers only.
+   */
+  takeQueryCredential?(subPath: string): { key?: string; subPath: string };
   /** A tap for a streamed response of this route. */
   createStreamTap(route: RouteMatch, options: StreamTapOptions): StreamTap;
   /** The text of the prompt, for token estimation when the provider reports no usage. */

@@ -9,7 +9,7 @@ import { addConfigCommand } from '../../src/cli/config-command.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { MINIMAL, yamlLines } from './helpers.js';
 
-void describe('tokenmeter config check', () => {
+describe('tokenmeter config check', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tm-config-check-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -25,7 +25,7 @@ void describe('tokenmeter config check', () => {
     return out;
   }
 
-  void it('prints a summary for a valid file', () => {
+  it('prints a summary for a valid file', () => {
     const file = join(dir, 'good.yaml');
     const lines: string[] = [...MINIMAL];
     lines[14] = '    key: ${TEAM_KEY}';
@@ -33,13 +33,13 @@ void describe('tokenmeter config check', () => {
     assert.equal(run(['--config', file]), 'config OK: 1 backends, 1 apis, 1 products, 1 subscriptions\n');
   });
 
-  void it('reads ./tokenmeter.yaml when no --config is given', () => {
+  it('reads ./tokenmeter.yaml when no --config is given', () => {
     const cwd = mkdtempSync(join(dir, 'cwd-'));
     writeFileSync(join(cwd, 'tokenmeter.yaml'), yamlLines(...MINIMAL.slice(0, 9)));
     assert.equal(run([], cwd), 'config OK: 1 backends, 1 apis, 0 products, 0 subscriptions\n');
   });
 
-  void it('fails with exit code 2 when there is no config at all', () => {
+  it('fails with exit code 2 when there is no config at all', () => {
     const cwd = mkdtempSync(join(dir, 'empty-'));
     assert.throws(
       () => run([], cwd),
@@ -47,7 +47,7 @@ void describe('tokenmeter config check', () => {
     );
   });
 
-  void it('throws a ConfigError listing every issue, one line each', () => {
+  it('throws a ConfigError listing every issue, one line each', () => {
     const file = join(dir, 'bad.yaml');
     const lines: string[] = [...MINIMAL];
     lines[8] = '    backend: nowhere'; //   9
@@ -67,7 +67,7 @@ void describe('tokenmeter config check', () => {
     );
   });
 
-  void it('reports a missing --config file in one line', () => {
+  it('reports a missing --config file in one line', () => {
     const file = join(dir, 'missing.yaml');
     assert.throws(() => run(['--config', file]), { message: `${file}: config file not found` });
   });

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { formatConfigIssue } from '../../src/config/config-error.js';
 import { issuesOf, MINIMAL, where, yamlLines } from './helpers.js';
 
-void describe('config errors name file, line and path', () => {
-  void it('reports a YAML syntax error at its line and stops there', () => {
+describe('config errors name file, line and path', () => {
+  it('reports a YAML syntax error at its line and stops there', () => {
     const issues = issuesOf(yamlLines('gateway:', '  port: 80', '  host: [a', 'backends: []'));
     assert.equal(issues.length, 1);
     assert.equal(issues[0]?.line, 4);
@@ -12,7 +12,7 @@ void describe('config errors name file, line and path', () => {
     assert.match(formatConfigIssue(issues[0] ?? assert.fail()), /^tm\.yaml:4:1: /);
   });
 
-  void it('reports duplicate keys as a YAML error at the second key', () => {
+  it('reports duplicate keys as a YAML error at the second key', () => {
     const issues = issuesOf(yamlLines('gateway:', '  port: 80', '  port: 81', ...MINIMAL));
     assert.deepEqual(
       issues.map((i) => [i.line, i.column]),
@@ -20,7 +20,7 @@ void describe('config errors name file, line and path', () => {
     );
   });
 
-  void it('reports a misspelt key at the key, with a suggestion', () => {
+  it('reports a misspelt key at the key, with a suggestion', () => {
     const issues = issuesOf(yamlLines('gateway:', '  prot: 8080', ...MINIMAL));
     assert.deepEqual(issues, [
       {
@@ -33,7 +33,7 @@ void describe('config errors name file, line and path', () => {
     ]);
   });
 
-  void it('collects many schema errors, each at its own line, in line order', () => {
+  it('collects many schema errors, each at its own line, in line order', () => {
     const lines: string[] = [...MINIMAL];
     lines[2] = '    type: openia'; //            3: not a backend type
     lines[6] = '    path: openai/v1'; //         7: no leading slash
@@ -63,20 +63,20 @@ void describe('config errors name file, line and path', () => {
     assert.match(issues[7]?.message ?? '', /did you mean "value"/);
   });
 
-  void it('reports a missing required section at the top of the file', () => {
+  it('reports a missing required section at the top of the file', () => {
     const issues = issuesOf(yamlLines(...MINIMAL.slice(0, 4)));
     assert.deepEqual(where(issues), [[1, 'apis']]);
     assert.match(issues[0]?.message ?? '', /is required/);
   });
 
-  void it('reports the missing url of a non-simulator backend at the backend', () => {
+  it('reports the missing url of a non-simulator backend at the backend', () => {
     const lines: string[] = [...MINIMAL];
     lines.splice(3, 1);
     const issues = issuesOf(yamlLines(...lines));
     assert.deepEqual(where(issues), [[2, 'backends[0].url']]);
   });
 
-  void it('reports interpolation and schema errors together', () => {
+  it('reports interpolation and schema errors together', () => {
     const issues = issuesOf(yamlLines('gateway:', '  port: ${PORT}', '  hots: x', ...MINIMAL));
     assert.deepEqual(where(issues), [
       [2, 'gateway.port'],
@@ -84,13 +84,13 @@ void describe('config errors name file, line and path', () => {
     ]);
   });
 
-  void it('reports an empty file', () => {
+  it('reports an empty file', () => {
     const issues = issuesOf('# nothing here\n');
     assert.deepEqual(where(issues), [[1, '']]);
     assert.match(issues[0]?.message ?? '', /empty/);
   });
 
-  void it('formats each issue as file:line:col path: message', () => {
+  it('formats each issue as file:line:col path: message', () => {
     assert.equal(
       formatConfigIssue({
         file: 'a.yaml',

@@ -16,8 +16,8 @@ const DESIGN_ENV = {
   TEAM_A_KEY: 'team-a-secret',
 };
 
-void describe('loadConfig', () => {
-  void it('accepts the DESIGN.md example with its variables set', () => {
+describe('loadConfig', () => {
+  it('accepts the DESIGN.md example with its variables set', () => {
     const config = loadConfig(DESIGN_EXAMPLE, DESIGN_ENV);
     assert.equal(config.gateway.id, 'gw-eastus-1');
     assert.equal(config.gateway.port, 8080);
@@ -33,7 +33,7 @@ void describe('loadConfig', () => {
     ]);
   });
 
-  void it('names every unset variable of the DESIGN.md example with its line', () => {
+  it('names every unset variable of the DESIGN.md example with its line', () => {
     assert.throws(
       () => loadConfig(DESIGN_EXAMPLE, {}),
       (err: unknown) => {
@@ -54,7 +54,7 @@ void describe('loadConfig', () => {
     );
   });
 
-  void it('applies defaults', () => {
+  it('applies defaults', () => {
     const config = parseConfig(yamlLines(...MINIMAL), 'tm.yaml', {});
     assert.deepEqual(config.gateway, {
       id: 'gateway-1',
@@ -72,7 +72,7 @@ void describe('loadConfig', () => {
     assert.deepEqual(config.tokenMetrics, []);
   });
 
-  void it('reports a missing file in one line', () => {
+  it('reports a missing file in one line', () => {
     const path = join(tmpdir(), 'tokenmeter-does-not-exist.yaml');
     assert.throws(
       () => loadConfig(path, {}),
@@ -85,8 +85,8 @@ void describe('loadConfig', () => {
   });
 });
 
-void describe('parseConfig interpolation', () => {
-  void it('turns an interpolated plain scalar into the number the schema expects', () => {
+describe('parseConfig interpolation', () => {
+  it('turns an interpolated plain scalar into the number the schema expects', () => {
     const text = yamlLines('gateway:', '  port: ${PORT:-8080}', '  maxBodyBytes: ${MAX:-2048}', ...MINIMAL);
     const defaults = parseConfig(text, 'tm.yaml', {});
     assert.equal(defaults.gateway.port, 8080);
@@ -96,37 +96,37 @@ void describe('parseConfig interpolation', () => {
     assert.equal(config.gateway.maxBodyBytes, 1024);
   });
 
-  void it('keeps a digits-only value a string where the schema wants a string', () => {
+  it('keeps a digits-only value a string where the schema wants a string', () => {
     const lines: string[] = [...MINIMAL];
     lines[14] = '    key: ${KEY}';
     const config = parseConfig(yamlLines(...lines), 'tm.yaml', { KEY: '1234567890' });
     assert.equal(config.subscriptions[0]?.key, '1234567890');
   });
 
-  void it('does not coerce a quoted interpolation, and says so at its line', () => {
+  it('does not coerce a quoted interpolation, and says so at its line', () => {
     const issues = issuesOf(yamlLines('gateway:', '  port: "${PORT:-8080}"', ...MINIMAL));
     assert.deepEqual(where(issues), [[2, 'gateway.port']]);
     assert.match(issues[0]?.message ?? '', /expected number/);
   });
 
-  void it('rejects a port that interpolates to a non-number', () => {
+  it('rejects a port that interpolates to a non-number', () => {
     const issues = issuesOf(yamlLines('gateway:', '  port: ${PORT}', ...MINIMAL), { PORT: 'http' });
     assert.deepEqual(where(issues), [[2, 'gateway.port']]);
   });
 
-  void it('keeps $${ as a literal ${', () => {
+  it('keeps $${ as a literal ${', () => {
     const lines: string[] = [...MINIMAL, '    owner: "$${NOT_A_VAR} ${OWNER:-ops}"'];
     const config = parseConfig(yamlLines(...lines), 'tm.yaml', {});
     assert.equal(config.subscriptions[0]?.owner, '${NOT_A_VAR} ops');
   });
 
-  void it('interpolates values only, never keys', () => {
+  it('interpolates values only, never keys', () => {
     const issues = issuesOf(yamlLines('gateway:', '  ${KEY}: 1', ...MINIMAL), { KEY: 'port' });
     assert.deepEqual(where(issues), [[2, 'gateway.${KEY}']]);
     assert.match(issues[0]?.message ?? '', /unknown key/);
   });
 
-  void it('reports a missing variable once, not again as a schema error', () => {
+  it('reports a missing variable once, not again as a schema error', () => {
     const issues = issuesOf(yamlLines('gateway:', '  port: ${PORT}', ...MINIMAL));
     assert.equal(issues.length, 1);
     assert.deepEqual(issues[0], {
@@ -139,11 +139,11 @@ void describe('parseConfig interpolation', () => {
   });
 });
 
-void describe('findDefaultConfigPath', () => {
+describe('findDefaultConfigPath', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tm-default-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  void it('finds ./tokenmeter.yaml only when it exists', () => {
+  it('finds ./tokenmeter.yaml only when it exists', () => {
     assert.equal(findDefaultConfigPath(dir), undefined);
     writeFileSync(join(dir, 'tokenmeter.yaml'), yamlLines(...MINIMAL));
     assert.equal(findDefaultConfigPath(dir), join(dir, 'tokenmeter.yaml'));

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load-config.js';
 import { issuesOf, MINIMAL, where, yamlLines } from './helpers.js';
 
-void describe('cross-reference checks', () => {
-  void it('reports unknown backend, api and product references at their lines', () => {
+describe('cross-reference checks', () => {
+  it('reports unknown backend, api and product references at their lines', () => {
     const lines: string[] = [...MINIMAL];
     lines[8] = '    backend: secondary'; //          9
     lines[11] = '    apis: [openai, gemini]'; //      12
@@ -20,7 +20,7 @@ void describe('cross-reference checks', () => {
     assert.equal(issues[2]?.message, 'unknown product "premium"');
   });
 
-  void it('reports duplicate ids in each section', () => {
+  it('reports duplicate ids in each section', () => {
     const lines = [
       ...MINIMAL.slice(0, 4),
       '  - id: primary', //                  5
@@ -38,7 +38,7 @@ void describe('cross-reference checks', () => {
     assert.match(issues[0]?.message ?? '', /duplicate id "primary"/);
   });
 
-  void it('rejects a subscription key used twice or equal to the admin key, without printing it', () => {
+  it('rejects a subscription key used twice or equal to the admin key, without printing it', () => {
     const lines = [
       'admin:', //                           1
       '  key: team-a-secret', //             2
@@ -57,7 +57,7 @@ void describe('cross-reference checks', () => {
     for (const issue of issues) assert.doesNotMatch(issue.message, /team-a-secret/);
   });
 
-  void it('rejects nested, duplicate and reserved API paths', () => {
+  it('rejects nested, duplicate and reserved API paths', () => {
     // Four lines per API; the path is on the second.
     const api = (id: string, path: string): string[] => [
       `  - id: ${id}`,
@@ -88,7 +88,7 @@ void describe('cross-reference checks', () => {
     assert.match(issues[3]?.message ?? '', /reserved/);
   });
 
-  void it('checks tokenMetrics dimensions: names, clashes and CEL', () => {
+  it('checks tokenMetrics dimensions: names, clashes and CEL', () => {
     const lines = [
       ...MINIMAL, //                         1..16
       'tokenMetrics:', //                    17
@@ -122,7 +122,7 @@ void describe('cross-reference checks', () => {
     assert.match(issues[3]?.message ?? '', /costCentre/);
   });
 
-  void it('accepts a valid cross-referenced config', () => {
+  it('accepts a valid cross-referenced config', () => {
     const lines = [
       ...MINIMAL,
       'tokenMetrics:',

@@ -6,8 +6,8 @@ import {
   OVERFLOW_VALUE,
 } from '../../src/dimensions/cardinality-guard.js';
 
-void describe('createCardinalityGuard', () => {
-  void it('keeps the first N distinct values per dimension and folds the rest into __other__', () => {
+describe('createCardinalityGuard', () => {
+  it('keeps the first N distinct values per dimension and folds the rest into __other__', () => {
     const guard = createCardinalityGuard({ maxDistinctValues: 2 });
     assert.equal(guard.admit('team', 'a'), 'a');
     assert.equal(guard.admit('team', 'b'), 'b');
@@ -17,13 +17,13 @@ void describe('createCardinalityGuard', () => {
     assert.deepEqual(guard.overflowCounts(), { team: 1 });
   });
 
-  void it('applies to a whole record of values', () => {
+  it('applies to a whole record of values', () => {
     const guard = createCardinalityGuard({ maxDistinctValues: 1 });
     assert.deepEqual(guard.admitAll({ team: 'a', app: 'x' }), { team: 'a', app: 'x' });
     assert.deepEqual(guard.admitAll({ team: 'b', app: 'x' }), { team: OVERFLOW_VALUE, app: 'x' });
   });
 
-  void it('defaults to 1000 values and keeps no state between guards', () => {
+  it('defaults to 1000 values and keeps no state between guards', () => {
     const guard = createCardinalityGuard();
     for (let i = 0; i < DEFAULT_MAX_DISTINCT_VALUES; i += 1)
       assert.equal(guard.admit('user', `u${i}`), `u${i}`);
@@ -31,7 +31,7 @@ void describe('createCardinalityGuard', () => {
     assert.equal(createCardinalityGuard().admit('user', 'one-too-many'), 'one-too-many');
   });
 
-  void it('rejects a nonsensical limit', () => {
+  it('rejects a nonsensical limit', () => {
     assert.throws(() => createCardinalityGuard({ maxDistinctValues: -1 }), RangeError);
   });
 });

@@ -26,8 +26,8 @@ function context(overrides: Partial<DimensionContext> = {}): DimensionContext {
   };
 }
 
-void describe('createDimensionEvaluator', () => {
-  void it('evaluates CEL over request, subscription, api, backend and jwt', () => {
+describe('createDimensionEvaluator', () => {
+  it('evaluates CEL over request, subscription, api, backend and jwt', () => {
     const dims = createDimensionEvaluator([
       'API ID',
       { name: 'team', value: "request.headers['x-team']" },
@@ -56,7 +56,7 @@ void describe('createDimensionEvaluator', () => {
     assert.equal(withJwt.tier, 'gold');
   });
 
-  void it('reads missing parts of the context as empty strings', () => {
+  it('reads missing parts of the context as empty strings', () => {
     const dims = createDimensionEvaluator([
       { name: 'cc', value: 'subscription.costCenter' },
       { name: 'team', value: "request.headers['x-team']" },
@@ -67,14 +67,14 @@ void describe('createDimensionEvaluator', () => {
     assert.deepEqual(dims.evaluate(ctx), { cc: '', team: '', backend_type: '' });
   });
 
-  void it('matches header names lower-cased', () => {
+  it('matches header names lower-cased', () => {
     const dims = createDimensionEvaluator([{ name: 'team', value: "request.headers['x-team']" }]);
     const ctx = context();
     ctx.request = { ...ctx.request, headers: { 'X-Team': 'red' } };
     assert.deepEqual(dims.evaluate(ctx), { team: 'red' });
   });
 
-  void it('never throws while recording: an evaluation error yields "" and is counted', () => {
+  it('never throws while recording: an evaluation error yields "" and is counted', () => {
     const errors: string[] = [];
     const dims = createDimensionEvaluator([{ name: 'n', value: 'int(request.model)' }], {
       onError: (name) => errors.push(name),
@@ -84,14 +84,14 @@ void describe('createDimensionEvaluator', () => {
     assert.deepEqual(errors, ['n']);
   });
 
-  void it('truncates values to 128 characters', () => {
+  it('truncates values to 128 characters', () => {
     const dims = createDimensionEvaluator([{ name: 'long', value: 'request.model' }]);
     const ctx = context();
     ctx.request = { ...ctx.request, model: 'm'.repeat(300) };
     assert.equal(dims.evaluate(ctx).long, 'm'.repeat(MAX_DIMENSION_VALUE_LENGTH));
   });
 
-  void it('compiles each name once when several tokenMetrics list it', () => {
+  it('compiles each name once when several tokenMetrics list it', () => {
     const dims = createDimensionEvaluator([
       { name: 'team', value: "request.headers['x-team']" },
       { name: 'team', value: "request.headers['x-team']" },
@@ -99,24 +99,24 @@ void describe('createDimensionEvaluator', () => {
     assert.deepEqual(dims.names, ['team']);
   });
 
-  void it('refuses an expression that does not compile', () => {
+  it('refuses an expression that does not compile', () => {
     assert.throws(
       () => createDimensionEvaluator([{ name: 'bad', value: 'request.model +' }]),
       (err: unknown) => isTokenmeterError(err) && err.code === 'TM_CONFIG_INVALID',
     );
   });
 
-  void it('is cheap when there are no custom dimensions', () => {
+  it('is cheap when there are no custom dimensions', () => {
     const dims = createDimensionEvaluator(['API ID', 'model']);
     assert.deepEqual(dims.names, []);
     assert.deepEqual(dims.evaluate(context()), {});
   });
 });
 
-void describe('compileDimensionExpression', () => {
+describe('compileDimensionExpression', () => {
   const env = createDimensionEnvironment();
 
-  void it('reports syntax, unknown variable and unknown field errors in one line', () => {
+  it('reports syntax, unknown variable and unknown field errors in one line', () => {
     for (const expression of [
       'request.model +',
       'nope.field',
@@ -130,7 +130,7 @@ void describe('compileDimensionExpression', () => {
     }
   });
 
-  void it('accepts optional chaining', () => {
+  it('accepts optional chaining', () => {
     const result = compileDimensionExpression(env, "jwt.claims.?appid.orValue('unknown')");
     assert.ok('compiled' in result);
   });

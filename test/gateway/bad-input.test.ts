@@ -45,8 +45,16 @@ after(async () => {
 
 const chatBody = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] });
 
-async function post(path: string, headers: Record<string, string>, body: string = chatBody): Promise<{ status: number; json: { error?: { code?: string } } }> {
-  const res = await fetch(gw.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+async function post(
+  path: string,
+  headers: Record<string, string>,
+  body: string = chatBody,
+): Promise<{ status: number; json: { error?: { code?: string } } }> {
+  const res = await fetch(gw.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
   const text = await res.text();
   return { status: res.status, json: JSON.parse(text) as { error?: { code?: string } } };
 }
@@ -58,16 +66,67 @@ function ledgerCount(): number {
 describe('requests refused before forwarding: nothing forwarded, nothing billed', () => {
   const cases: [string, string, Record<string, string>, number, string, string?][] = [
     ['missing key', '/openai/v1/chat/completions', {}, 401, 'TM_UNAUTHORIZED'],
-    ['unknown key', '/openai/v1/chat/completions', { authorization: 'Bearer sk-not-a-key' }, 401, 'TM_UNAUTHORIZED'],
-    ['unknown key in api-key', '/openai/v1/chat/completions', { 'api-key': 'nope-nope-nope' }, 401, 'TM_UNAUTHORIZED'],
+    [
+      'unknown key',
+      '/openai/v1/chat/completions',
+      { authorization: 'Bearer sk-not-a-key' },
+      401,
+      'TM_UNAUTHORIZED',
+    ],
+    [
+      'unknown key in api-key',
+      '/openai/v1/chat/completions',
+      { 'api-key': 'nope-nope-nope' },
+      401,
+      'TM_UNAUTHORIZED',
+    ],
     ['revoked key', '/openai/v1/chat/completions', { 'x-api-key': REVOKED }, 401, 'TM_UNAUTHORIZED'],
-    ['API outside the product', '/openai/v1/chat/completions', { 'ocp-apim-subscription-key': OTHER_PRODUCT }, 403, 'TM_FORBIDDEN'],
-    ['unknown API path', '/nowhere/chat/completions', { authorization: `Bearer ${KEY}` }, 404, 'TM_NOT_FOUND'],
-    ['unknown operation', '/openai/v1/images/generations', { authorization: `Bearer ${KEY}` }, 404, 'TM_NOT_FOUND'],
-    ['malformed JSON', '/openai/v1/chat/completions', { authorization: `Bearer ${KEY}` }, 400, 'TM_BAD_JSON', '{"model": "gpt-4o", "messages": ['],
-    ['JSON that is not an object', '/openai/v1/chat/completions', { authorization: `Bearer ${KEY}` }, 400, 'TM_BAD_JSON', '[1,2]'],
+    [
+      'API outside the product',
+      '/openai/v1/chat/completions',
+      { 'ocp-apim-subscription-key': OTHER_PRODUCT },
+      403,
+      'TM_FORBIDDEN',
+    ],
+    [
+      'unknown API path',
+      '/nowhere/chat/completions',
+      { authorization: `Bearer ${KEY}` },
+      404,
+      'TM_NOT_FOUND',
+    ],
+    [
+      'unknown operation',
+      '/openai/v1/images/generations',
+      { authorization: `Bearer ${KEY}` },
+      404,
+      'TM_NOT_FOUND',
+    ],
+    [
+      'malformed JSON',
+      '/openai/v1/chat/completions',
+      { authorization: `Bearer ${KEY}` },
+      400,
+      'TM_BAD_JSON',
+      '{"model": "gpt-4o", "messages": [',
+    ],
+    [
+      'JSON that is not an object',
+      '/openai/v1/chat/completions',
+      { authorization: `Bearer ${KEY}` },
+      400,
+      'TM_BAD_JSON',
+      '[1,2]',
+    ],
     ['empty body', '/openai/v1/chat/completions', { authorization: `Bearer ${KEY}` }, 400, 'TM_BAD_JSON', ''],
-    ['body over the limit', '/openai/v1/chat/completions', { authorization: `Bearer ${KEY}` }, 413, 'TM_BODY_TOO_LARGE', JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(5000) }] })],
+    [
+      'body over the limit',
+      '/openai/v1/chat/completions',
+      { authorization: `Bearer ${KEY}` },
+      413,
+      'TM_BODY_TOO_LARGE',
+      JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(5000) }] }),
+    ],
   ];
   for (const [name, path, headers, status, code, body] of cases) {
     test(name, async () => {
@@ -82,7 +141,13 @@ describe('requests refused before forwarding: nothing forwarded, nothing billed'
   }
 
   test('a valid key in each header form is accepted', async () => {
-    for (const headers of [{ authorization: `Bearer ${KEY}` }, { 'api-key': KEY }, { 'x-api-key': KEY }, { 'ocp-apim-subscription-key': KEY }, { 'x-goog-api-key': KEY }]) {
+    for (const headers of [
+      { authorization: `Bearer ${KEY}` },
+      { 'api-key': KEY },
+      { 'x-api-key': KEY },
+      { 'ocp-apim-subscription-key': KEY },
+      { 'x-goog-api-key': KEY },
+    ]) {
       const res = await post('/openai/v1/chat/completions', headers);
       assert.equal(res.status, 200, JSON.stringify(headers));
     }
@@ -92,7 +157,10 @@ describe('requests refused before forwarding: nothing forwarded, nothing billed'
 describe('upstream trouble', () => {
   test('upstream 500 and 429 are relayed and recorded with their status, no tokens', async () => {
     for (const fail of ['500', '429']) {
-      const res = await post('/openai/v1/chat/completions', { authorization: `Bearer ${KEY}`, 'x-simulator-fail': fail });
+      const res = await post('/openai/v1/chat/completions', {
+        authorization: `Bearer ${KEY}`,
+        'x-simulator-fail': fail,
+      });
       assert.equal(res.status, Number(fail));
       const row = readLedgerRows(gw.ledgerPath).at(-1);
       assert.equal(row?.status, Number(fail));
@@ -103,7 +171,11 @@ describe('upstream trouble', () => {
   test('upstream invalid JSON reaches the client as sent, recorded without tokens', async () => {
     const res = await fetch(`${gw.url}/openai/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'x-simulator-fail': 'invalid-json' },
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        'content-type': 'application/json',
+        'x-simulator-fail': 'invalid-json',
+      },
       body: chatBody,
     });
     assert.equal(res.status, 200);
@@ -123,7 +195,11 @@ describe('upstream trouble', () => {
       subscriptions: [{ id: 'team-a', key: KEY, product: 'std' }],
     });
     try {
-      const res = await fetch(`${dead.url}/openai/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: chatBody });
+      const res = await fetch(`${dead.url}/openai/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}` },
+        body: chatBody,
+      });
       assert.equal(res.status, 502);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'TM_UPSTREAM_UNAVAILABLE');
       assert.equal(readLedgerRows(dead.ledgerPath).at(-1)?.status, 502);
@@ -139,7 +215,11 @@ describe('client abort mid-stream', () => {
     const res = await fetch(`${gw.url}/slow/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'write a long essay' }], stream: true }),
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'write a long essay' }],
+        stream: true,
+      }),
       signal: ac.signal,
     });
     assert.equal(res.status, 200);
@@ -147,18 +227,21 @@ describe('client abort mid-stream', () => {
     assert.ok(reader);
     let received = '';
     while (received.split('"content":"').length < 6) {
-      const { value } = await reader.read();
+      const { value } = (await reader.read()) as { value?: Uint8Array };
       received += Buffer.from(value ?? new Uint8Array()).toString();
     }
     const before = ledgerCount();
     ac.abort();
-    let row;
+    // The record is written by the gateway process once it sees the client go: poll for it (bounded).
     for (let i = 0; i < 100 && ledgerCount() === before; i++) await new Promise((r) => setTimeout(r, 20));
-    row = readLedgerRows(gw.ledgerPath).at(-1);
+    const row = readLedgerRows(gw.ledgerPath).at(-1);
     assert.equal(ledgerCount(), before + 1);
     assert.equal(row?.source, 'partial');
     const completion = row?.completion_tokens as number;
-    assert.ok(completion >= 4 && completion < 400, `completion tokens ${completion} count what was generated`);
+    assert.ok(
+      completion >= 4 && completion < 400,
+      `completion tokens ${completion} count what was generated`,
+    );
     assert.ok((row?.prompt_tokens as number) > 0);
   });
 });

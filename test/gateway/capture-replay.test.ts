@@ -32,8 +32,16 @@ after(async () => {
   await upstream.close();
 });
 
-async function call(path: string, body: unknown, headers: Record<string, string> = { authorization: `Bearer ${KEY}` }): Promise<{ status: number; bytes: Buffer }> {
-  const res = await fetch(gw.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+async function call(
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = { authorization: `Bearer ${KEY}` },
+): Promise<{ status: number; bytes: Buffer }> {
+  const res = await fetch(gw.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
 }
 
@@ -45,7 +53,14 @@ function lastRecord(): LedgerRow {
 }
 
 function counts(row: LedgerRow): (number | null)[] {
-  return [row.prompt_tokens, row.completion_tokens, row.total_tokens, row.cached_tokens, row.cache_write_tokens, row.reasoning_tokens].map((v) => (v === undefined ? null : (v as number | null)));
+  return [
+    row.prompt_tokens,
+    row.completion_tokens,
+    row.total_tokens,
+    row.cached_tokens,
+    row.cache_write_tokens,
+    row.reasoning_tokens,
+  ].map((v) => (v === undefined ? null : (v as number | null)));
 }
 
 /** Removes the one SSE event that carries the usage-only chunk (choices: [] and a usage object). */
@@ -59,7 +74,12 @@ function withoutUsageEvent(sse: string): string {
 describe('captures replayed through a gateway process', () => {
   test('chat stream, client asked for usage: bytes unchanged, exact counts', async () => {
     upstream.reply({ file: 'openai-chat-stream-usage.sse' });
-    const res = await call('/openai/v1/chat/completions', { model: 'o4-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+    const res = await call('/openai/v1/chat/completions', {
+      model: 'o4-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(res.bytes, readCapture('openai-chat-stream-usage.sse'));
     const row = lastRecord();
@@ -71,8 +91,14 @@ describe('captures replayed through a gateway process', () => {
 
   test('chat stream, client did not ask for usage: usage requested upstream, usage chunk removed', async () => {
     upstream.reply({ file: 'openai-chat-stream-toolcall-usage.sse' });
-    const res = await call('/openai/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true });
-    const sent = JSON.parse(upstream.received.at(-1)?.body ?? '{}') as { stream_options?: { include_usage?: boolean } };
+    const res = await call('/openai/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
+    const sent = JSON.parse(upstream.received.at(-1)?.body ?? '{}') as {
+      stream_options?: { include_usage?: boolean };
+    };
     assert.equal(sent.stream_options?.include_usage, true);
     const capture = readCapture('openai-chat-stream-toolcall-usage.sse').toString();
     assert.equal(res.bytes.toString(), withoutUsageEvent(capture));
@@ -82,7 +108,11 @@ describe('captures replayed through a gateway process', () => {
 
   test('azure deployment stream with content-filter chunks', async () => {
     upstream.reply({ file: 'azure-chat-stream-filter-usage.sse' });
-    const res = await call('/azure/openai/deployments/my-gpt/chat/completions?api-version=2024-10-21', { messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } }, { 'api-key': KEY });
+    const res = await call(
+      '/azure/openai/deployments/my-gpt/chat/completions?api-version=2024-10-21',
+      { messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } },
+      { 'api-key': KEY },
+    );
     assert.deepEqual(res.bytes, readCapture('azure-chat-stream-filter-usage.sse'));
     const received = upstream.received.at(-1);
     assert.equal(received?.url, '/openai/deployments/my-gpt/chat/completions?api-version=2024-10-21');
@@ -103,13 +133,48 @@ describe('captures replayed through a gateway process', () => {
   });
 
   const nonStreamed: [string, string, unknown, (number | null)[]][] = [
-    ['openai-chat-nonstream.json', '/openai/v1/chat/completions', { model: 'gpt-4.1-nano', messages: [] }, [16, 363, 379, 0, null, 0]],
-    ['openai-chat-nonstream-toolcall-reasoning.json', '/openai/v1/chat/completions', { model: 'gpt-5-nano', messages: [] }, [162, 219, 381, 0, null, 192]],
-    ['openai-chat-nonstream-n3.json', '/openai/v1/chat/completions', { model: 'gpt-4o', n: 3, messages: [] }, [79, 44, 123, null, null, 0]],
-    ['openai-completions-nonstream.json', '/openai/v1/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'x' }, [14, 16, 30, null, null, null]],
-    ['openai-embeddings.json', '/openai/v1/embeddings', { model: 'text-embedding-3-small', input: 'x' }, [5, null, 5, null, null, null]],
-    ['openai-responses-nonstream.json', '/openai/v1/responses', { model: 'gpt-5-mini', input: 'x' }, [3700, 741, 4441, 2560, null, 640]],
-    ['azure-chat-nonstream.json', '/azure/openai/deployments/gpt-5-nano/chat/completions?api-version=2024-12-01-preview', { messages: [] }, [8, 271, 279, 0, null, 192]],
+    [
+      'openai-chat-nonstream.json',
+      '/openai/v1/chat/completions',
+      { model: 'gpt-4.1-nano', messages: [] },
+      [16, 363, 379, 0, null, 0],
+    ],
+    [
+      'openai-chat-nonstream-toolcall-reasoning.json',
+      '/openai/v1/chat/completions',
+      { model: 'gpt-5-nano', messages: [] },
+      [162, 219, 381, 0, null, 192],
+    ],
+    [
+      'openai-chat-nonstream-n3.json',
+      '/openai/v1/chat/completions',
+      { model: 'gpt-4o', n: 3, messages: [] },
+      [79, 44, 123, null, null, 0],
+    ],
+    [
+      'openai-completions-nonstream.json',
+      '/openai/v1/completions',
+      { model: 'gpt-3.5-turbo-instruct', prompt: 'x' },
+      [14, 16, 30, null, null, null],
+    ],
+    [
+      'openai-embeddings.json',
+      '/openai/v1/embeddings',
+      { model: 'text-embedding-3-small', input: 'x' },
+      [5, null, 5, null, null, null],
+    ],
+    [
+      'openai-responses-nonstream.json',
+      '/openai/v1/responses',
+      { model: 'gpt-5-mini', input: 'x' },
+      [3700, 741, 4441, 2560, null, 640],
+    ],
+    [
+      'azure-chat-nonstream.json',
+      '/azure/openai/deployments/gpt-5-nano/chat/completions?api-version=2024-12-01-preview',
+      { messages: [] },
+      [8, 271, 279, 0, null, 192],
+    ],
   ];
   for (const [file, path, body, expected] of nonStreamed) {
     test(`non-streamed ${file}: bytes unchanged, exact counts`, async () => {
@@ -133,9 +198,14 @@ describe('captures replayed through a gateway process', () => {
 
   test('backend that must not get stream_options: no injection, tokens estimated', async () => {
     upstream.reply({ file: 'openai-chat-stream-no-usage.sse' });
-    const res = await call('/compat/v1/chat/completions', { model: 'llama3', messages: [{ role: 'user', content: 'Tell me a story' }], stream: true });
+    const res = await call('/compat/v1/chat/completions', {
+      model: 'llama3',
+      messages: [{ role: 'user', content: 'Tell me a story' }],
+      stream: true,
+    });
     assert.deepEqual(res.bytes, readCapture('openai-chat-stream-no-usage.sse'));
-    assert.equal(JSON.parse(upstream.received.at(-1)?.body ?? '{}').stream_options, undefined);
+    const sent = JSON.parse(upstream.received.at(-1)?.body ?? '{}') as { stream_options?: unknown };
+    assert.equal(sent.stream_options, undefined);
     const row = lastRecord();
     assert.equal(row.source, 'estimated');
     assert.ok((row.completion_tokens as number) > 0);
@@ -149,7 +219,12 @@ describe('captures replayed through a gateway process', () => {
     const res = await fetch(`${gw.url}/openai/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'o4-mini', messages: [], stream: true, stream_options: { include_usage: true } }),
+      body: JSON.stringify({
+        model: 'o4-mini',
+        messages: [],
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
     });
     assert.equal(res.status, 200);
     const received: Buffer[] = [];
@@ -166,7 +241,11 @@ describe('captures replayed through a gateway process', () => {
 
   test('subscription key never reaches the backend; backend key does', async () => {
     upstream.reply({ file: 'openai-chat-nonstream.json' });
-    await call('/openai/v1/chat/completions', { model: 'm', messages: [] }, { authorization: `Bearer ${KEY}`, 'ocp-apim-subscription-key': KEY });
+    await call(
+      '/openai/v1/chat/completions',
+      { model: 'm', messages: [] },
+      { authorization: `Bearer ${KEY}`, 'ocp-apim-subscription-key': KEY },
+    );
     const received = upstream.received.at(-1);
     assert.equal(received?.headers.authorization, 'Bearer sk-backend-secret');
     assert.equal(received?.headers['ocp-apim-subscription-key'], undefined);

@@ -30,7 +30,15 @@ before(async () => {
     tokenMetrics: [
       {
         namespace: 'tm',
-        dimensions: ['API ID', 'Operation ID', 'Subscription ID', 'model', 'backend', 'stream', { name: 'costCenter', value: 'subscription.costCenter' }],
+        dimensions: [
+          'API ID',
+          'Operation ID',
+          'Subscription ID',
+          'model',
+          'backend',
+          'stream',
+          { name: 'costCenter', value: 'subscription.costCenter' },
+        ],
       },
     ],
   });
@@ -45,16 +53,30 @@ const messages = [{ role: 'user' as const, content: 'How many tokens does this s
 
 test('a mixed run through the official OpenAI and AzureOpenAI clients is metered exactly', async () => {
   const openai = new OpenAI({ baseURL: `${gw.url}/openai/v1`, apiKey: KEYS.search, maxRetries: 0 });
-  const azure = new AzureOpenAI({ endpoint: `${gw.url}/azure`, apiKey: KEYS.support, apiVersion: '2024-10-21', deployment: 'gpt-4o', maxRetries: 0 });
+  const azure = new AzureOpenAI({
+    endpoint: `${gw.url}/azure`,
+    apiKey: KEYS.support,
+    apiVersion: '2024-10-21',
+    deployment: 'gpt-4o',
+    maxRetries: 0,
+  });
   const azureV1 = new OpenAI({ baseURL: `${gw.url}/azure/openai/v1`, apiKey: KEYS.support, maxRetries: 0 });
 
-  const chat = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, user: 'alice@example.com' });
+  const chat = await openai.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages,
+    user: 'alice@example.com',
+  });
   assert.ok(chat.usage && chat.usage.total_tokens > 0);
 
   // Streamed without asking for usage: the client must not see the usage chunk the gateway added.
   let sawUsage = false;
   let text = '';
-  for await (const chunk of await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true })) {
+  for await (const chunk of await openai.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages,
+    stream: true,
+  })) {
     if (chunk.usage) sawUsage = true;
     text += chunk.choices[0]?.delta.content ?? '';
   }
@@ -63,19 +85,31 @@ test('a mixed run through the official OpenAI and AzureOpenAI clients is metered
 
   // Streamed asking for usage: the client gets it, as from the provider.
   let reported: number | undefined;
-  for await (const chunk of await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true, stream_options: { include_usage: true } })) {
+  for await (const chunk of await openai.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  })) {
     if (chunk.usage) reported = chunk.usage.total_tokens;
   }
   assert.ok(reported !== undefined && reported > 0);
 
   await openai.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Say hi' });
-  for await (const _ of await openai.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Say hi', stream: true })) void _;
+  for await (const _ of await openai.completions.create({
+    model: 'gpt-3.5-turbo-instruct',
+    prompt: 'Say hi',
+    stream: true,
+  }))
+    void _;
   await openai.embeddings.create({ model: 'text-embedding-3-small', input: ['one', 'two'] });
   await openai.responses.create({ model: 'gpt-4.1', input: 'Hello' });
-  for await (const _ of await openai.responses.create({ model: 'gpt-4.1', input: 'Hello', stream: true })) void _;
+  for await (const _ of await openai.responses.create({ model: 'gpt-4.1', input: 'Hello', stream: true }))
+    void _;
 
   await azure.chat.completions.create({ model: 'gpt-4o', messages });
-  for await (const _ of await azure.chat.completions.create({ model: 'gpt-4o', messages, stream: true })) void _;
+  for await (const _ of await azure.chat.completions.create({ model: 'gpt-4o', messages, stream: true }))
+    void _;
   await azure.embeddings.create({ model: 'gpt-4o', input: 'embed me' });
   await azureV1.chat.completions.create({ model: 'gpt-4o-mini', messages });
 
@@ -120,6 +154,12 @@ test('a mixed run through the official OpenAI and AzureOpenAI clients is metered
       .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
   assert.equal(metricSum('prompt'), upstream.promptTokens);
   assert.equal(metricSum('completion'), upstream.completionTokens);
-  assert.match(metrics, /tm_tokens_total\{api="openai",operation="chat.completions",subscription="team-search",model="gpt-4o-mini",backend="oai",stream="false",costCenter="CC-1",token_type="prompt"\} \d+/);
-  assert.match(metrics, /tm_requests_total\{api="azure",operation="embeddings",subscription="team-support",model="gpt-4o",backend="aoai",stream="false",costCenter="CC-2",status_class="2xx",usage_source="reported"\} 1/);
+  assert.match(
+    metrics,
+    /tm_tokens_total\{api="openai",operation="chat.completions",subscription="team-search",model="gpt-4o-mini",backend="oai",stream="false",costCenter="CC-1",token_type="prompt"\} \d+/,
+  );
+  assert.match(
+    metrics,
+    /tm_requests_total\{api="azure",operation="embeddings",subscription="team-support",model="gpt-4o",backend="aoai",stream="false",costCenter="CC-2",status_class="2xx",usage_source="reported"\} 1/,
+  );
 });

@@ -39,7 +39,12 @@ export async function startCaptureServer(): Promise<CaptureServer> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() });
+      received.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      });
       const reply = current;
       const bytes = readCapture(reply.file);
       const isStream = reply.file.endsWith('.sse');

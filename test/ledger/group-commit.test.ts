@@ -28,13 +28,19 @@ test('a failed batch is retried item by item: one bad item cannot lose the other
     },
   );
   const results = await Promise.allSettled([1, 2, 3].map((n) => committer.add(n)));
-  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   assert.deepEqual(committed, [1, 3]);
 });
 
 test('flush commits pending items at once (used by close)', () => {
   const batches: string[][] = [];
-  const committer = createGroupCommitter<string>((items) => batches.push(items), () => undefined);
+  const committer = createGroupCommitter<string>(
+    (items) => batches.push(items),
+    () => undefined,
+  );
   void committer.add('a');
   committer.flush();
   assert.deepEqual(batches, [['a']]);

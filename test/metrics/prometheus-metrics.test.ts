@@ -33,35 +33,93 @@ function sample(text: string, metric: string, labels: string): number | undefine
 }
 
 test('APIM names become canonical labels; token types are counted as reported', async () => {
-  const metrics = createPrometheusMetrics([{ namespace: 'llm', dimensions: ['API ID', 'Subscription ID', { name: 'team', value: 'x' }] }]);
+  const metrics = createPrometheusMetrics([
+    { namespace: 'llm', dimensions: ['API ID', 'Subscription ID', { name: 'team', value: 'x' }] },
+  ]);
   metrics.observe(record());
-  metrics.observe(record({ id: 'r2', promptTokens: 1, completionTokens: 2, totalTokens: 3, reasoningTokens: 2 }, ['cachedTokens']));
+  metrics.observe(
+    record({ id: 'r2', promptTokens: 1, completionTokens: 2, totalTokens: 3, reasoningTokens: 2 }, [
+      'cachedTokens',
+    ]),
+  );
   const text = await metrics.render();
-  assert.equal(sample(text, 'llm_tokens_total', 'api="openai",subscription="team-a",team="search",token_type="prompt"'), 11);
-  assert.equal(sample(text, 'llm_tokens_total', 'api="openai",subscription="team-a",team="search",token_type="completion"'), 7);
-  assert.equal(sample(text, 'llm_tokens_total', 'api="openai",subscription="team-a",team="search",token_type="cached"'), 4);
-  assert.equal(sample(text, 'llm_tokens_total', 'api="openai",subscription="team-a",team="search",token_type="reasoning"'), 2);
-  assert.equal(sample(text, 'llm_tokens_total', 'api="openai",subscription="team-a",team="search",token_type="cache_write"'), undefined, 'not reported: no sample');
-  assert.equal(sample(text, 'llm_requests_total', 'api="openai",subscription="team-a",team="search",status_class="2xx",usage_source="reported"'), 2);
+  assert.equal(
+    sample(text, 'llm_tokens_total', 'api="openai",subscription="team-a",team="search",token_type="prompt"'),
+    11,
+  );
+  assert.equal(
+    sample(
+      text,
+      'llm_tokens_total',
+      'api="openai",subscription="team-a",team="search",token_type="completion"',
+    ),
+    7,
+  );
+  assert.equal(
+    sample(text, 'llm_tokens_total', 'api="openai",subscription="team-a",team="search",token_type="cached"'),
+    4,
+  );
+  assert.equal(
+    sample(
+      text,
+      'llm_tokens_total',
+      'api="openai",subscription="team-a",team="search",token_type="reasoning"',
+    ),
+    2,
+  );
+  assert.equal(
+    sample(
+      text,
+      'llm_tokens_total',
+      'api="openai",subscription="team-a",team="search",token_type="cache_write"',
+    ),
+    undefined,
+    'not reported: no sample',
+  );
+  assert.equal(
+    sample(
+      text,
+      'llm_requests_total',
+      'api="openai",subscription="team-a",team="search",status_class="2xx",usage_source="reported"',
+    ),
+    2,
+  );
 });
 
 test('without tokenMetrics the default namespace and dimensions are used', async () => {
   const metrics = createPrometheusMetrics([]);
-  metrics.observe(record({ status: 429 }, ['promptTokens', 'completionTokens', 'totalTokens', 'cachedTokens']));
+  metrics.observe(
+    record({ status: 429 }, ['promptTokens', 'completionTokens', 'totalTokens', 'cachedTokens']),
+  );
   const text = await metrics.render();
-  assert.equal(sample(text, 'tokenmeter_requests_total', 'api="openai",operation="chat.completions",subscription="team-a",model="gpt-4o",backend="primary",status_class="4xx",usage_source="reported"'), 1);
+  assert.equal(
+    sample(
+      text,
+      'tokenmeter_requests_total',
+      'api="openai",operation="chat.completions",subscription="team-a",model="gpt-4o",backend="primary",status_class="4xx",usage_source="reported"',
+    ),
+    1,
+  );
   assert.ok(!text.includes('tokenmeter_tokens_total{'), 'an error without usage adds no tokens');
 });
 
 test('the cardinality guard folds label values past the limit into __other__', async () => {
-  const metrics = createPrometheusMetrics([{ namespace: 'g', dimensions: ['user'] }], { maxDistinctValues: 2 });
+  const metrics = createPrometheusMetrics([{ namespace: 'g', dimensions: ['user'] }], {
+    maxDistinctValues: 2,
+  });
   for (const user of ['a', 'b', 'c', 'd']) metrics.observe(record({ id: user, user }));
   const text = await metrics.render();
   assert.equal(sample(text, 'g_requests_total', 'user="a",status_class="2xx",usage_source="reported"'), 1);
-  assert.equal(sample(text, 'g_requests_total', 'user="__other__",status_class="2xx",usage_source="reported"'), 2);
+  assert.equal(
+    sample(text, 'g_requests_total', 'user="__other__",status_class="2xx",usage_source="reported"'),
+    2,
+  );
   assert.equal(sample(text, 'tokenmeter_metric_label_overflow_total', 'label="user"'), 2);
 });
 
 test('an unknown default dimension name is refused at start-up', () => {
-  assert.throws(() => createPrometheusMetrics([{ namespace: 'x', dimensions: ['Region ID'] }]), /unknown dimension/);
+  assert.throws(
+    () => createPrometheusMetrics([{ namespace: 'x', dimensions: ['Region ID'] }]),
+    /unknown dimension/,
+  );
 });

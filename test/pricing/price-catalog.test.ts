@@ -22,9 +22,16 @@ test('the memoised flat-rate path prices exactly as the catalog does', () => {
         const cached = Math.floor((prompt * cachedPerMille) / 1000);
         const usage = { input_tokens: prompt, output_tokens: completion, cache_read_tokens: cached };
         const expected = calcPrice(usage, model, providerId !== undefined ? { providerId } : {})?.total_price;
-        const got = catalog.costOf(type, model, { promptTokens: prompt, completionTokens: completion, cachedTokens: cached });
+        const got = catalog.costOf(type, model, {
+          promptTokens: prompt,
+          completionTokens: completion,
+          cachedTokens: cached,
+        });
         assert.ok(expected !== undefined && got !== undefined);
-        assert.ok(Math.abs(got - expected) <= 1e-9 * Math.max(1, expected), `${model}: ${got} vs ${expected}`);
+        assert.ok(
+          Math.abs(got - expected) <= 1e-9 * Math.max(1, expected),
+          `${model}: ${got} vs ${expected}`,
+        );
       },
     ),
     { numRuns: 300 },
@@ -33,8 +40,15 @@ test('the memoised flat-rate path prices exactly as the catalog does', () => {
 
 test('unknown models and calls without reported tokens have no cost', () => {
   const catalog = createPriceCatalog();
-  assert.equal(catalog.costOf('openai', 'no-such-model-xyz', { promptTokens: 10, completionTokens: 1 }), undefined);
-  assert.equal(catalog.costOf('openai', 'no-such-model-xyz', { promptTokens: 10 }), undefined, 'memoised miss');
+  assert.equal(
+    catalog.costOf('openai', 'no-such-model-xyz', { promptTokens: 10, completionTokens: 1 }),
+    undefined,
+  );
+  assert.equal(
+    catalog.costOf('openai', 'no-such-model-xyz', { promptTokens: 10 }),
+    undefined,
+    'memoised miss',
+  );
   assert.equal(catalog.costOf('openai', 'gpt-4o-mini', {}), undefined);
   assert.equal(catalog.costOf('openai', undefined, { promptTokens: 10 }), undefined);
 });

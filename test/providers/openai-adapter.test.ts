@@ -12,7 +12,7 @@ function route(adapter: ProviderAdapter, subPath: string): RouteMatch {
   return match;
 }
 
-void test('openai routes: the four metered operations, query kept, anything else unmatched', () => {
+test('openai routes: the four metered operations, query kept, anything else unmatched', () => {
   assert.deepEqual(openAiAdapter.matchRoute('POST', '/chat/completions'), {
     operation: 'chat.completions',
     metered: true,
@@ -31,7 +31,7 @@ void test('openai routes: the four metered operations, query kept, anything else
   assert.equal(openAiAdapter.matchRoute('POST', '/v1/chat/completions'), undefined);
 });
 
-void test('azure routes: deployments (URL-decoded path model) and v1 (model from the body)', () => {
+test('azure routes: deployments (URL-decoded path model) and v1 (model from the body)', () => {
   const sub = '/openai/deployments/my%20gpt-4o/chat/completions?api-version=2024-10-21';
   assert.deepEqual(azureOpenAiAdapter.matchRoute('POST', sub), {
     operation: 'chat.completions',
@@ -68,7 +68,7 @@ void test('azure routes: deployments (URL-decoded path model) and v1 (model from
   }
 });
 
-void test('inspectRequest: model, stream only when true, user, client stream usage; path model wins', () => {
+test('inspectRequest: model, stream only when true, user, client stream usage; path model wins', () => {
   const chat = route(openAiAdapter, '/chat/completions');
   assert.deepEqual(
     openAiAdapter.inspectRequest(chat, {
@@ -103,7 +103,7 @@ function prepare(
   return { raw, out: prepared.body, strip: prepared.stripUsageChunk };
 }
 
-void test('prepareBody injects include_usage into streamed chat/completions and asks to strip', () => {
+test('prepareBody injects include_usage into streamed chat/completions and asks to strip', () => {
   for (const path of ['/chat/completions', '/completions']) {
     const body = { model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] };
     const { raw, out, strip } = prepare(openAiAdapter, path, body);
@@ -114,7 +114,7 @@ void test('prepareBody injects include_usage into streamed chat/completions and 
   }
 });
 
-void test('prepareBody inserts without re-serialising: whitespace, escapes and big numbers unchanged', () => {
+test('prepareBody inserts without re-serialising: whitespace, escapes and big numbers unchanged', () => {
   const match = route(openAiAdapter, '/chat/completions');
   const raw = Buffer.from(
     ' \n{ "model" : "m", "stream":true, "seed": 123456789012345678901234567890, "x":"\\u00e9" }',
@@ -133,7 +133,7 @@ void test('prepareBody inserts without re-serialising: whitespace, escapes and b
   );
 });
 
-void test('prepareBody keeps other stream_options keys and overrides an explicit include_usage: false', () => {
+test('prepareBody keeps other stream_options keys and overrides an explicit include_usage: false', () => {
   const body = {
     model: 'm',
     stream: true,
@@ -148,7 +148,7 @@ void test('prepareBody keeps other stream_options keys and overrides an explicit
   });
 });
 
-void test('prepareBody leaves the very Buffer alone when nothing must be added', () => {
+test('prepareBody leaves the very Buffer alone when nothing must be added', () => {
   const cases: [ProviderAdapter, string, unknown, boolean][] = [
     [openAiAdapter, '/chat/completions', { stream: true, stream_options: { include_usage: true } }, true],
     [openAiAdapter, '/chat/completions', { stream: false }, true],
@@ -164,7 +164,7 @@ void test('prepareBody leaves the very Buffer alone when nothing must be added',
   }
 });
 
-void test('prepareBody works for Azure deployment routes too', () => {
+test('prepareBody works for Azure deployment routes too', () => {
   const { out, strip } = prepare(azureOpenAiAdapter, '/openai/deployments/d/chat/completions?api-version=1', {
     stream: true,
     messages: [],
@@ -177,7 +177,7 @@ void test('prepareBody works for Azure deployment routes too', () => {
   });
 });
 
-void test('promptText collects the text of every request shape', () => {
+test('promptText collects the text of every request shape', () => {
   const text = (path: string, body: unknown): string =>
     openAiAdapter.promptText(route(openAiAdapter, path), body);
   assert.equal(
@@ -212,19 +212,19 @@ void test('promptText collects the text of every request shape', () => {
   assert.equal(text('/chat/completions', 'not an object'), '');
 });
 
-void test('backendAuth: Bearer for openai, api-key for Azure', () => {
+test('backendAuth: Bearer for openai, api-key for Azure', () => {
   assert.deepEqual(openAiAdapter.backendAuth('sk-1'), { header: 'authorization', value: 'Bearer sk-1' });
   assert.deepEqual(azureOpenAiAdapter.backendAuth('k-1'), { header: 'api-key', value: 'k-1' });
 });
 
-void test('registry maps config types to adapters', () => {
+test('registry maps config types to adapters', () => {
   assert.deepEqual([...PROVIDER_TYPES].sort(), ['azure-openai', 'openai']);
   assert.equal(getProviderAdapter('openai'), openAiAdapter);
   assert.equal(getProviderAdapter('azure-openai'), azureOpenAiAdapter);
   assert.equal(getProviderAdapter('nope'), undefined);
 });
 
-void test('estimation counts o200k tokens; special-token text is plain text', () => {
+test('estimation counts o200k tokens; special-token text is plain text', () => {
   assert.equal(estimateTokens(''), 0);
   assert.equal(estimateTokens('hello world'), 2);
   assert.ok(estimateTokens('a <|endoftext|> b') > 3);

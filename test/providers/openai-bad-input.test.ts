@@ -32,7 +32,7 @@ function run(
 const sse = (...datas: string[]): Buffer => Buffer.from(datas.map((d) => `data: ${d}\n\n`).join(''));
 const USAGE_CHUNK = '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}';
 
-void test('invalid JSON in a data line is ignored; later usage is still read', () => {
+test('invalid JSON in a data line is ignored; later usage is still read', () => {
   const input = sse(
     '{"choices":[{"delta":{"content":"Hi"}}]',
     'not json',
@@ -47,14 +47,14 @@ void test('invalid JSON in a data line is ignored; later usage is still read', (
   assert.equal(output.toString(), input.toString().replace(`data: ${USAGE_CHUNK}\n\n`, ''));
 });
 
-void test('usage is taken wherever it is, not only from the last chunk', () => {
+test('usage is taken wherever it is, not only from the last chunk', () => {
   const late = '{"choices":[{"index":0,"delta":{"content":"x"}}]}';
   const { output, result } = run(CHAT, [sse(USAGE_CHUNK, late, '[DONE]')], true);
   assert.equal(result.usage.totalTokens, 7);
   assert.equal(output.toString(), sse(late, '[DONE]').toString());
 });
 
-void test("Azure's prompt_filter_results chunk (choices [] without usage) is kept, not read as usage", () => {
+test("Azure's prompt_filter_results chunk (choices [] without usage) is kept, not read as usage", () => {
   const filter = '{"choices":[],"created":0,"id":"","model":"","prompt_filter_results":[{"prompt_index":0}]}';
   const input = sse(filter, '[DONE]');
   const { output, result } = run(CHAT, [input], true);
@@ -63,13 +63,13 @@ void test("Azure's prompt_filter_results chunk (choices [] without usage) is kep
   assert.equal(result.responseModel, undefined);
 });
 
-void test('an error chunk inside a chat stream marks it errored', () => {
+test('an error chunk inside a chat stream marks it errored', () => {
   const { result } = run(CHAT, [sse('{"error":{"message":"boom","type":"server_error"}}')], false);
   assert.equal(result.errored, true);
   assert.equal(result.completed, false);
 });
 
-void test('a chat stream cut short keeps the usage seen so far and is not completed', () => {
+test('a chat stream cut short keeps the usage seen so far and is not completed', () => {
   const input = readCapture('openai-chat-stream-usage.sse');
   const text = input.toString('latin1');
   const usageStart = text.indexOf('data: {', text.indexOf('"finish_reason":"length"'));
@@ -91,7 +91,7 @@ void test('a chat stream cut short keeps the usage seen so far and is not comple
   }
 });
 
-void test('result() before flush() already counts a usage event still held back', () => {
+test('result() before flush() already counts a usage event still held back', () => {
   const tap = openAiAdapter.createStreamTap(CHAT, { stripUsageChunk: true });
   assert.equal(tap.push(Buffer.from(`data: ${USAGE_CHUNK}\n`)).length, 0);
   assert.equal(tap.result().usage.totalTokens, 7);
@@ -99,7 +99,7 @@ void test('result() before flush() already counts a usage event still held back'
   assert.equal(tap.result().usage.totalTokens, 7);
 });
 
-void test('a responses stream cut before response.completed has text but no usage', () => {
+test('a responses stream cut before response.completed has text but no usage', () => {
   const input = readCapture('openai-responses-stream-cached-reasoning.sse');
   const cut = input.indexOf('event: response.completed') + 60;
   const { output, result } = run(RESPONSES, [input.subarray(0, cut)], false);
@@ -109,7 +109,7 @@ void test('a responses stream cut before response.completed has text but no usag
   assert.ok(result.generatedText.startsWith('San Francisco weather today'));
 });
 
-void test('response.incomplete ends the stream and carries usage; error events mark it errored', () => {
+test('response.incomplete ends the stream and carries usage; error events mark it errored', () => {
   const incomplete = Buffer.from(
     'event: response.incomplete\ndata: {"type":"response.incomplete","response":{"model":"gpt-5","status":"incomplete",' +
       '"usage":{"input_tokens":10,"output_tokens":20,"total_tokens":30,"input_tokens_details":{"cached_tokens":0},' +
@@ -130,7 +130,7 @@ void test('response.incomplete ends the stream and carries usage; error events m
   assert.deepEqual(failed.result.usage, {});
 });
 
-void test('an oversized event: no throw, every byte forwarded, the call is not completed', () => {
+test('an oversized event: no throw, every byte forwarded, the call is not completed', () => {
   const huge = `{"choices":[{"delta":{"content":"${'a'.repeat(1024 * 1024)}"}}]}`;
   const input = sse('{"choices":[{"delta":{"content":"ok"}}]}', huge, USAGE_CHUNK, '[DONE]');
   const chunks = splitAt(input, [100, 500_000, 1_000_000, input.length - 50]);
@@ -168,7 +168,7 @@ function assertCounts(result: StreamResult): void {
   }
 }
 
-void test('property: the taps never throw on arbitrary input, and pass-through is exact', () => {
+test('property: the taps never throw on arbitrary input, and pass-through is exact', () => {
   fc.assert(
     fc.property(anyStream, fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), (input, points, strip) => {
       for (const match of [CHAT, RESPONSES]) {
@@ -182,7 +182,7 @@ void test('property: the taps never throw on arbitrary input, and pass-through i
   );
 });
 
-void test('property: extractUsage never throws on any JSON value', () => {
+test('property: extractUsage never throws on any JSON value', () => {
   fc.assert(
     fc.property(fc.jsonValue(), fc.jsonValue(), (body, usage) => {
       for (const match of [CHAT, RESPONSES]) {
@@ -198,8 +198,10 @@ void test('property: extractUsage never throws on any JSON value', () => {
 
 test('text chunks are read lazily, yet a chunk whose content spells "usage":{ is not taken for usage', () => {
   const first = '{"model":"gpt-4o","choices":[{"delta":{"content":"A"}}]}';
-  const tricky = '{"model":"gpt-4o","choices":[{"delta":{"content":"x\\",\\"usage\\":{\\"total_tokens\\":99}"}}]}';
-  const usageLater = '{"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}';
+  const tricky =
+    '{"model":"gpt-4o","choices":[{"delta":{"content":"x\\",\\"usage\\":{\\"total_tokens\\":99}"}}]}';
+  const usageLater =
+    '{"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}';
   const { result } = run(CHAT, [sse(first, tricky, usageLater, '[DONE]')], false);
   assert.equal(result.usage.totalTokens, 7);
   assert.equal(result.generatedText, 'Ax","usage":{"total_tokens":99}');

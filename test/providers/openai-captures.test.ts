@@ -22,9 +22,9 @@ function route(adapter: ProviderAdapter, subPath: string): RouteMatch {
   return match;
 }
 
-void describe('non-streamed captures', () => {
+describe('non-streamed captures', () => {
   for (const c of JSON_CASES) {
-    void test(c.file, () => {
+    test(c.file, () => {
       const extracted = c.adapter.extractUsage(route(c.adapter, c.subPath), readCaptureJson(c.file));
       // deepEqual is strict: a count the capture lacks must be absent, not 0 and not undefined-valued.
       assert.deepEqual(extracted.usage, c.usage);
@@ -77,12 +77,12 @@ const LINE_ENDINGS = [
   { name: 'CR', eol: '\r' },
 ] as const;
 
-void describe('streamed captures', () => {
+describe('streamed captures', () => {
   for (const c of STREAM_CASES) {
-    void describe(c.file, () => {
+    describe(c.file, () => {
       const original = readCapture(c.file);
 
-      void test('replayed whole: exact counts, bytes unchanged', () => {
+      test('replayed whole: exact counts, bytes unchanged', () => {
         const { output, result } = replay(c, [original], false);
         assert.ok(output.equals(original));
         assert.deepEqual(result.usage, c.usage);
@@ -92,7 +92,7 @@ void describe('streamed captures', () => {
       });
 
       for (const { name, eol } of LINE_ENDINGS) {
-        void test(`${name}: ${SEEDS} random splits give the same result, bytes unchanged`, () => {
+        test(`${name}: ${SEEDS} random splits give the same result, bytes unchanged`, () => {
           const input = withLineEnding(original, eol);
           const whole = replay(c, [input], false).result;
           assert.deepEqual(whole.usage, c.usage);
@@ -104,7 +104,7 @@ void describe('streamed captures', () => {
         });
       }
 
-      void test('split between every CR and its LF, one at a time and all at once', () => {
+      test('split between every CR and its LF, one at a time and all at once', () => {
         const input = withLineEnding(original, '\r\n');
         const whole = replay(c, [input], false).result;
         const points = crlfMidpoints(input);
@@ -114,7 +114,7 @@ void describe('streamed captures', () => {
         assert.deepEqual(replay(c, splitAt(input, points), true).result, whole);
       });
 
-      void test('split inside UTF-8 characters keeps the generated text intact', () => {
+      test('split inside UTF-8 characters keeps the generated text intact', () => {
         const whole = replay(c, [original], false).result;
         const points = utf8Midpoints(original);
         for (const point of points)
@@ -123,7 +123,7 @@ void describe('streamed captures', () => {
         assert.ok(!whole.generatedText.includes('\uFFFD'));
       });
 
-      void test('strip mode removes exactly the usage-only chunk', () => {
+      test('strip mode removes exactly the usage-only chunk', () => {
         for (const { name, eol } of LINE_ENDINGS) {
           const input = withLineEnding(original, eol);
           const expected = c.usageChunk ? withoutUsageChunk(input, eol) : input;
@@ -141,8 +141,8 @@ void describe('streamed captures', () => {
   }
 });
 
-void describe('generated text for estimation', () => {
-  void test('chat: the concatenated delta contents', () => {
+describe('generated text for estimation', () => {
+  test('chat: the concatenated delta contents', () => {
     const c = STREAM_CASES.find((s) => s.file === 'openai-chat-stream-no-usage.sse');
     assert.ok(c);
     const input = readCapture(c.file);
@@ -157,7 +157,7 @@ void describe('generated text for estimation', () => {
     assert.equal(replay(c, [input], false).result.generatedText, expected);
   });
 
-  void test('responses: the output_text deltas equal the final message text', () => {
+  test('responses: the output_text deltas equal the final message text', () => {
     const c = STREAM_CASES.find((s) => s.file === 'openai-responses-stream-cached-reasoning.sse');
     assert.ok(c);
     const input = readCapture(c.file);

@@ -6,7 +6,7 @@ import { asRecord, jsonEvents, postJson } from './helpers.js';
 
 const messages = [{ role: 'user' as const, content: 'What is the capital of Denmark?' }];
 
-void describe('simulator: Azure OpenAI routes', () => {
+describe('simulator: Azure OpenAI routes', () => {
   let sim: Simulator;
   let azure: AzureOpenAI;
   before(async () => {
@@ -22,7 +22,7 @@ void describe('simulator: Azure OpenAI routes', () => {
   after(() => sim.close());
   beforeEach(() => sim.resetStats());
 
-  void it('serves deployments with prompt_filter_results and per-choice content_filter_results', async () => {
+  it('serves deployments with prompt_filter_results and per-choice content_filter_results', async () => {
     const completion = await azure.chat.completions.create({ model: '', messages });
     const raw = asRecord(completion);
     assert.ok(Array.isArray(raw.prompt_filter_results));
@@ -36,7 +36,7 @@ void describe('simulator: Azure OpenAI routes', () => {
     assert.equal(sim.stats().completionTokens, 6);
   });
 
-  void it('starts Azure streams with the prompt filter chunk: choices [], no usage key', async () => {
+  it('starts Azure streams with the prompt filter chunk: choices [], no usage key', async () => {
     const stream = await azure.chat.completions.create({
       model: '',
       messages,
@@ -58,7 +58,7 @@ void describe('simulator: Azure OpenAI routes', () => {
     assert.equal(sim.stats().promptTokens, usage.prompt_tokens);
   });
 
-  void it('serves Azure embeddings and the v1 API under /openai/v1', async () => {
+  it('serves Azure embeddings and the v1 API under /openai/v1', async () => {
     const embeddings = await azure.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' });
     assert.equal(embeddings.data[0]?.embedding.length, 1536);
     const v1 = new OpenAI({ baseURL: `${sim.url}/openai/v1`, apiKey: 'azure-key', maxRetries: 0 });
@@ -68,19 +68,19 @@ void describe('simulator: Azure OpenAI routes', () => {
     assert.equal(response.usage?.output_tokens, 6);
   });
 
-  void it('serves the Azure Responses route with api-version', async () => {
+  it('serves the Azure Responses route with api-version', async () => {
     const response = await azure.responses.create({ model: 'gpt-4o', input: 'hi' });
     assert.equal(response.status, 'completed');
     assert.equal(sim.stats().lastRequest?.path, '/openai/responses?api-version=2024-10-21');
   });
 
-  void it('refuses classic Azure routes without api-version', async () => {
+  it('refuses classic Azure routes without api-version', async () => {
     const res = await postJson(`${sim.url}/openai/deployments/gpt-4o/chat/completions`, { messages });
     assert.equal(res.status, 404);
     assert.ok(asRecord(JSON.parse(res.text)).error);
   });
 
-  void it('streams Azure completions with the prompt filter chunk first', async () => {
+  it('streams Azure completions with the prompt filter chunk first', async () => {
     const res = await postJson(`${sim.url}/openai/deployments/instruct/completions?api-version=2024-10-21`, {
       prompt: 'hi',
       stream: true,

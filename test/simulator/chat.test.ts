@@ -10,7 +10,7 @@ const messages = [
   { role: 'user' as const, content: 'Name a colour.' },
 ];
 
-void describe('simulator: chat completions through the openai SDK', () => {
+describe('simulator: chat completions through the openai SDK', () => {
   let sim: Simulator;
   let client: OpenAI;
   before(async () => {
@@ -20,7 +20,7 @@ void describe('simulator: chat completions through the openai SDK', () => {
   after(() => sim.close());
   beforeEach(() => sim.resetStats());
 
-  void it('answers non-streaming calls with the real shape and usage equal to the stats', async () => {
+  it('answers non-streaming calls with the real shape and usage equal to the stats', async () => {
     const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages });
     assert.match(completion.id, /^chatcmpl-/);
     assert.equal(completion.object, 'chat.completion');
@@ -47,7 +47,7 @@ void describe('simulator: chat completions through the openai SDK', () => {
     assert.deepEqual(asRecord(stats.lastRequest.body).messages, messages);
   });
 
-  void it('counts prompt tokens deterministically from the messages', async () => {
+  it('counts prompt tokens deterministically from the messages', async () => {
     const a = await client.chat.completions.create({ model: 'gpt-4o', messages });
     const b = await client.chat.completions.create({ model: 'gpt-4o', messages });
     const longer = await client.chat.completions.create({
@@ -58,7 +58,7 @@ void describe('simulator: chat completions through the openai SDK', () => {
     assert.ok((longer.usage?.prompt_tokens ?? 0) > (a.usage?.prompt_tokens ?? 0));
   });
 
-  void it('honours n: one usage block covering every choice', async () => {
+  it('honours n: one usage block covering every choice', async () => {
     const completion = await client.chat.completions.create({ model: 'gpt-4o', messages, n: 3 });
     assert.deepEqual(
       completion.choices.map((c) => c.index),
@@ -68,7 +68,7 @@ void describe('simulator: chat completions through the openai SDK', () => {
     assert.equal(sim.stats().completionTokens, 36);
   });
 
-  void it('stops at max_tokens / max_completion_tokens with finish_reason length', async () => {
+  it('stops at max_tokens / max_completion_tokens with finish_reason length', async () => {
     const a = await client.chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 5 });
     const b = await client.chat.completions.create({ model: 'gpt-4o', messages, max_completion_tokens: 4 });
     assert.equal(a.choices[0]?.finish_reason, 'length');
@@ -79,7 +79,7 @@ void describe('simulator: chat completions through the openai SDK', () => {
     assert.equal(big.usage?.completion_tokens, 12);
   });
 
-  void it('streams without any usage key when include_usage is not set', async () => {
+  it('streams without any usage key when include_usage is not set', async () => {
     const stream = await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true });
     let text = '';
     let chunks = 0;
@@ -95,7 +95,7 @@ void describe('simulator: chat completions through the openai SDK', () => {
     assert.equal(sim.stats().completionTokens, 12, 'the simulator still bills what it generated');
   });
 
-  void it('streams usage: null in every chunk and a final choices: [] usage chunk with include_usage', async () => {
+  it('streams usage: null in every chunk and a final choices: [] usage chunk with include_usage', async () => {
     const stream = await client.chat.completions.create({
       model: 'gpt-4o',
       messages,
@@ -120,7 +120,7 @@ void describe('simulator: chat completions through the openai SDK', () => {
     assert.equal(stats.totalTokens, last.usage.total_tokens);
   });
 
-  void it('frames the stream exactly like the API: data lines, blank line, [DONE]', async () => {
+  it('frames the stream exactly like the API: data lines, blank line, [DONE]', async () => {
     const res = await postJson(`${sim.url}/chat/completions`, {
       model: 'gpt-4o',
       messages,

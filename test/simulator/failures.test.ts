@@ -8,7 +8,7 @@ import { asRecord, postJson } from './helpers.js';
 const messages = [{ role: 'user' as const, content: 'hi' }];
 const chatBody = { model: 'gpt-4o', messages };
 
-void describe('simulator: failures on demand and bad requests', () => {
+describe('simulator: failures on demand and bad requests', () => {
   let sim: Simulator;
   let client: OpenAI;
   before(async () => {
@@ -26,7 +26,7 @@ void describe('simulator: failures on demand and bad requests', () => {
     ['500', 500, 'server_error'],
     ['429', 429, 'requests'],
   ] as const) {
-    void it(`answers ${mode} with an OpenAI error body`, async () => {
+    it(`answers ${mode} with an OpenAI error body`, async () => {
       const err = await client.chat.completions.create(chatBody, failing(mode)).then(
         () => assert.fail('expected an error'),
         (e: unknown) => e,
@@ -39,14 +39,14 @@ void describe('simulator: failures on demand and bad requests', () => {
     });
   }
 
-  void it('sends retry-after with 429', async () => {
+  it('sends retry-after with 429', async () => {
     const res = await postJson(`${sim.url}/v1/chat/completions`, chatBody, { [FAIL_HEADER]: '429' });
     assert.equal(res.status, 429);
     assert.equal(res.headers['retry-after'], '1');
     assert.equal(asRecord(asRecord(JSON.parse(res.text)).error).code, 'rate_limit_exceeded');
   });
 
-  void it('invalid-json: a 200 whose JSON body does not parse', async () => {
+  it('invalid-json: a 200 whose JSON body does not parse', async () => {
     const res = await postJson(`${sim.url}/v1/chat/completions`, chatBody, { [FAIL_HEADER]: 'invalid-json' });
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /application\/json/);
@@ -55,7 +55,7 @@ void describe('simulator: failures on demand and bad requests', () => {
     assert.equal(sim.stats().totalTokens, 0);
   });
 
-  void it('invalid-json on a stream: a malformed data frame', async () => {
+  it('invalid-json on a stream: a malformed data frame', async () => {
     const res = await postJson(
       `${sim.url}/v1/chat/completions`,
       { ...chatBody, stream: true },
@@ -66,7 +66,7 @@ void describe('simulator: failures on demand and bad requests', () => {
     assert.ok(frames.some((f) => !isJson(f.slice(6))));
   });
 
-  void it('cut-stream: the connection drops mid-stream after a few chunks', async () => {
+  it('cut-stream: the connection drops mid-stream after a few chunks', async () => {
     const stream = await client.chat.completions.create({ ...chatBody, stream: true }, failing('cut-stream'));
     const received: unknown[] = [];
     await assert.rejects(async () => {
@@ -77,7 +77,7 @@ void describe('simulator: failures on demand and bad requests', () => {
     assert.deepEqual([stats.requests, stats.errors, stats.completionTokens], [1, 1, 0]);
   });
 
-  void it('cut-stream on a JSON answer: fewer bytes than content-length, then a closed socket', async () => {
+  it('cut-stream on a JSON answer: fewer bytes than content-length, then a closed socket', async () => {
     const res = await request(`${sim.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', [FAIL_HEADER]: 'cut-stream' },
@@ -87,7 +87,7 @@ void describe('simulator: failures on demand and bad requests', () => {
     await assert.rejects(res.body.text());
   });
 
-  void it('answers unknown routes with 404 and malformed request JSON with 400', async () => {
+  it('answers unknown routes with 404 and malformed request JSON with 400', async () => {
     assert.equal((await postJson(`${sim.url}/v1/nothing`, {})).status, 404);
     const res = await request(`${sim.url}/v1/chat/completions`, { method: 'POST', body: '{"model":' });
     assert.equal(res.statusCode, 400);

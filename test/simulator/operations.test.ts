@@ -5,7 +5,7 @@ import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { countTextTokens } from '../../src/simulator/text.js';
 import { asRecord, parseSse, postJson } from './helpers.js';
 
-void describe('simulator: completions, embeddings and responses through the openai SDK', () => {
+describe('simulator: completions, embeddings and responses through the openai SDK', () => {
   let sim: Simulator;
   let client: OpenAI;
   before(async () => {
@@ -15,7 +15,7 @@ void describe('simulator: completions, embeddings and responses through the open
   after(() => sim.close());
   beforeEach(() => sim.resetStats());
 
-  void it('answers legacy completions with the text_completion shape', async () => {
+  it('answers legacy completions with the text_completion shape', async () => {
     const completion = await client.completions.create({
       model: 'gpt-3.5-turbo-instruct',
       prompt: 'Say hello',
@@ -32,7 +32,7 @@ void describe('simulator: completions, embeddings and responses through the open
     assert.equal(sim.stats().totalTokens, completion.usage?.total_tokens);
   });
 
-  void it('batches completion prompts and streams them with a usage chunk on request', async () => {
+  it('batches completion prompts and streams them with a usage chunk on request', async () => {
     const stream = await client.completions.create({
       model: 'gpt-3.5-turbo-instruct',
       prompt: ['one', 'two'],
@@ -49,7 +49,7 @@ void describe('simulator: completions, embeddings and responses through the open
     assert.equal(sim.stats().completionTokens, 6);
   });
 
-  void it('returns embeddings as base64 (the SDK default, decoded by it) and as floats, identically', async () => {
+  it('returns embeddings as base64 (the SDK default, decoded by it) and as floats, identically', async () => {
     const b64 = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['alpha', 'beta'] });
     assert.equal(asRecord(sim.stats().lastRequest?.body).encoding_format, 'base64');
     assert.equal(b64.object, 'list');
@@ -75,7 +75,7 @@ void describe('simulator: completions, embeddings and responses through the open
     assert.equal(sim.stats().completionTokens, 0);
   });
 
-  void it('answers the Responses API with input/output usage', async () => {
+  it('answers the Responses API with input/output usage', async () => {
     const response = await client.responses.create({
       model: 'gpt-4o',
       input: 'Hello there',
@@ -94,14 +94,14 @@ void describe('simulator: completions, embeddings and responses through the open
     assert.equal(sim.stats().promptTokens, usage.input_tokens);
   });
 
-  void it('marks a Responses answer cut by max_output_tokens as incomplete', async () => {
+  it('marks a Responses answer cut by max_output_tokens as incomplete', async () => {
     const response = await client.responses.create({ model: 'gpt-4o', input: 'Hello', max_output_tokens: 3 });
     assert.equal(response.status, 'incomplete');
     assert.deepEqual(response.incomplete_details, { reason: 'max_output_tokens' });
     assert.equal(response.usage?.output_tokens, 3);
   });
 
-  void it('streams Responses events from response.created to response.completed with usage', async () => {
+  it('streams Responses events from response.created to response.completed with usage', async () => {
     const stream = await client.responses.create({
       model: 'gpt-4o',
       input: [{ role: 'user', content: 'Hi' }],
@@ -136,7 +136,7 @@ void describe('simulator: completions, embeddings and responses through the open
     assert.equal(sim.stats().totalTokens, completedUsage.total_tokens);
   });
 
-  void it('frames Responses streams with event: lines and no [DONE]', async () => {
+  it('frames Responses streams with event: lines and no [DONE]', async () => {
     const res = await postJson(`${sim.url}/responses`, { model: 'gpt-4o', input: 'Hi', stream: true });
     const events = parseSse(res.text);
     for (const e of events) assert.equal(asRecord(JSON.parse(e.data)).type, e.event);

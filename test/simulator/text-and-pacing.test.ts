@@ -9,8 +9,8 @@ import {
   generateTokens,
 } from '../../src/simulator/text.js';
 
-void describe('simulator: generated text and token counts', () => {
-  void it('generates N tokens whose o200k count is exactly N, deterministically', () => {
+describe('simulator: generated text and token counts', () => {
+  it('generates N tokens whose o200k count is exactly N, deterministically', () => {
     for (const seed of [0, 1, 2, 7, 99]) {
       for (const count of [0, 1, 2, 5, 24, 100, 513]) {
         const tokens = generateTokens(count, seed);
@@ -22,7 +22,7 @@ void describe('simulator: generated text and token counts', () => {
     assert.notDeepEqual(generateTokens(10, 0), generateTokens(10, 1));
   });
 
-  void it('counts chat prompts with the documented formula', () => {
+  it('counts chat prompts with the documented formula', () => {
     // 3 reply priming + per message (3 + role + text).
     const hi = countTextTokens('hi');
     assert.equal(countMessagesTokens([{ role: 'user', content: 'hi' }]), 3 + 3 + 1 + hi);
@@ -38,7 +38,7 @@ void describe('simulator: generated text and token counts', () => {
     assert.equal(parts, 3 + 3 + 1 + hi);
   });
 
-  void it('counts prompts given as strings, batches and token ids', () => {
+  it('counts prompts given as strings, batches and token ids', () => {
     assert.equal(countInputTokens('hello world'), countTextTokens('hello world'));
     assert.equal(countInputTokens(['hello', 'world']), 2);
     assert.equal(countInputTokens([1, 2, 3]), 3);
@@ -46,8 +46,8 @@ void describe('simulator: generated text and token counts', () => {
   });
 });
 
-void describe('simulator: pacing', () => {
-  void it('paces tokens with timers: first bytes at once, the rest spread over completionTokens / tokensPerSecond', async () => {
+describe('simulator: pacing', () => {
+  it('paces tokens with timers: first bytes at once, the rest spread over completionTokens / tokensPerSecond', async () => {
     const sim = await startSimulator({ tokensPerSecond: 100, completionTokens: 10 });
     try {
       const start = performance.now();
@@ -74,7 +74,7 @@ void describe('simulator: pacing', () => {
     }
   });
 
-  void it('stops pacing when the client goes away', async () => {
+  it('stops pacing when the client goes away', async () => {
     const sim = await startSimulator({ tokensPerSecond: 50, completionTokens: 1000 });
     try {
       const controller = new AbortController();

@@ -70,7 +70,7 @@ function reference(chunks: readonly Buffer[]): Parsed[] {
   return out;
 }
 
-void test('framer events equal eventsource-parser events for any stream and split points', () => {
+test('framer events equal eventsource-parser events for any stream and split points', () => {
   fc.assert(
     fc.property(stream, splits, (input, points) => {
       const chunks = splitAt(input, points);
@@ -84,7 +84,7 @@ void test('framer events equal eventsource-parser events for any stream and spli
   );
 });
 
-void test('raw spans always concatenate to the input, whatever the bytes and the max size', () => {
+test('raw spans always concatenate to the input, whatever the bytes and the max size', () => {
   fc.assert(
     fc.property(
       fc.uint8Array({ maxLength: 300 }),
@@ -100,7 +100,7 @@ void test('raw spans always concatenate to the input, whatever the bytes and the
   );
 });
 
-void test('without overflow, each raw span holds exactly one event as eventsource-parser sees it', () => {
+test('without overflow, each raw span holds exactly one event as eventsource-parser sees it', () => {
   fc.assert(
     fc.property(stream, splits, (input, points) => {
       const { all } = frame(splitAt(input, points));

@@ -32,7 +32,7 @@ function rawOf(fed: Fed): string {
   );
 }
 
-void test('LF, CR and CRLF line endings frame the same events, raw spans included', () => {
+test('LF, CR and CRLF line endings frame the same events, raw spans included', () => {
   for (const eol of ['\n', '\r', '\r\n']) {
     const input = `event: a${eol}data: 1${eol}id: 7${eol}${eol}data: 2${eol}data: 3${eol}${eol}`;
     const fed = feed([input]);
@@ -50,7 +50,7 @@ void test('LF, CR and CRLF line endings frame the same events, raw spans include
   }
 });
 
-void test('a CR at the end of one chunk and an LF at the start of the next are one line break', () => {
+test('a CR at the end of one chunk and an LF at the start of the next are one line break', () => {
   const fed = feed(['data: 1\r', '\n\r', '\ndata: 2\r\n\r\n']);
   assert.deepEqual(events(fed.frames).map(fields), [
     { event: 'message', data: '1' },
@@ -60,7 +60,7 @@ void test('a CR at the end of one chunk and an LF at the start of the next are o
   assert.equal(fed.frames[0]?.raw.toString(), 'data: 1\r\n\r\n');
 });
 
-void test('an event ended by a lone CR is emitted once the next byte shows no LF follows', () => {
+test('an event ended by a lone CR is emitted once the next byte shows no LF follows', () => {
   const framer = createSseFramer();
   assert.deepEqual(framer.push(Buffer.from('data: 1\r\r')), []);
   assert.equal(framer.pendingBytes, 9);
@@ -71,7 +71,7 @@ void test('an event ended by a lone CR is emitted once the next byte shows no LF
   assert.equal(last?.complete, true);
 });
 
-void test('a UTF-8 BOM at stream start is skipped, even split across chunks, and kept in raw', () => {
+test('a UTF-8 BOM at stream start is skipped, even split across chunks, and kept in raw', () => {
   const bom = Buffer.from([0xef, 0xbb, 0xbf]);
   const input = Buffer.concat([bom, Buffer.from('data: x\n\n')]);
   for (let cut = 1; cut < 5; cut += 1) {
@@ -85,19 +85,19 @@ void test('a UTF-8 BOM at stream start is skipped, even split across chunks, and
   assert.equal(events(late.frames)[1]?.hasData, false);
 });
 
-void test('bytes that start like a BOM but are not one stay line content', () => {
+test('bytes that start like a BOM but are not one stay line content', () => {
   const fed = feed([Buffer.from([0xef]), Buffer.from('data: x\n\ndata: y\n\n')]);
   // The first line is "\xEFdata: x": an unknown field, so the first event has no data.
   assert.equal(events(fed.frames)[0]?.hasData, false);
   assert.deepEqual(fields(events(fed.frames)[1]), { event: 'message', data: 'y' });
 });
 
-void test('comments, fields without colon, one leading space removed, unknown fields ignored', () => {
+test('comments, fields without colon, one leading space removed, unknown fields ignored', () => {
   const fed = feed([': keep-alive\ndata\ndata:  two spaces\ndata:none\nfoo: bar\nretry: 10\nevent\n\n']);
   assert.deepEqual(events(fed.frames).map(fields), [{ event: 'message', data: '\n two spaces\nnone' }]);
 });
 
-void test('comment-only blocks and stray blank lines are frames without data', () => {
+test('comment-only blocks and stray blank lines are frames without data', () => {
   const fed = feed([': ping\n\n\ndata: x\n\n']);
   assert.deepEqual(
     events(fed.frames).map((e) => [e.raw.toString(), e.hasData]),
@@ -109,7 +109,7 @@ void test('comment-only blocks and stray blank lines are frames without data', (
   );
 });
 
-void test('ids holding NUL are ignored; the id belongs to its event only', () => {
+test('ids holding NUL are ignored; the id belongs to its event only', () => {
   const fed = feed(['id: a\0b\ndata: 1\n\nid: 2\ndata: 2\n\ndata: 3\n\n']);
   assert.deepEqual(
     events(fed.frames).map((e) => e.id),
@@ -117,7 +117,7 @@ void test('ids holding NUL are ignored; the id belongs to its event only', () =>
   );
 });
 
-void test('an event split at every byte, mid UTF-8 character included', () => {
+test('an event split at every byte, mid UTF-8 character included', () => {
   const input = Buffer.from('event: été\r\ndata: 日本語 🎉\r\n\r\n');
   const oneByteChunks = splitAt(
     input,
@@ -128,7 +128,7 @@ void test('an event split at every byte, mid UTF-8 character included', () => {
   assert.ok(Buffer.from(rawOf(fed), 'latin1').equals(input));
 });
 
-void test('end() returns the trailing event without blank line as incomplete, last line parsed', () => {
+test('end() returns the trailing event without blank line as incomplete, last line parsed', () => {
   const fed = feed(['data: 1\n\ndata: {"a":', '1}']);
   assert.equal(events(fed.frames).length, 1);
   assert.equal(fed.last?.complete, false);
@@ -136,7 +136,7 @@ void test('end() returns the trailing event without blank line as incomplete, la
   assert.equal(fed.last?.raw.toString(), 'data: {"a":1}');
 });
 
-void test('peek() shows the held event without consuming it', () => {
+test('peek() shows the held event without consuming it', () => {
   const framer = createSseFramer();
   framer.push(Buffer.from('data: 1\ndata: 2'));
   assert.equal(framer.peek()?.data, '1\n2');
@@ -146,7 +146,7 @@ void test('peek() shows the held event without consuming it', () => {
   assert.equal(framer.peek(), undefined);
 });
 
-void test('an event over the maximum size: overflow, no throw, every byte still handed back', () => {
+test('an event over the maximum size: overflow, no throw, every byte still handed back', () => {
   const framer = createSseFramer({ maxEventSize: 64 });
   const head = 'data: ok\n\n';
   const big = `data: ${'x'.repeat(100)}\n\n`;
@@ -161,7 +161,7 @@ void test('an event over the maximum size: overflow, no throw, every byte still 
   assert.equal(fed.last, undefined);
 });
 
-void test('an oversized event completed inside one chunk also overflows', () => {
+test('an oversized event completed inside one chunk also overflows', () => {
   const fed = feed([`data: ${'y'.repeat(200)}\n\ndata: z\n\n`], createSseFramer({ maxEventSize: 100 }));
   assert.deepEqual(
     fed.frames.map((f) => f.kind),
@@ -170,13 +170,13 @@ void test('an oversized event completed inside one chunk also overflows', () => 
   assert.equal(rawOf(fed), `data: ${'y'.repeat(200)}\n\ndata: z\n\n`);
 });
 
-void test('events that exactly fit the maximum size are parsed', () => {
+test('events that exactly fit the maximum size are parsed', () => {
   const event = 'data: 12345\n\n';
   const fed = feed([event, event], createSseFramer({ maxEventSize: event.length }));
   assert.equal(events(fed.frames).length, 2);
 });
 
-void test('a large event fed in small chunks is framed in linear time', () => {
+test('a large event fed in small chunks is framed in linear time', () => {
   // A framer that re-scans or re-copies its growing buffer on every push does ~n²/32 work here
   // (tens of GB), far beyond the bound; a linear one takes milliseconds.
   const payload = 'z'.repeat(900_000);
@@ -190,7 +190,7 @@ void test('a large event fed in small chunks is framed in linear time', () => {
   assert.ok(elapsedMs < 3000, `took ${elapsedMs} ms`);
 });
 
-void test('empty chunks are harmless and pushes after end() come back unparsed', () => {
+test('empty chunks are harmless and pushes after end() come back unparsed', () => {
   const framer = createSseFramer();
   assert.deepEqual(framer.push(Buffer.alloc(0)), []);
   framer.end();

@@ -29,7 +29,7 @@ function recorder(): SseEventHandler & { seen: SseEvent[]; trailing: (SseEvent |
   };
 }
 
-void test('without stripping, push returns the very Buffer it was given and flush nothing', () => {
+test('without stripping, push returns the very Buffer it was given and flush nothing', () => {
   const handler = recorder();
   const tap = createSseTap(handler, { stripUsageChunk: false });
   const chunks = splitAt(Buffer.from('data: a\n\ndata: DROP\n\ndata: b'), [3, 12, 20]);
@@ -50,7 +50,7 @@ void test('without stripping, push returns the very Buffer it was given and flus
   );
 });
 
-void test('stripping forwards complete events only, minus the dropped ones', () => {
+test('stripping forwards complete events only, minus the dropped ones', () => {
   const tap = createSseTap(recorder(), { stripUsageChunk: true });
   assert.equal(tap.push(Buffer.from('data: a\n\nda')).toString(), 'data: a\n\n');
   assert.equal(tap.push(Buffer.from('ta: b')).toString(), '');
@@ -59,19 +59,19 @@ void test('stripping forwards complete events only, minus the dropped ones', () 
   assert.equal(tap.flush().toString(), 'data: tail');
 });
 
-void test('stripping still returns the same Buffer when a chunk holds whole events and none is dropped', () => {
+test('stripping still returns the same Buffer when a chunk holds whole events and none is dropped', () => {
   const tap = createSseTap(recorder(), { stripUsageChunk: true });
   const chunk = Buffer.from('data: a\n\ndata: b\n\n');
   assert.equal(tap.push(chunk), chunk);
 });
 
-void test('a dropped trailing event is not flushed', () => {
+test('a dropped trailing event is not flushed', () => {
   const tap = createSseTap(recorder(), { stripUsageChunk: true });
   assert.equal(tap.push(Buffer.from('data: a\n\ndata: DROP')).toString(), 'data: a\n\n');
   assert.equal(tap.flush().length, 0);
 });
 
-void test('result() reads the held-back event without consuming it', () => {
+test('result() reads the held-back event without consuming it', () => {
   const handler = recorder();
   const tap = createSseTap(handler, { stripUsageChunk: false });
   tap.push(Buffer.from('data: a\n\ndata: b'));
@@ -86,7 +86,7 @@ void test('result() reads the held-back event without consuming it', () => {
   assert.equal(handler.trailing.at(-1), undefined);
 });
 
-void test('after an oversized event everything is forwarded unparsed', () => {
+test('after an oversized event everything is forwarded unparsed', () => {
   const handler = recorder();
   const tap = createSseTap(handler, { stripUsageChunk: true, maxEventSize: 32 });
   const input = `data: DROP\n\ndata: ${'x'.repeat(50)}\n\ndata: DROP\n\n`;
@@ -113,7 +113,7 @@ const event = fc
     return { bytes: Buffer.from(text), dropped: datas.length === 1 && datas[0] === 'DROP' };
   });
 
-void test('property: stripped output = input minus exactly the dropped events', () => {
+test('property: stripped output = input minus exactly the dropped events', () => {
   fc.assert(
     fc.property(
       fc.array(event, { maxLength: 8 }),
