@@ -2,6 +2,7 @@ import { loadConfig } from '../config/load-config.js';
 import { findDefaultConfigPath } from '../config/default-config.js';
 import type { Config } from '../config/schema.js';
 import { CliInputError } from './cli-error.js';
+import type { LedgerSource } from './usage-command.js';
 
 /** Loads --config, or ./tokenmeter.yaml when present; a missing config is bad input. */
 export function loadCliConfig(configPath: string | undefined): Config {
@@ -12,7 +13,11 @@ export function loadCliConfig(configPath: string | undefined): Config {
   return loadConfig(path);
 }
 
-/** The ledger URL of the configuration the command names. */
-export function resolveLedgerUrl(configPath: string | undefined): string {
-  return loadCliConfig(configPath).ledger;
+/** The ledger URL of the configuration the command names, with its custom dimension names. */
+export function resolveLedgerSource(configPath: string | undefined): LedgerSource {
+  const config = loadCliConfig(configPath);
+  const customDimensions = config.tokenMetrics.flatMap((m) =>
+    m.dimensions.flatMap((d) => (typeof d === 'string' ? [] : [d.name])),
+  );
+  return { url: config.ledger, customDimensions };
 }

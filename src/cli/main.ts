@@ -4,7 +4,7 @@ import { addConfigCommand } from './config-command.js';
 import { addDemoCommand } from './demo-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addUsageCommand } from './usage-command.js';
-import { resolveLedgerUrl } from './config-file.js';
+import { resolveLedgerSource } from './config-file.js';
 
 /** Builds the `tokenmeter` program (exported for in-process tests). */
 export function createProgram(): Command {
@@ -15,7 +15,7 @@ export function createProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(text) });
   addServeCommand(program);
   addDemoCommand(program);
-  addUsageCommand(program, resolveLedgerUrl);
+  addUsageCommand(program, resolveLedgerSource);
   addConfigCommand(program);
   return program;
 }

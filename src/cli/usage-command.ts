@@ -6,11 +6,18 @@ import { formatRows, parseOutputFormat } from '../reports/format.js';
 import { parseTimeArgs } from '../reports/time-args.js';
 import {
   resolveUsageQuery,
+  type ResolvedUsageQuery,
   type UsageFilter,
   type UsageQuery,
   type UsageRow,
 } from '../reports/usage-query.js';
 import { CliInputError } from './cli-error.js';
+
+/** Where the usage command reads: a ledger URL and the custom dimensions the configuration defines. */
+export interface LedgerSource {
+  url: string;
+  customDimensions?: readonly string[];
+}
 
 /** The dimension `tokenmeter usage` groups by without `--by`. */
 export const DEFAULT_USAGE_BY = 'subscription';
@@ -82,9 +89,23 @@ function openExistingLedger(url: string): Ledger | undefined {
   });
 }
 
+/**
+ * A custom dimension must be one the configuration defines or one the ledger holds: a typo in
+ * --by or --where is bad input (exit 2), not an empty column.
+ */
+function checkCustomDimensionsKnown(query: ResolvedUsageQuery, known: ReadonlySet<string>): void {
+  for (const d of [...query.by, ...query.where.map((w) => w.dimension)]) {
+    if (d.kind !== 'custom' || known.has(d.name)) continue;
+    const custom = known.size > 0 ? `, or a custom dimension (${[...known].sort().join(', ')})` : '';
+    throw new CliInputError(
+      `unknown dimension "${d.name}": expected api, operation, product, user, subscription, ip, location, gateway, backend, model, responseModel, provider, stream${custom}`,
+    );
+  }
+}
+
 async function runUsage(
   opts: UsageOptions,
-  loadLedgerUrl: (configPath: string | undefined) => string,
+  loadLedgerUrl: (configPath: string | undefined) => string | LedgerSource,
   io: UsageCommandIo,
 ) {
   const now = (io.now ?? Date.now)();
@@ -96,16 +117,18 @@ async function runUsage(
     where: (opts.where ?? []).map(parseWhere),
   };
   const resolved = asCliInput(() => resolveUsageQuery(query));
-  const url = opts.ledger ?? loadLedgerUrl(opts.config);
+  const loaded = opts.ledger ?? loadLedgerUrl(opts.config);
+  const source: LedgerSource = typeof loaded === 'string' ? { url: loaded } : loaded;
 
   let rows: UsageRow[] = [];
-  const ledger = openExistingLedger(url);
-  if (ledger !== undefined) {
-    try {
-      rows = await ledger.query(query);
-    } finally {
-      await ledger.close();
-    }
+  const ledger = openExistingLedger(source.url);
+  const known = new Set(source.customDimensions ?? []);
+  try {
+    for (const name of ledger === undefined ? [] : await ledger.customDimensionNames()) known.add(name);
+    checkCustomDimensionsKnown(resolved, known);
+    if (ledger !== undefined) rows = await ledger.query(query);
+  } finally {
+    await ledger?.close();
   }
   const text = formatRows(
     rows,
@@ -129,7 +152,7 @@ async function runUsage(
  */
 export function addUsageCommand(
   program: Command,
-  loadLedgerUrl: (configPath: string | undefined) => string,
+  loadLedgerUrl: (configPath: string | undefined) => string | LedgerSource,
   io: UsageCommandIo = {},
 ): Command {
   return program

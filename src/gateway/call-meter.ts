@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createRecordId } from '../ledger/record-id.js';
 import type { DefaultDimensions, UsageRecord } from '../ledger/record.js';
 import { estimateTokens } from '../providers/estimate.js';
 import type { StreamResult } from '../providers/types.js';
@@ -24,6 +24,8 @@ export interface CallMeterInit {
   sink: RecordSink;
   /** Prices the call (the answering model when the provider names it, else the asked-for one). */
   costOf: (model: string | undefined, usage: TokenUsage) => number | undefined;
+  /** False for routes that are forwarded but never billed (count_tokens): finish() commits nothing. */
+  metered?: boolean;
 }
 
 /**
@@ -45,8 +47,9 @@ export function createCallMeter(init: CallMeterInit): CallMeter {
     finish(outcome) {
       if (finished) return Promise.resolve();
       finished = true;
+      if (init.metered === false) return Promise.resolve();
       const record: UsageRecord = {
-        id: randomUUID(),
+        id: createRecordId(init.time),
         time: init.time,
         ...init.dimensions,
         ...withDerivedTotal(outcome.usage),

@@ -141,6 +141,7 @@ async function prepareCall(
     promptText: () => match.adapter.promptText(route, body),
     sink: deps.sink,
     costOf: (model, usage) => deps.prices.costOf(backend.type, model, usage),
+    metered: route.metered,
   });
   return {
     adapter: match.adapter,

@@ -20,6 +20,8 @@ export interface Ledger {
   query(query: UsageQuery): Promise<UsageRow[]>;
   /** Number of stored records. */
   count(): Promise<number>;
+  /** The custom dimension names that occur in stored records. */
+  customDimensionNames(): Promise<string[]>;
   /** Releases the connection; the ledger is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -250,6 +250,9 @@ export function createSqliteLedger(path: string): SqliteLedger {
   const insert = db.prepare<SqlValue[]>(INSERT_SQL);
   const selectOne = db.prepare<[string], Record<string, unknown>>('SELECT * FROM usage_records WHERE id = ?');
   const countAll = db.prepare<[], number>('SELECT COUNT(*) FROM usage_records').pluck();
+  const customNames = db
+    .prepare<[], string>('SELECT DISTINCT j.key FROM usage_records, json_each(usage_records.custom) AS j')
+    .pluck();
   const insertOne = (record: UsageRecord): void => void insert.run(...toParams(record));
   const insertMany = db.transaction((records: UsageRecord[]) => records.forEach(insertOne));
   // A batch of one is its own (autocommit) transaction: no BEGIN / COMMIT round trips.
@@ -272,6 +275,7 @@ export function createSqliteLedger(path: string): SqliteLedger {
     append: (record) => committer.add(record),
     query: (query) => settle(() => runQuery(query)),
     count: () => settle(() => countAll.get() ?? 0),
+    customDimensionNames: () => settle(() => customNames.all()),
     get: (id) =>
       settle(() => {
         const row = selectOne.get(id);

@@ -72,23 +72,22 @@ function choicesText(choices: readonly unknown[]): string {
 const MAY_CARRY_FACTS = /[{,]\s*"(?:usage|error)"\s*:\s*\{/;
 
 /**
- * A tap for chat/completions streams. Chunks that can only carry text are not parsed while the
- * stream runs (their text is read only if tokens must be estimated); the first chunk is parsed
- * for the model, and any chunk that may hold usage or an error is parsed at once. With `stripUsageChunk` (the gateway added
+ * A tap for chat/completions streams. Chunks that can only carry text (and the model) are not
+ * parsed while the stream runs: their text is read only if tokens must be estimated, and the
+ * model only if no usage chunk named it. Any chunk that may hold usage or an error is parsed
+ * at once. With `stripUsageChunk` (the gateway added
  * `include_usage`), exactly the usage-only chunk is dropped, so the client sees its own stream.
  */
 export function createChatStreamTap(options: StreamTapOptions): StreamTap {
-  const state = createStreamAccumulator((data) => readChatChunk(data).facts.text ?? '');
-  let sawModel = false;
+  const state = createStreamAccumulator((data) => readChatChunk(data).facts);
   return createSseTap(
     {
       onEvent(event): SseVerdict {
-        if (sawModel && event.data !== '[DONE]' && !MAY_CARRY_FACTS.test(event.data)) {
+        if (event.data !== '[DONE]' && !MAY_CARRY_FACTS.test(event.data)) {
           state.defer(event.data);
           return 'keep';
         }
         const { facts, usageOnly } = readChatChunk(event.data);
-        if (facts.responseModel !== undefined) sawModel = true;
         state.apply(facts);
         return options.stripUsageChunk && usageOnly ? 'drop' : 'keep';
       },

@@ -30,16 +30,25 @@ export interface StreamAccumulator {
 
 /**
  * Creates an accumulator; the generated text is joined (and deferred events parsed) only when
- * a result's generatedText is read.
- * @param readText reads the text of a deferred event
+ * a result's generatedText is read. When no parsed event named the model, the first deferred
+ * event that does is read for it.
+ * @param readDeferred reads the facts of a deferred event
  */
-export function createStreamAccumulator(readText: (data: string) => string = () => ''): StreamAccumulator {
+export function createStreamAccumulator(readDeferred: (data: string) => EventFacts = () => ({})): StreamAccumulator {
   let usage: TokenUsage | undefined;
   let responseModel: string | undefined;
   // Either text already read, or the raw data of a deferred event (kept in stream order).
   const text: { text?: string; raw?: string }[] = [];
   let completed = false;
   let errored = false;
+
+  const firstDeferredModel = (): string | undefined => {
+    for (const entry of text) {
+      const model = entry.raw === undefined ? undefined : readDeferred(entry.raw).responseModel;
+      if (model !== undefined) return model;
+    }
+    return undefined;
+  };
 
   return {
     apply(facts: EventFacts): void {
@@ -53,12 +62,12 @@ export function createStreamAccumulator(readText: (data: string) => string = () 
       text.push({ raw: data });
     },
     result(pending?: EventFacts): StreamResult {
-      const model = pending?.responseModel ?? responseModel;
+      const model = pending?.responseModel ?? responseModel ?? firstDeferredModel();
       let generated: string | undefined;
       const out: StreamResult = {
         usage: { ...(pending?.usage ?? usage) },
         get generatedText(): string {
-          generated ??= text.map((t) => t.text ?? readText(t.raw ?? '')).join('') + (pending?.text ?? '');
+          generated ??= text.map((t) => t.text ?? readDeferred(t.raw ?? '').text ?? '').join('') + (pending?.text ?? '');
           return generated;
         },
         completed: completed || pending?.completed === true,
