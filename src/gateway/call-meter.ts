@@ -1,4 +1,4 @@
-import { createRecordId } from '../ledger/record-id.js';
+import type { RecordIdGenerator } from '../ledger/record-id.js';
 import type { DefaultDimensions, UsageRecord } from '../ledger/record.js';
 import { estimateTokens } from '../providers/estimate.js';
 import type { StreamResult } from '../providers/types.js';
@@ -22,6 +22,8 @@ export interface CallMeterInit {
   /** The prompt text, read only when tokens must be estimated. */
   promptText: () => string;
   sink: RecordSink;
+  /** The gateway's record id generator (time-ordered ids). */
+  nextId: RecordIdGenerator;
   /** Prices the call (the answering model when the provider names it, else the asked-for one). */
   costOf: (model: string | undefined, usage: TokenUsage) => number | undefined;
   /** False for routes that are forwarded but never billed (count_tokens): finish() commits nothing. */
@@ -49,7 +51,7 @@ export function createCallMeter(init: CallMeterInit): CallMeter {
       finished = true;
       if (init.metered === false) return Promise.resolve();
       const record: UsageRecord = {
-        id: createRecordId(init.time),
+        id: init.nextId(init.time),
         time: init.time,
         ...init.dimensions,
         ...withDerivedTotal(outcome.usage),

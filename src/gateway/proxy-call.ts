@@ -15,6 +15,7 @@ import type { RecordSink } from './record-sink.js';
 import { relayUpstream } from './upstream-relay.js';
 import { sendError } from './send-error.js';
 import type { SubscriptionDirectory } from './subscriptions.js';
+import type { RecordIdGenerator } from '../ledger/record-id.js';
 import type { PriceCatalog } from '../pricing/price-catalog.js';
 import type { DimensionEvaluator } from '../dimensions/custom-dimensions.js';
 
@@ -28,6 +29,7 @@ export interface ProxyDeps {
   customDimensions: DimensionEvaluator;
   sink: RecordSink;
   prices: PriceCatalog;
+  nextRecordId: RecordIdGenerator;
   log: Logger;
 }
 
@@ -140,6 +142,7 @@ async function prepareCall(
     custom,
     promptText: () => match.adapter.promptText(route, body),
     sink: deps.sink,
+    nextId: deps.nextRecordId,
     costOf: (model, usage) => deps.prices.costOf(backend.type, model, usage),
     metered: route.metered,
   });

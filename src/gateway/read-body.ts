@@ -5,27 +5,36 @@ import { TokenmeterError } from '../errors.js';
  * Reads a request body up to `limit` bytes. A declared or actual size over the limit is
  * TM_BODY_TOO_LARGE (413) — the body is not forwarded.
  */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw new TokenmeterError(
-      'TM_BODY_TOO_LARGE',
-      `Request body of ${declared} bytes exceeds the limit of ${limit} bytes.`,
+    return Promise.reject(
+      new TokenmeterError(
+        'TM_BODY_TOO_LARGE',
+        `Request body of ${declared} bytes exceeds the limit of ${limit} bytes.`,
+      ),
     );
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) {
-      req.resume();
-      throw new TokenmeterError('TM_BODY_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes.`);
-    }
-    chunks.push(buf);
-  }
-  return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.resume();
+        reject(new TokenmeterError('TM_BODY_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes.`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () =>
+      resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size)),
+    );
+    req.once('error', reject);
+  });
 }
 
 /** Parses a client JSON body; malformed JSON is TM_BAD_JSON (400) and nothing is forwarded. */

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { createDimensionEvaluator } from '../dimensions/custom-dimensions.js';
+import { createRecordIdGenerator } from '../ledger/record-id.js';
 import { openLedger, type Ledger } from '../ledger/ledger.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { createPriceCatalog } from '../pricing/price-catalog.js';
@@ -65,6 +66,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     customDimensions: createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions)),
     sink: createRecordSink(ledger, [metrics], log),
     prices: createPriceCatalog(),
+    nextRecordId: createRecordIdGenerator(),
     log,
   };
 

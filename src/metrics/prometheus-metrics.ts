@@ -30,6 +30,51 @@ interface Instrument {
   requests: Counter;
   readers: LabelReader[];
   labelNames: string[];
+  /** The bound children of each label-value combination seen (prom-client hashes labels per call). */
+  series: Map<string, Series>;
+}
+
+type Child = { inc(value?: number): void };
+
+/** The counters of one combination of dimension values. */
+interface Series {
+  tokens(tokenType: string): Child;
+  request(statusClass: string, source: string): Child;
+}
+
+/**
+ * The bound counters of one label-value combination, created once: binding labels in
+ * prom-client validates and hashes them, which is too much to repeat on every call.
+ */
+function seriesFor(instrument: Instrument, values: string[]): Series {
+  const key = values.join('\u0000');
+  let series = instrument.series.get(key);
+  if (series !== undefined) return series;
+  const labels: Record<string, string> = {};
+  instrument.labelNames.forEach((name, i) => (labels[name] = values[i] ?? ''));
+  const tokens = new Map<string, Child>();
+  const requests = new Map<string, Child>();
+  series = {
+    tokens(tokenType) {
+      let child = tokens.get(tokenType);
+      if (child === undefined) {
+        child = instrument.tokens.labels({ ...labels, token_type: tokenType });
+        tokens.set(tokenType, child);
+      }
+      return child;
+    },
+    request(statusClass, source) {
+      const k = `${statusClass}/${source}`;
+      let child = requests.get(k);
+      if (child === undefined) {
+        child = instrument.requests.labels({ ...labels, status_class: statusClass, usage_source: source });
+        requests.set(k, child);
+      }
+      return child;
+    },
+  };
+  instrument.series.set(key, series);
+  return series;
 }
 
 /** Prometheus exposition of the token metrics; each tokenMetrics entry is one pair of counters. */
@@ -83,6 +128,7 @@ export function createPrometheusMetrics(
     return {
       labelNames,
       readers: labels.map((l) => l.read),
+      series: new Map(),
       tokens: new Counter({
         name: `${entry.namespace}_tokens_total`,
         help: 'Tokens metered by the gateway, by token type (prompt includes cached; completion includes reasoning).',
@@ -104,21 +150,16 @@ export function createPrometheusMetrics(
     render: () => registry.metrics(),
     observe(record) {
       for (const instrument of instruments) {
-        const labels: Record<string, string> = {};
-        instrument.labelNames.forEach((name, i) => {
+        const values = instrument.labelNames.map((name, i) => {
           const value = guard.admit(name, instrument.readers[i]?.(record) ?? '');
           if (value === OVERFLOW_VALUE) overflow.inc({ label: name });
-          labels[name] = value;
+          return value;
         });
-        instrument.requests.inc({
-          ...labels,
-          status_class: `${Math.floor(record.status / 100)}xx`,
-          usage_source: record.source,
-        });
+        const series = seriesFor(instrument, values);
+        series.request(`${Math.floor(record.status / 100)}xx`, record.source).inc();
         for (const [tokenType, field] of TOKEN_TYPES) {
           const value = record[field];
-          if (value !== undefined && value > 0)
-            instrument.tokens.inc({ ...labels, token_type: tokenType }, value);
+          if (value !== undefined && value > 0) series.tokens(tokenType).inc(value);
         }
       }
     },
