@@ -94,7 +94,8 @@ export function relayUpstream(
         return;
       }
       if (tap !== undefined) {
-        tail = tap.flush();
+        const flushed = tap.flush();
+        tail = held === undefined ? flushed : Buffer.concat([held, flushed]);
         const result = tap.result();
         const { usage, source } = streamOutcomeUsage(result, status, clientGone || cut, promptText);
         await meter.finish({
@@ -152,7 +153,11 @@ export function relayUpstream(
       onResponseData(_c, chunk) {
         if (clientGone) return;
         if (tap !== undefined) {
-          write(tap.push(chunk));
+          const out = tap.push(chunk);
+          // Once the stream's final event is in, its bytes wait for the commit and leave with
+          // the end of the response (one write, and the client's last event after the record).
+          if (held !== undefined || tap.isComplete?.() === true) held = held === undefined ? out : Buffer.concat([held, out]);
+          else write(out);
           return;
         }
         chunks.push(chunk);

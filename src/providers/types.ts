@@ -62,6 +62,13 @@ export interface StreamTap {
   flush(): Buffer;
   /** The usage seen so far (cumulative values replace earlier ones, never summed). */
   result(): StreamResult;
+  /**
+   * Whether the stream has reached its documented end (e.g. `data: [DONE]`). Cheap; asked after
+   * every push. The gateway then holds the last bytes back until the record is committed, so
+   * the final event and the end of the response leave together, after the commit. Optional:
+   * without it the end of the response alone follows the commit.
+   */
+  isComplete?(): boolean;
 }
 
 export interface StreamResult extends ExtractedUsage {

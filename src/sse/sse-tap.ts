@@ -17,6 +17,8 @@ export interface SseEventHandler {
    * without being consumed: a later push may complete it and hand it to `onEvent`.
    */
   result(trailing: SseEvent | undefined): StreamResult;
+  /** Whether an event seen so far marked the documented end of the stream (optional). */
+  isComplete?(): boolean;
 }
 
 export interface SseTapOptions extends StreamTapOptions {
@@ -48,6 +50,8 @@ export function createSseTap(handler: SseEventHandler, options: SseTapOptions): 
   const visit = (frame: SseFrame): SseVerdict =>
     frame.kind === 'event' && frame.hasData ? handler.onEvent(frame) : 'keep';
 
+  const isComplete = (): boolean => handler.isComplete?.() ?? false;
+
   const result = (): StreamResult => {
     if (flushed) return handler.result(undefined);
     const trailing = framer.peek();
@@ -69,6 +73,7 @@ export function createSseTap(handler: SseEventHandler, options: SseTapOptions): 
         return EMPTY;
       },
       result,
+      isComplete,
     };
   }
 
@@ -95,5 +100,6 @@ export function createSseTap(handler: SseEventHandler, options: SseTapOptions): 
       return last.raw;
     },
     result,
+    isComplete,
   };
 }

@@ -91,6 +91,7 @@ export function createChatStreamTap(options: StreamTapOptions): StreamTap {
         state.apply(facts);
         return options.stripUsageChunk && usageOnly ? 'drop' : 'keep';
       },
+      isComplete: () => state.isComplete(),
       result: (trailing) =>
         state.result(trailing === undefined ? undefined : readChatChunk(trailing.data).facts),
     },

@@ -57,6 +57,7 @@ export function createResponsesStreamTap(options: StreamTapOptions): StreamTap {
         state.apply(readResponsesEvent(event));
         return 'keep';
       },
+      isComplete: () => state.isComplete(),
       result: (trailing) => state.result(trailing === undefined ? undefined : readResponsesEvent(trailing)),
     },
     { ...options, stripUsageChunk: false },

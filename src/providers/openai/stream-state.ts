@@ -26,6 +26,8 @@ export interface StreamAccumulator {
   defer(data: string): void;
   /** The result so far; `pending` facts (an event still held back) are included, not stored. */
   result(pending?: EventFacts): StreamResult;
+  /** Whether an event marked the documented end of the stream. */
+  isComplete(): boolean;
 }
 
 /**
@@ -34,7 +36,9 @@ export interface StreamAccumulator {
  * event that does is read for it.
  * @param readDeferred reads the facts of a deferred event
  */
-export function createStreamAccumulator(readDeferred: (data: string) => EventFacts = () => ({})): StreamAccumulator {
+export function createStreamAccumulator(
+  readDeferred: (data: string) => EventFacts = () => ({}),
+): StreamAccumulator {
   let usage: TokenUsage | undefined;
   let responseModel: string | undefined;
   // Either text already read, or the raw data of a deferred event (kept in stream order).
@@ -58,6 +62,7 @@ export function createStreamAccumulator(readDeferred: (data: string) => EventFac
       if (facts.completed === true) completed = true;
       if (facts.errored === true) errored = true;
     },
+    isComplete: () => completed,
     defer(data: string): void {
       text.push({ raw: data });
     },
@@ -67,7 +72,8 @@ export function createStreamAccumulator(readDeferred: (data: string) => EventFac
       const out: StreamResult = {
         usage: { ...(pending?.usage ?? usage) },
         get generatedText(): string {
-          generated ??= text.map((t) => t.text ?? readDeferred(t.raw ?? '').text ?? '').join('') + (pending?.text ?? '');
+          generated ??=
+            text.map((t) => t.text ?? readDeferred(t.raw ?? '').text ?? '').join('') + (pending?.text ?? '');
           return generated;
         },
         completed: completed || pending?.completed === true,
