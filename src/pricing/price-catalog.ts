@@ -9,7 +9,12 @@ export interface PriceCatalog {
 
 // The catalog's provider ids for our backend types; other types (simulator, OpenAI-compatible
 // servers) match on the model name alone.
-const CATALOG_PROVIDER: Readonly<Record<string, string>> = { openai: 'openai', 'azure-openai': 'azure' };
+const CATALOG_PROVIDER: Readonly<Record<string, string>> = {
+  openai: 'openai',
+  'azure-openai': 'azure',
+  anthropic: 'anthropic',
+  gemini: 'google',
+};
 
 interface MatchedModel {
   /** The catalog provider reduced to the one matched model. */

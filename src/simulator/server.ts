@@ -2,13 +2,16 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import {
   CUT_AFTER_STEPS,
+  failingStream,
   failureMode,
   httpFailure,
   malformedJson,
   malformedStream,
+  OPENAI_STREAM_ERROR_FRAME,
   type FailureMode,
 } from './failures.js';
-import { HANDLERS, matchRoute } from './routes.js';
+import { matchGeminiRoute, serveGemini } from './gemini.js';
+import { HANDLERS, matchRoute, type Route } from './routes.js';
 import { writeStream, type StreamOutcome } from './sse.js';
 import { SimulatorHttpError, type HandlerResult, type SimUsage } from './types.js';
 
@@ -104,11 +107,24 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     };
     state.stats.requests++;
     state.stats.lastRequest = record;
+    // Gemini paths (`…/models/{model}:method`) have their own framings and error shape.
+    const gemini = raw === undefined ? undefined : matchGeminiRoute(url.pathname);
+    if (gemini !== undefined && raw !== undefined) {
+      const setBody = (body: Record<string, unknown>): void => {
+        record.body = body;
+      };
+      const call = { req, res, url, raw, onBody: setBody, sequence: ++state.sequence };
+      const usage = await serveGemini(gemini, { ...call, completionTokens, tokensPerSecond });
+      if (usage === undefined) state.stats.errors++;
+      else addUsage(state.stats, usage);
+      return;
+    }
     let mode: FailureMode | undefined;
     let result: HandlerResult;
+    let route: Route | undefined;
     try {
       if (raw === undefined) throw new SimulatorHttpError(413, 'Request body too large.');
-      const route = matchRoute(url.pathname);
+      route = matchRoute(url.pathname);
       if (route === undefined || req.method !== 'POST') {
         throw new SimulatorHttpError(404, `Invalid URL (${req.method ?? ''} ${url.pathname})`);
       }
@@ -116,6 +132,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         throw new SimulatorHttpError(404, 'Resource not found (missing api-version query parameter).', {
           code: '404',
         });
+      }
+      if (route.requiredHeader !== undefined && req.headers[route.requiredHeader] === undefined) {
+        throw new SimulatorHttpError(400, `${route.requiredHeader}: header is required`);
       }
       const body = parseJsonObject(raw);
       record.body = body;
@@ -133,12 +152,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         },
         { completionTokens },
       );
+      // A JSON answer has no stream to fail in: `stream-error` answers it like `500`.
+      const jsonFailure = mode === 'stream-error' && result.kind === 'json' ? httpFailure('500') : undefined;
+      if (jsonFailure !== undefined) throw jsonFailure;
     } catch (err) {
       state.stats.errors++;
-      sendError(res, err);
+      sendError(res, err, route?.errorBody);
       return;
     }
-    const outcome = await send(res, result, mode);
+    const outcome = await send(res, result, mode, route.streamErrorFrame ?? OPENAI_STREAM_ERROR_FRAME);
     if (outcome === 'completed' && mode === undefined) addUsage(state.stats, result.usage);
     else state.stats.errors++;
   }
@@ -147,9 +169,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     res: ServerResponse,
     result: HandlerResult,
     mode: FailureMode | undefined,
+    streamErrorFrame: string,
   ): Promise<StreamOutcome> {
     if (result.kind === 'stream') {
-      const plan = mode === 'invalid-json' ? malformedStream(result.plan) : result.plan;
+      const plan =
+        mode === 'invalid-json'
+          ? malformedStream(result.plan)
+          : mode === 'stream-error'
+            ? failingStream(result.plan, streamErrorFrame)
+            : result.plan;
       return writeStream(res, plan, {
         tokensPerSecond,
         ...(mode === 'cut-stream' ? { cutAfterSteps: CUT_AFTER_STEPS } : {}),
@@ -236,12 +264,17 @@ function parseJsonObject(raw: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function sendError(res: ServerResponse, err: unknown): void {
+/** Sends `err` in the route's error shape (`errorBody`), the OpenAI shape by default. */
+function sendError(
+  res: ServerResponse,
+  err: unknown,
+  errorBody: ((error: SimulatorHttpError) => unknown) | undefined,
+): void {
   const error =
     err instanceof SimulatorHttpError
       ? err
       : new SimulatorHttpError(500, 'Simulator internal error.', { type: 'server_error' });
-  const body = JSON.stringify(error.toBody());
+  const body = JSON.stringify(errorBody === undefined ? error.toBody() : errorBody(error));
   const headers: Record<string, string | number> = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),

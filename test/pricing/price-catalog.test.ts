@@ -11,6 +11,8 @@ test('the memoised flat-rate path prices exactly as the catalog does', () => {
     ['openai', 'gpt-4.1', 'openai'],
     ['azure-openai', 'gpt-4o', 'azure'],
     ['simulator', 'gpt-4o', undefined],
+    ['anthropic', 'claude-sonnet-4-5', 'anthropic'],
+    ['gemini', 'gemini-2.5-flash', 'google'],
   ];
   fc.assert(
     fc.property(

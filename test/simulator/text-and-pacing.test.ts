@@ -64,7 +64,8 @@ describe('simulator: pacing', () => {
       }
       const first = arrivals[0] ?? Infinity;
       const last = arrivals.at(-1) ?? 0;
-      assert.ok(first < 60, `first chunk after ${first} ms`);
+      // Relative, not absolute: a loaded CI machine may start late, but pacing spreads the rest.
+      assert.ok(first < last / 2, `first chunk after ${first} ms of ${last} ms`);
       assert.ok(last >= 95, `stream ended after ${last} ms, expected about 100`);
       assert.ok(arrivals.length >= 5, `expected the stream in several writes, got ${arrivals.length}`);
       assert.ok(text.endsWith('data: [DONE]\n\n'));

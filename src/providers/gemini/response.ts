@@ -7,6 +7,13 @@ import { mergeGeminiCounts, normaliseGeminiUsage, readGeminiCounts, type GeminiC
  * a whole non-streamed answer, or one chunk of a stream (every chunk has the same shape).
  */
 
+/**
+ * Largest stream chunk parsed, in bytes. Image-generating models put whole images, base64
+ * encoded, inside one chunk (`inlineData`:
+ * https://ai.google.dev/gemini-api/docs/image-generation), far above the SSE framer's 1 MiB default.
+ */
+export const MAX_CHUNK_BYTES = 32 * 1024 * 1024;
+
 /** What one response chunk says; every field is optional. */
 export interface ChunkFacts {
   /** The chunk's usage counts, when it reports any. */

@@ -1,0 +1,54 @@
+import type { ProviderAdapter, RouteMatch, StreamTap } from '../types.js';
+import { createGeminiJsonArrayTap } from './json-array-stream.js';
+import { geminiPromptText, inspectGeminiRequest, prepareGeminiBody } from './request.js';
+import { extractGeminiUsage } from './response.js';
+import { matchGeminiRoute, OPERATIONS, takeGeminiQueryCredential, wantsSse } from './routes.js';
+import { createGeminiSseTap } from './sse-stream.js';
+
+export { OPERATIONS, matchGeminiRoute, takeGeminiQueryCredential, wantsSse } from './routes.js';
+export { readGeminiCounts, mergeGeminiCounts, normaliseGeminiUsage, type GeminiCounts } from './usage.js';
+export { readGeminiChunk, extractGeminiUsage, createGeminiStreamState, type ChunkFacts } from './response.js';
+export { createGeminiSseTap } from './sse-stream.js';
+export {
+  createJsonArrayScanner,
+  createGeminiJsonArrayTap,
+  type JsonArrayScanner,
+} from './json-array-stream.js';
+export { inspectGeminiRequest, prepareGeminiBody, geminiPromptText } from './request.js';
+
+/** The stream tap of a streamGenerateContent route: SSE with `alt=sse`, else the JSON array. */
+export function createGeminiStreamTap(route: RouteMatch): StreamTap {
+  return wantsSse(route) ? createGeminiSseTap() : createGeminiJsonArrayTap();
+}
+
+/**
+ * The `gemini` adapter: the Gemini API (generativelanguage.googleapis.com) and Vertex AI's
+ * publisher-model routes, key in `x-goog-api-key` (https://ai.google.dev/api#authentication).
+ * Bodies go through untouched; usage is read from `usageMetadata`, which every answer and every
+ * stream chunk carries.
+ *
+ * @example
+ * const route = geminiAdapter.matchRoute('POST', '/v1beta/models/gemini-2.5-flash:generateContent');
+ * // { operation: 'generateContent', metered: true, pathModel: 'gemini-2.5-flash', … }
+ */
+export const geminiAdapter: ProviderAdapter = {
+  type: 'gemini',
+  matchRoute: matchGeminiRoute,
+  inspectRequest: inspectGeminiRequest,
+  prepareBody: prepareGeminiBody,
+  // countTokens answers `{ totalTokens }`: the size of a prompt, not tokens consumed.
+  extractUsage: (route, body) =>
+    route.operation === OPERATIONS.countTokens ? { usage: {} } : extractGeminiUsage(body),
+  /**
+   * Streams are relayed through a tap whatever their framing: with `alt=sse` when the answer is
+   * an event stream (an error answer is plain JSON), and always for the streamed JSON array,
+   * whose content type is application/json.
+   */
+  isStreamedResponse: (route, contentType) =>
+    route.operation === OPERATIONS.streamGenerateContent &&
+    (!wantsSse(route) || contentType.includes('text/event-stream')),
+  takeQueryCredential: takeGeminiQueryCredential,
+  createStreamTap: (route) => createGeminiStreamTap(route),
+  promptText: geminiPromptText,
+  backendAuth: (apiKey) => ({ header: 'x-goog-api-key', value: apiKey }),
+};

@@ -1,0 +1,161 @@
+import type { StreamTap } from '../types.js';
+import { parseJson } from '../openai/json.js';
+import { createGeminiStreamState, MAX_CHUNK_BYTES, readGeminiChunk } from './response.js';
+
+/**
+ * `streamGenerateContent` without `alt=sse` answers with one JSON array whose elements are
+ * sent as they are generated: `[{…}\r\n,\r\n{…}]` with content type application/json
+ * (https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent). A JSON
+ * parser would wait for the closing `]`; this scanner finds each element as soon as its last
+ * byte arrives.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const EMPTY = Buffer.alloc(0);
+
+/** An incremental scanner for a streamed JSON array of objects; it never throws. */
+export interface JsonArrayScanner {
+  /** Feeds the next bytes; returns the exact bytes of every element they complete, in order. */
+  push(chunk: Buffer): Buffer[];
+  /** True when the top-level value (the array, or a lone object such as an error body) is closed. */
+  readonly closed: boolean;
+  /** Elements skipped because they were larger than the maximum size. */
+  readonly skipped: number;
+}
+
+export interface JsonArrayScannerOptions {
+  /** Largest element, in bytes, that is buffered; larger ones are skipped (default 32 MiB). */
+  maxElementSize?: number;
+}
+
+/**
+ * Creates a scanner. The elements are the objects directly inside the top-level array; a
+ * top-level object (an error answered instead of the array) is an element too. Each byte is
+ * looked at once (string contents through `indexOf`): the scanner keeps string / escape state
+ * and nesting depth across chunks, and only copies bytes when an element spans several chunks
+ * (no re-scan of a growing buffer). Structural characters are ASCII and
+ * never occur inside a multi-byte UTF-8 character, so splits anywhere are safe. Whitespace,
+ * CRLF and commas between elements are skipped; a skipped oversized element does not stop the
+ * scan, so later elements (with the latest cumulative usage) are still found.
+ */
+export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): JsonArrayScanner {
+  const maxElementSize = options.maxElementSize ?? MAX_CHUNK_BYTES;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  /** The top-level value is an array: its direct object children are the elements. */
+  let topIsArray = false;
+  let started = false;
+  /** The depth an element's `{` opened at, or -1 outside an element. */
+  let elementDepth = -1;
+  let parts: Buffer[] = [];
+  let size = 0;
+  let oversized = false;
+  let skipped = 0;
+
+  const take = (piece: Buffer): void => {
+    if (oversized) return;
+    if (size + piece.length > maxElementSize) {
+      oversized = true;
+      parts = [];
+      size = 0;
+      return;
+    }
+    parts.push(piece);
+    size += piece.length;
+  };
+
+  return {
+    get closed() {
+      return started && depth === 0;
+    },
+    get skipped() {
+      return skipped;
+    },
+    push(chunk) {
+      const out: Buffer[] = [];
+      // Where the bytes of the element in progress start in this chunk.
+      let from = elementDepth === -1 ? -1 : 0;
+      // Inside strings (most of the bytes: text, base64 data) the scan jumps from one quote or
+      // backslash to the next; the hits are cached and searched again only once passed.
+      let nextQuote = chunk.indexOf(QUOTE);
+      let nextBackslash = chunk.indexOf(BACKSLASH);
+      let i = 0;
+      while (i < chunk.length) {
+        if (inString) {
+          if (escaped) {
+            escaped = false;
+            i += 1;
+            continue;
+          }
+          if (nextQuote !== -1 && nextQuote < i) nextQuote = chunk.indexOf(QUOTE, i);
+          if (nextBackslash !== -1 && nextBackslash < i) nextBackslash = chunk.indexOf(BACKSLASH, i);
+          if (nextBackslash !== -1 && (nextQuote === -1 || nextBackslash < nextQuote)) {
+            escaped = true;
+            i = nextBackslash + 1;
+          } else if (nextQuote !== -1) {
+            inString = false;
+            i = nextQuote + 1;
+          } else {
+            break; // the string goes on in the next chunk
+          }
+          continue;
+        }
+        const byte = chunk[i];
+        if (byte === QUOTE) {
+          inString = true;
+        } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+          if (depth === 0) {
+            started = true;
+            topIsArray = byte === OPEN_BRACKET;
+          }
+          if (byte === OPEN_BRACE && elementDepth === -1 && (depth === 0 || (depth === 1 && topIsArray))) {
+            elementDepth = depth;
+            from = i;
+          }
+          depth += 1;
+        } else if ((byte === CLOSE_BRACE || byte === CLOSE_BRACKET) && depth > 0) {
+          depth -= 1;
+          if (depth === elementDepth) {
+            take(chunk.subarray(from, i + 1));
+            if (oversized) skipped += 1;
+            else out.push(parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts));
+            elementDepth = -1;
+            from = -1;
+            parts = [];
+            size = 0;
+            oversized = false;
+          }
+        }
+        i += 1;
+      }
+      if (from !== -1) take(chunk.subarray(from));
+      return out;
+    },
+  };
+}
+
+/**
+ * A tap for the streamed JSON array: each element is parsed as it completes and the bytes go
+ * on unchanged (`push` returns the very Buffer it was given). The stream is complete once an
+ * element finished the answer and the array is closed. An element cut short by the end of the
+ * stream cannot be parsed, so a truncated stream keeps the usage of its last whole element.
+ */
+export function createGeminiJsonArrayTap(options: JsonArrayScannerOptions = {}): StreamTap {
+  const scanner = createJsonArrayScanner(options);
+  const state = createGeminiStreamState();
+  return {
+    push(chunk) {
+      for (const element of scanner.push(chunk))
+        state.apply(readGeminiChunk(parseJson(element.toString('utf8'))));
+      return chunk;
+    },
+    flush: () => EMPTY,
+    result: () => state.result(undefined, scanner.closed),
+  };
+}
