@@ -13,6 +13,11 @@ import {
 } from '../reports/usage-query.js';
 import { USAGE_FIELDS, type TokenUsage, type UsageSource } from '../usage.js';
 import { createGroupCommitter } from './group-commit.js';
+import {
+  SAFETY_NET_CHECKPOINT_PAGES,
+  startWalCheckpointer,
+  type WalCheckpointer,
+} from './wal-checkpointer.js';
 import type { Ledger } from './ledger.js';
 import type { DefaultDimensionKey, UsageRecord } from './record.js';
 
@@ -242,6 +247,8 @@ export function createSqliteLedger(path: string): SqliteLedger {
     db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // Checkpoints run in a worker (wal-checkpointer.ts); this connection only as a safety net.
+    if (path !== ':memory:') db.pragma(`wal_autocheckpoint = ${SAFETY_NET_CHECKPOINT_PAGES}`);
     migrate(db);
   } catch (err) {
     db.close();
@@ -272,8 +279,19 @@ export function createSqliteLedger(path: string): SqliteLedger {
     return sortUsageRows(q, rows);
   }
 
+  // Started with the first append: a ledger opened only to read (tokenmeter usage) never
+  // checkpoints behind the gateway's back.
+  let checkpointer: WalCheckpointer | undefined;
+  const onCheckpointError = (message: string): void => {
+    process.emitWarning(`ledger checkpoint failed: ${message}`, 'TokenmeterLedgerWarning');
+  };
+
   return {
-    append: (record) => committer.add(record),
+    append: (record) => {
+      if (checkpointer === undefined && path !== ':memory:')
+        checkpointer = startWalCheckpointer(path, onCheckpointError);
+      return committer.add(record);
+    },
     query: (query) => settle(() => runQuery(query)),
     count: () => settle(() => countAll.get() ?? 0),
     customDimensionNames: () => settle(() => customNames.all()),
@@ -282,10 +300,12 @@ export function createSqliteLedger(path: string): SqliteLedger {
         const row = selectOne.get(id);
         return row === undefined ? undefined : fromRow(row);
       }),
-    close: () =>
-      settle(() => {
+    close: async () => {
+      await settle(() => {
         committer.flush();
         db.close();
-      }),
+      });
+      await checkpointer?.close();
+    },
   };
 }

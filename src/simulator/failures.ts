@@ -10,10 +10,13 @@ import { SimulatorHttpError } from './types.js';
  * - `invalid-json`: HTTP 200 whose JSON body is cut in half (streams: a malformed `data:` frame
  *   after the head, then the rest of the stream);
  * - `cut-stream`: the socket is destroyed mid-answer (streams: after {@link CUT_AFTER_STEPS}
- *   token steps; JSON: after half of the declared content-length).
+ *   token steps; JSON: after half of the declared content-length);
+ * - `stream-error`: a stream fails after {@link CUT_AFTER_STEPS} token steps with the provider's
+ *   error event (Anthropic `event: error`, else an OpenAI error chunk) and then ends normally;
+ *   a JSON answer is a `500` instead.
  * Failed requests add nothing to the token totals of the simulator's stats.
  */
-export type FailureMode = '500' | '429' | 'invalid-json' | 'cut-stream';
+export type FailureMode = '500' | '429' | 'invalid-json' | 'cut-stream' | 'stream-error';
 
 /** The request header that selects a {@link FailureMode}. */
 export const FAIL_HEADER = 'x-simulator-fail';
@@ -21,7 +24,7 @@ export const FAIL_HEADER = 'x-simulator-fail';
 /** Token steps sent before a `cut-stream` failure destroys the socket. */
 export const CUT_AFTER_STEPS = 3;
 
-const MODES: readonly FailureMode[] = ['500', '429', 'invalid-json', 'cut-stream'];
+const MODES: readonly FailureMode[] = ['500', '429', 'invalid-json', 'cut-stream', 'stream-error'];
 
 /** The failure a request asks for; unknown values are a 400 so that typos in tests show. */
 export function failureMode(headers: IncomingHttpHeaders): FailureMode | undefined {
@@ -70,4 +73,16 @@ export function malformedStream(plan: StreamPlan): StreamPlan {
     steps: ['data: {"id":"malformed","choices":[{"delta":{"content":"\n\n', ...plan.steps],
     tail: plan.tail,
   };
+}
+
+/**
+ * A mid-stream error chunk of the OpenAI shape: chat streams carry an `error` object
+ * (the chat tap reads that), Responses streams an event of `type: "error"`; this one has both.
+ */
+export const OPENAI_STREAM_ERROR_FRAME =
+  'data: {"type":"error","error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}\n\n';
+
+/** A stream that fails after {@link CUT_AFTER_STEPS} token steps with `errorFrame`, then ends. */
+export function failingStream(plan: StreamPlan, errorFrame: string): StreamPlan {
+  return { head: plan.head, steps: plan.steps.slice(0, CUT_AFTER_STEPS), tail: errorFrame };
 }

@@ -1,8 +1,9 @@
+import { handleAnthropicCountTokens, handleAnthropicMessages, matchAnthropicRoute } from './anthropic.js';
 import { handleChat } from './chat.js';
 import { handleCompletions } from './completions.js';
 import { handleEmbeddings } from './embeddings.js';
 import { handleResponses } from './responses.js';
-import type { Flavor, Handler, Operation } from './types.js';
+import type { Flavor, Handler, Operation, SimulatorHttpError } from './types.js';
 
 /** A matched simulator route. */
 export interface Route {
@@ -12,6 +13,12 @@ export interface Route {
   deployment?: string;
   /** Azure's classic routes require `?api-version=`; the v1 routes do not. */
   requiresApiVersion: boolean;
+  /** A request header the provider requires (a 400 without it), e.g. `anthropic-version`. */
+  requiredHeader?: string;
+  /** The provider's error body; the OpenAI shape when absent. */
+  errorBody?: (error: SimulatorHttpError) => unknown;
+  /** The frame a failing stream ends with (`stream-error` mode); an OpenAI error chunk when absent. */
+  streamErrorFrame?: string;
 }
 
 const OPERATIONS: Record<string, Operation> = {
@@ -27,6 +34,8 @@ export const HANDLERS: Record<Operation, Handler> = {
   completions: handleCompletions,
   embeddings: handleEmbeddings,
   responses: handleResponses,
+  messages: handleAnthropicMessages,
+  count_tokens: handleAnthropicCountTokens,
 };
 
 const AZURE_DEPLOYMENT = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
@@ -37,12 +46,16 @@ const OPENAI = /^(?:\/v1)?\/(chat\/completions|completions|embeddings|responses)
 /**
  * Maps a URL path to a route:
  * - OpenAI: `/v1/{op}` and `/{op}`;
+ * - Anthropic: `/v1/messages` and `/v1/messages/count_tokens`;
  * - Azure OpenAI: `/openai/deployments/{deployment}/{op}?api-version=…` (chat/completions,
  *   completions, embeddings), `/openai/responses?api-version=…` and the v1 API `/openai/v1/{op}`.
  * Trailing slashes are ignored. Returns undefined for anything else.
  */
 export function matchRoute(pathname: string): Route | undefined {
   const path = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname;
+  // Before the OpenAI pattern, which would read `/v1/messages` as nothing it knows.
+  const anthropic = matchAnthropicRoute(path);
+  if (anthropic !== undefined) return anthropic;
   const deployment = AZURE_DEPLOYMENT.exec(path);
   if (deployment !== null) {
     const operation = OPERATIONS[deployment[2] ?? ''];

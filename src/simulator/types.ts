@@ -1,10 +1,10 @@
 import type { StreamPlan } from './sse.js';
 
 /** Which provider's wire format a route speaks. */
-export type Flavor = 'openai' | 'azure';
+export type Flavor = 'openai' | 'azure' | 'anthropic';
 
 /** The operations the simulator serves. */
-export type Operation = 'chat' | 'completions' | 'embeddings' | 'responses';
+export type Operation = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages' | 'count_tokens';
 
 /** Options a {@link Handler} reads. */
 export interface HandlerOptions {

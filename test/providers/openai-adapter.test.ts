@@ -218,7 +218,7 @@ test('backendAuth: Bearer for openai, api-key for Azure', () => {
 });
 
 test('registry maps config types to adapters', () => {
-  assert.deepEqual([...PROVIDER_TYPES].sort(), ['azure-openai', 'openai']);
+  assert.deepEqual([...PROVIDER_TYPES].sort(), ['anthropic', 'azure-openai', 'gemini', 'openai']);
   assert.equal(getProviderAdapter('openai'), openAiAdapter);
   assert.equal(getProviderAdapter('azure-openai'), azureOpenAiAdapter);
   assert.equal(getProviderAdapter('nope'), undefined);

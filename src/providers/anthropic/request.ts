@@ -25,7 +25,8 @@ export function anthropicPromptText(_route: RouteMatch, body: unknown): string {
   const parts: string[] = [];
   collectContent(field(body, 'system'), parts, 0);
   const messages = field(body, 'messages');
-  if (Array.isArray(messages)) for (const message of messages) collectContent(field(message, 'content'), parts, 0);
+  if (Array.isArray(messages))
+    for (const message of messages) collectContent(field(message, 'content'), parts, 0);
   return parts.join('\n');
 }
 

@@ -1,7 +1,12 @@
 import type { StreamResult, StreamTap, StreamTapOptions } from '../types.js';
 import { createSseTap, type SseVerdict } from '../../sse/sse-tap.js';
 import { field, isJsonObject, parseJson, readText } from '../openai/json.js';
-import { mergeAnthropicCounts, normaliseAnthropicCounts, readAnthropicCounts, type AnthropicCounts } from './usage.js';
+import {
+  mergeAnthropicCounts,
+  normaliseAnthropicCounts,
+  readAnthropicCounts,
+  type AnthropicCounts,
+} from './usage.js';
 
 /**
  * Streams of the Messages API: `event: <type>` + `data: <JSON with the same type>` events
@@ -110,14 +115,16 @@ export function createAnthropicStreamTap(options: StreamTapOptions): StreamTap {
   };
 
   const result = (pending: AnthropicEventFacts | undefined): StreamResult => {
-    const merged = pending?.counts === undefined ? counts : mergeAnthropicCounts(counts ?? {}, pending.counts);
+    const merged =
+      pending?.counts === undefined ? counts : mergeAnthropicCounts(counts ?? {}, pending.counts);
     let generated: string | undefined;
     const out: StreamResult = {
       usage: merged === undefined ? {} : normaliseAnthropicCounts(merged),
       get generatedText(): string {
         generated ??=
-          output.map((o) => o.text ?? readAnthropicEvent({ event: DELTA_EVENT, data: o.raw ?? '' }).text ?? '').join('') +
-          (pending?.text ?? '');
+          output
+            .map((o) => o.text ?? readAnthropicEvent({ event: DELTA_EVENT, data: o.raw ?? '' }).text ?? '')
+            .join('') + (pending?.text ?? '');
         return generated;
       },
       completed: completed || pending?.completed === true,
@@ -136,6 +143,7 @@ export function createAnthropicStreamTap(options: StreamTapOptions): StreamTap {
         else apply(readAnthropicEvent(event));
         return 'keep';
       },
+      isComplete: () => completed,
       result: (trailing) => result(trailing === undefined ? undefined : readAnthropicEvent(trailing)),
     },
     { ...options, stripUsageChunk: false },
