@@ -156,7 +156,8 @@ export function relayUpstream(
           const out = tap.push(chunk);
           // Once the stream's final event is in, its bytes wait for the commit and leave with
           // the end of the response (one write, and the client's last event after the record).
-          if (held !== undefined || tap.isComplete?.() === true) held = held === undefined ? out : Buffer.concat([held, out]);
+          if (held !== undefined || tap.isComplete?.() === true)
+            held = held === undefined ? out : Buffer.concat([held, out]);
           else write(out);
           return;
         }
