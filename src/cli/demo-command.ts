@@ -33,10 +33,13 @@ export function addDemoCommand(program: Command): void {
       const { sent, ok } = await sendDemoTraffic(gateway.url);
       out.write(`${ok}/${sent} calls answered\n\nUsage by subscription:\n`);
       const rows = await gateway.ledger.query({ by: ['subscription'], where: [] });
-      out.write(`${formatRows(rows, ['subscription'], 'table')}\n`);
-      out.write(
-        `\nGateway:     ${gateway.url}  (OpenAI base URL ${gateway.url}/openai/v1, Azure endpoint ${gateway.url}/azure)\n`,
-      );
+      out.write(`${formatRows(rows, ['subscription'], 'table')}\n\nUsage by API and operation:\n`);
+      const byApi = await gateway.ledger.query({ by: ['api', 'operation'], where: [] });
+      out.write(`${formatRows(byApi, ['api', 'operation'], 'table')}\n`);
+      const base = gateway.url;
+      out.write(`\nGateway:     ${base}\n`);
+      out.write(`  OpenAI base URL ${base}/openai/v1    Azure OpenAI endpoint ${base}/azure\n`);
+      out.write(`  Anthropic base URL ${base}/anthropic    Gemini base URL ${base}/gemini\n`);
       out.write(`Metrics:     ${gateway.url}/metrics\n`);
       out.write(
         `Ledger:      ${opts.ledger}  (query it: npx tokenmeter usage --ledger ${opts.ledger} --by subscription,model)\n`,

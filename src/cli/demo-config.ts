@@ -19,8 +19,8 @@ export const DEMO_TEAMS = [
 ] as const;
 
 /**
- * The embedded configuration `tokenmeter demo` runs on: one simulated backend serving an
- * OpenAI-shaped and an Azure-OpenAI-shaped API, one product, three teams.
+ * The embedded configuration `tokenmeter demo` runs on: one simulated backend serving the
+ * OpenAI, Azure OpenAI, Anthropic and Gemini API shapes, one product, three teams.
  */
 export function demoConfig(port: number, ledger: string): Config {
   return configSchema.parse({
@@ -32,8 +32,10 @@ export function demoConfig(port: number, ledger: string): Config {
     apis: [
       { id: 'openai', path: '/openai/v1', type: 'openai', backend: 'simulated-llm' },
       { id: 'azure-openai', path: '/azure', type: 'azure-openai', backend: 'simulated-llm' },
+      { id: 'anthropic', path: '/anthropic', type: 'anthropic', backend: 'simulated-llm' },
+      { id: 'gemini', path: '/gemini', type: 'gemini', backend: 'simulated-llm' },
     ],
-    products: [{ id: 'standard', apis: ['openai', 'azure-openai'] }],
+    products: [{ id: 'standard', apis: ['openai', 'azure-openai', 'anthropic', 'gemini'] }],
     subscriptions: DEMO_TEAMS.map((t) => ({
       id: t.id,
       key: t.key,

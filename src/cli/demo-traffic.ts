@@ -1,11 +1,12 @@
 import { DEMO_TEAMS } from './demo-config.js';
 
-/** One call the demo sends through the gateway. */
+/** One call the demo sends through the gateway, with the key header its SDK would use. */
 interface DemoCall {
   team: number;
   path: string;
-  header: 'authorization' | 'api-key';
+  auth: 'bearer' | 'api-key' | 'x-api-key' | 'x-goog-api-key';
   body: Record<string, unknown>;
+  headers?: Record<string, string>;
 }
 
 const QUESTIONS = [
@@ -15,50 +16,73 @@ const QUESTIONS = [
   'Explain token metering to a finance team in two sentences.',
 ];
 
-function chat(model: string, question: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { model, messages: [{ role: 'user', content: question }], ...extra };
-}
+const messages = (question: string): { role: string; content: string }[] => [
+  { role: 'user', content: question },
+];
 
-/** The demo's traffic: three teams, OpenAI and Azure shapes, streamed and not. */
+/**
+ * The demo's traffic, streamed and not: team-search on OpenAI (chat, embeddings, completions),
+ * team-support on Azure OpenAI and Anthropic, team-analytics on Gemini and the Responses API.
+ */
 function demoCalls(): DemoCall[] {
   const q = (i: number): string => QUESTIONS[i % QUESTIONS.length] ?? '';
   const calls: DemoCall[] = [];
   for (let i = 0; i < 4; i++) {
-    calls.push({
-      team: 0,
-      path: '/openai/v1/chat/completions',
-      header: 'authorization',
-      body: chat('gpt-4o-mini', q(i), { stream: i % 2 === 0 }),
-    });
-    calls.push({
-      team: 0,
-      path: '/openai/v1/embeddings',
-      header: 'authorization',
-      body: { model: 'text-embedding-3-small', input: q(i) },
-    });
-    calls.push({
-      team: 1,
-      path: '/azure/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21',
-      header: 'api-key',
-      body: { messages: [{ role: 'user', content: q(i + 1) }], stream: i % 2 === 1 },
-    });
-    calls.push({
-      team: 2,
-      path: '/openai/v1/responses',
-      header: 'authorization',
-      body: { model: 'gpt-4.1', input: q(i + 2), stream: i % 2 === 0 },
-    });
+    const stream = i % 2 === 0;
+    calls.push(
+      {
+        team: 0,
+        path: '/openai/v1/chat/completions',
+        auth: 'bearer',
+        body: { model: 'gpt-4o-mini', messages: messages(q(i)), stream },
+      },
+      {
+        team: 0,
+        path: '/openai/v1/embeddings',
+        auth: 'bearer',
+        body: { model: 'text-embedding-3-small', input: q(i) },
+      },
+      {
+        team: 1,
+        path: '/azure/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21',
+        auth: 'api-key',
+        body: { messages: messages(q(i + 1)), stream: !stream },
+      },
+      {
+        team: 1,
+        path: '/anthropic/v1/messages',
+        auth: 'x-api-key',
+        headers: { 'anthropic-version': '2023-06-01' },
+        body: { model: 'claude-sonnet-4-5', max_tokens: 256, messages: messages(q(i + 1)), stream },
+      },
+      {
+        team: 2,
+        path: `/gemini/v1beta/models/gemini-2.5-flash:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`,
+        auth: 'x-goog-api-key',
+        body: { contents: [{ role: 'user', parts: [{ text: q(i + 2) }] }] },
+      },
+      {
+        team: 2,
+        path: '/openai/v1/responses',
+        auth: 'bearer',
+        body: { model: 'gpt-4.1', input: q(i + 2), stream: !stream },
+      },
+    );
   }
   calls.push({
-    team: 2,
+    team: 0,
     path: '/openai/v1/completions',
-    header: 'authorization',
+    auth: 'bearer',
     body: { model: 'gpt-3.5-turbo-instruct', prompt: q(3) },
   });
   return calls;
 }
 
-/** Sends the demo traffic (a few at a time) and returns how many calls succeeded. */
+function keyHeader(auth: DemoCall['auth'], key: string): Record<string, string> {
+  return auth === 'bearer' ? { authorization: `Bearer ${key}` } : { [auth]: key };
+}
+
+/** Sends the demo traffic (a few calls at a time) and returns how many were answered with 2xx. */
 export async function sendDemoTraffic(gatewayUrl: string): Promise<{ sent: number; ok: number }> {
   const calls = demoCalls();
   let ok = 0;
@@ -66,12 +90,12 @@ export async function sendDemoTraffic(gatewayUrl: string): Promise<{ sent: numbe
   for (let start = 0; start < calls.length; start += concurrency) {
     const results = await Promise.all(
       calls.slice(start, start + concurrency).map(async (call) => {
-        const key = DEMO_TEAMS[call.team]?.key ?? '';
         const response = await fetch(gatewayUrl + call.path, {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
-            [call.header]: call.header === 'authorization' ? `Bearer ${key}` : key,
+            ...keyHeader(call.auth, DEMO_TEAMS[call.team]?.key ?? ''),
+            ...call.headers,
           },
           body: JSON.stringify(call.body),
         });

@@ -91,7 +91,7 @@ test('demo --once runs gateway, simulator and traffic from three teams, and prin
   const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-demo-'));
   const res = run(['demo', '--once', '--port', '0'], dir);
   assert.equal(res.status, 0, res.stderr);
-  assert.match(res.stdout, /17\/17 calls answered/);
+  assert.match(res.stdout, /25\/25 calls answered/);
   for (const team of ['team-search', 'team-support', 'team-analytics']) {
     const line = res.stdout.split('\n').find((l) => l.startsWith(team));
     assert.ok(line, `${team} has a usage row`);
@@ -99,4 +99,8 @@ test('demo --once runs gateway, simulator and traffic from three teams, and prin
     assert.ok(requests > 0);
   }
   assert.match(res.stdout, /Metrics: +http:\/\/127\.0\.0\.1:\d+\/metrics/);
+  // Every provider shape is in the traffic.
+  for (const api of ['openai', 'azure-openai', 'anthropic', 'gemini']) {
+    assert.match(res.stdout, new RegExp(`^${api} +\\S+ +[1-9]`, 'm'), `${api} has usage`);
+  }
 });
