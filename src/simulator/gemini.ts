@@ -5,9 +5,8 @@ import {
   GEMINI_SSE_HEADERS,
   geminiSseFrame,
   geminiStreamPlan,
-  writeGeminiStream,
 } from './gemini-stream.js';
-import type { StreamOutcome, StreamPlan } from './sse.js';
+import { writeStream, type StreamOutcome, type StreamPlan } from './sse.js';
 import { countTextTokens, generateTokens } from './text.js';
 import { SimulatorHttpError, type SimUsage } from './types.js';
 
@@ -219,7 +218,7 @@ function send(call: GeminiCall, answer: Answer, mode: FailureMode | undefined): 
     });
   }
   const plan = failingPlan(geminiStreamPlan(answer.chunks, answer.sse), answer.sse, mode);
-  return writeGeminiStream(res, plan, {
+  return writeStream(res, plan, {
     headers: answer.sse ? GEMINI_SSE_HEADERS : GEMINI_JSON_HEADERS,
     tokensPerSecond: call.tokensPerSecond,
     ...(mode === 'cut-stream' ? { cutAfterSteps: CUT_AFTER_STEPS } : {}),

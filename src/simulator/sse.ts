@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 /**
  * Server-sent events for the simulator: frame rendering and a paced writer.
@@ -34,6 +34,8 @@ export type StreamOutcome = 'completed' | 'cut' | 'aborted';
 
 /** Options of {@link writeStream}. */
 export interface WriteStreamOptions {
+  /** Response headers (default: SSE_HEADERS); Gemini's streamed JSON array is application/json. */
+  headers?: OutgoingHttpHeaders;
   /** Token steps per second; 0 sends everything at once. */
   tokensPerSecond: number;
   /** Destroy the socket after this many steps (upstream failure simulation). */
@@ -70,7 +72,7 @@ export function writeStream(
       resolve(outcome);
     };
     res.once('close', () => settle(res.writableFinished ? 'completed' : 'aborted'));
-    res.writeHead(200, SSE_HEADERS);
+    res.writeHead(200, options.headers ?? SSE_HEADERS);
 
     const cut = (chunk: string): void => {
       // Wait until the bytes are flushed to the socket, then drop the connection without the
