@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { DefaultDimensions } from '../ledger/record.js';
 import { TokenmeterError } from '../errors.js';
 import type { ProviderAdapter, RouteMatch } from '../providers/types.js';
 import type { ApiRouter } from './api-router.js';
 import type { Backend } from './backends.js';
+import { resolveCallDimensions } from './call-dimensions.js';
 import { createCallMeter, type CallMeter } from './call-meter.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { readSubscriptionKey } from './client-credentials.js';
@@ -100,40 +100,17 @@ async function prepareCall(
     backend.injectStreamUsage && route.metered,
   );
 
-  const ip = deps.clientIp.resolve(req);
-  const dimensions: DefaultDimensions = {
-    api: match.api.id,
-    operation: route.operation,
-    product: subscription.product,
-    subscription: subscription.id,
-    location: deps.config.gateway.location,
-    gateway: deps.config.gateway.id,
-    backend: backend.id,
-    provider: backend.type,
-    stream: info.stream,
-    ...(info.user !== undefined ? { user: info.user } : {}),
-    ...(ip !== undefined ? { ip } : {}),
-    ...(info.model !== undefined ? { model: info.model } : {}),
-  };
-  const custom = deps.customDimensions.evaluate({
-    request: {
-      method: req.method ?? 'GET',
-      path: url.split('?')[0] ?? url,
-      model: info.model ?? '',
-      headers: req.headers,
-      ip: ip ?? '',
-      stream: info.stream,
-      user: info.user ?? '',
-    },
-    subscription: {
-      id: subscription.id,
-      product: subscription.product,
-      owner: subscription.owner ?? '',
-      costCenter: subscription.costCenter ?? '',
-    },
-    api: { id: match.api.id },
-    backend: { id: backend.id, type: backend.type },
-    jwt: { claims: {} },
+  const { dimensions, custom } = resolveCallDimensions({
+    req,
+    url,
+    api: match.api,
+    route,
+    info,
+    subscription,
+    backend,
+    gateway: deps.config.gateway,
+    clientIp: deps.clientIp,
+    customDimensions: deps.customDimensions,
   });
   const meter = createCallMeter({
     time,
