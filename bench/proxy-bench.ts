@@ -25,12 +25,23 @@ const chat = {
   model: 'gpt-4o-mini',
   messages: [{ role: 'user', content: 'Write one short sentence about metering.' }],
 };
-const bodies = { json: JSON.stringify(chat), stream: JSON.stringify({ ...chat, stream: true }) };
+const bodies = {
+  json: JSON.stringify(chat),
+  stream: JSON.stringify({ ...chat, stream: true }),
+  // The client asks for usage itself: (b) and (c) then get the very same upstream stream, which
+  // isolates the gateway's own cost from the extra usage chunk it otherwise asks the upstream for.
+  streamWithUsage: JSON.stringify({ ...chat, stream: true, stream_options: { include_usage: true } }),
+};
 
 const SCENARIOS = [
   { name: 'chat, non-streaming, 1 connection', connections: 1, body: bodies.json },
   { name: 'chat, non-streaming, 64 connections', connections: 64, body: bodies.json },
   { name: 'chat, streaming, 16 connections', connections: 16, body: bodies.stream },
+  {
+    name: 'chat, streaming with include_usage, 16 connections',
+    connections: 16,
+    body: bodies.streamWithUsage,
+  },
 ] as const;
 
 function positiveNumber(value: string | undefined, fallback: number): number {
