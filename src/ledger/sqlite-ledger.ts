@@ -6,13 +6,12 @@ import {
   resolveUsageQuery,
   sortUsageRows,
   toUsageRow,
-  type ResolvedDimension,
-  type ResolvedUsageQuery,
   type UsageQuery,
   type UsageRow,
 } from '../reports/usage-query.js';
-import { USAGE_FIELDS, type TokenUsage, type UsageSource } from '../usage.js';
+import { USAGE_FIELDS, type UsageSource } from '../usage.js';
 import { createGroupCommitter } from './group-commit.js';
+import { buildUsageSql, DIMENSION_COLUMNS, TOKEN_COLUMNS, type SqlValue } from './sqlite-usage-sql.js';
 import {
   SAFETY_NET_CHECKPOINT_PAGES,
   startWalCheckpointer,
@@ -20,32 +19,6 @@ import {
 } from './wal-checkpointer.js';
 import type { Ledger } from './ledger.js';
 import type { DefaultDimensionKey, UsageRecord } from './record.js';
-
-/** Column of each default dimension. `user` is quoted everywhere: it is a keyword in PostgreSQL. */
-const DIMENSION_COLUMNS = {
-  api: 'api',
-  operation: 'operation',
-  product: 'product',
-  user: '"user"',
-  subscription: 'subscription',
-  ip: 'ip',
-  location: 'location',
-  gateway: 'gateway',
-  backend: 'backend',
-  model: 'model',
-  responseModel: 'response_model',
-  provider: 'provider',
-  stream: 'stream',
-} as const satisfies Record<DefaultDimensionKey, string>;
-
-const TOKEN_COLUMNS = {
-  promptTokens: 'prompt_tokens',
-  completionTokens: 'completion_tokens',
-  totalTokens: 'total_tokens',
-  cachedTokens: 'cached_tokens',
-  cacheWriteTokens: 'cache_write_tokens',
-  reasoningTokens: 'reasoning_tokens',
-} as const satisfies Record<keyof TokenUsage, string>;
 
 /**
  * Schema migrations; `PRAGMA user_version` holds how many have been applied. Append, never edit:
@@ -93,8 +66,6 @@ const INSERT_COLUMNS = [
 const INSERT_SQL = `INSERT INTO usage_records (${INSERT_COLUMNS.join(', ')})
   VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (id) DO NOTHING`;
-
-type SqlValue = string | number | null;
 
 function toParams(r: UsageRecord): SqlValue[] {
   const dims = (Object.keys(DIMENSION_COLUMNS) as DefaultDimensionKey[]).map((key): SqlValue => {
@@ -165,63 +136,6 @@ function migrate(db: Database.Database): void {
     }
     MIGRATIONS.slice(version).forEach((sql, i) => db.exec(sql).pragma(`user_version = ${version + i + 1}`));
   }).immediate();
-}
-
-/** The SQL expression of a dimension; custom names travel as a bound JSON path parameter. */
-function dimensionSql(d: ResolvedDimension, params: Record<string, SqlValue>, slot: string): string {
-  if (d.kind === 'default') return DIMENSION_COLUMNS[d.key];
-  // resolveDimension has already refused any name that is not a plain identifier.
-  params[slot] = `$."${d.name}"`;
-  return `json_extract(custom, @${slot})`;
-}
-
-/**
- * The aggregate SQL of a validated query. Every value is a bound parameter; identifiers come
- * only from DIMENSION_COLUMNS / TOKEN_COLUMNS. Columns are aliased as toUsageRow expects.
- */
-function buildUsageSql(q: ResolvedUsageQuery): { sql: string; params: Record<string, SqlValue> } {
-  const params: Record<string, SqlValue> = {};
-  const select = q.by.map((d, i) => `${dimensionSql(d, params, `c${i}`)} AS d${i}`);
-  const groupBy = q.by.map((_, i) => `d${i}`);
-  if (q.interval !== undefined) {
-    params['interval'] = q.interval;
-    select.push('CAST(time / @interval AS INTEGER) * @interval AS bucket');
-    groupBy.push('bucket');
-  }
-  const where: string[] = [];
-  if (q.since !== undefined) {
-    params['since'] = q.since;
-    where.push('time >= @since');
-  }
-  if (q.until !== undefined) {
-    params['until'] = q.until;
-    where.push('time < @until');
-  }
-  q.where.forEach((filter, i) => {
-    const expr = dimensionSql(filter.dimension, params, `wc${i}`);
-    const values = filter.values.filter((v) => v !== null);
-    const names = values.map((value, j) => {
-      params[`w${i}_${j}`] = typeof value === 'boolean' ? Number(value) : value;
-      return `@w${i}_${j}`;
-    });
-    const alternatives = [
-      ...(names.length > 0 ? [`${expr} IN (${names.join(', ')})`] : []),
-      ...(values.length < filter.values.length ? [`${expr} IS NULL`] : []),
-    ];
-    where.push(`(${alternatives.join(' OR ')})`);
-  });
-  const sql = `SELECT ${[
-    ...select,
-    'COUNT(*) AS requests',
-    ...USAGE_FIELDS.map((key) => `COALESCE(SUM(${TOKEN_COLUMNS[key]}), 0) AS ${key}`),
-    `COALESCE(SUM(source = 'estimated'), 0) AS estimatedRequests`,
-    `COALESCE(SUM(source = 'partial'), 0) AS partialRequests`,
-    'SUM(cost) AS cost',
-  ].join(', ')}
-    FROM usage_records
-    ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-    ${groupBy.length > 0 ? `GROUP BY ${groupBy.join(', ')}` : ''}`;
-  return { sql, params };
 }
 
 /** An SQLite ledger; also exposes `get` for tests and tooling that need one record back. */
