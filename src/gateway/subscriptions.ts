@@ -1,4 +1,4 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Config, SubscriptionConfig } from '../config/schema.js';
 import { TokenmeterError } from '../errors.js';
 
@@ -8,24 +8,21 @@ export interface Caller {
 }
 
 /**
- * Looks subscriptions up by key. Keys are indexed by their SHA-256 so a lookup is one map access
- * and the comparison of the stored digest is constant-time.
+ * Looks subscriptions up by key. Keys are indexed by their SHA-256 digest: a lookup is one map
+ * access, and whatever its timing reveals is about digests, never about the key itself.
  */
 export interface SubscriptionDirectory {
   /** Throws TM_UNAUTHORIZED (unknown, revoked or missing key) or TM_FORBIDDEN (API not in product). */
   authenticate(key: string | undefined, apiId: string): Caller;
 }
 
-function digest(key: string): Buffer {
-  return createHash('sha256').update(key).digest();
+function digest(key: string): string {
+  return hash('sha256', key, 'hex');
 }
 
 export function createSubscriptionDirectory(config: Config): SubscriptionDirectory {
-  const byDigest = new Map<string, { digest: Buffer; subscription: SubscriptionConfig }>();
-  for (const subscription of config.subscriptions) {
-    const d = digest(subscription.key);
-    byDigest.set(d.toString('hex'), { digest: d, subscription });
-  }
+  const byDigest = new Map<string, SubscriptionConfig>();
+  for (const subscription of config.subscriptions) byDigest.set(digest(subscription.key), subscription);
   const apisByProduct = new Map(config.products.map((p) => [p.id, new Set(p.apis)]));
 
   return {
@@ -36,18 +33,17 @@ export function createSubscriptionDirectory(config: Config): SubscriptionDirecto
           'Missing subscription key. Send it in the api-key, Authorization: Bearer, x-api-key or Ocp-Apim-Subscription-Key header.',
         );
       }
-      const d = digest(key);
-      const entry = byDigest.get(d.toString('hex'));
-      if (entry === undefined || !timingSafeEqual(entry.digest, d) || entry.subscription.revoked) {
+      const subscription = byDigest.get(digest(key));
+      if (subscription === undefined || subscription.revoked) {
         throw new TokenmeterError('TM_UNAUTHORIZED', 'Access denied: invalid or revoked subscription key.');
       }
-      if (apisByProduct.get(entry.subscription.product)?.has(apiId) !== true) {
+      if (apisByProduct.get(subscription.product)?.has(apiId) !== true) {
         throw new TokenmeterError(
           'TM_FORBIDDEN',
-          `Subscription "${entry.subscription.id}" has no access to API "${apiId}".`,
+          `Subscription "${subscription.id}" has no access to API "${apiId}".`,
         );
       }
-      return { subscription: entry.subscription };
+      return { subscription };
     },
   };
 }
