@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     const report: BenchReport = {
       setup: [
         `node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? 'unknown'}); load generator, upstream, bare proxy and tokenmeter each in their own process`,
-        `autocannon, ${seconds} s per run, keep-alive; streaming requests do not ask for usage (tokenmeter injects stream_options.include_usage and strips the usage chunk)`,
+        `autocannon, ${seconds} s per run, keep-alive; in "streaming" the client does not ask for usage (tokenmeter injects stream_options.include_usage and strips the usage chunk), in "streaming with include_usage" it does (both proxies relay the same stream)`,
         `upstream: tokenmeter simulator, ${FAST_COMPLETION_TOKENS} completion tokens, no pacing; TTFB upstream paced at ${PACED.tokensPerSecond} tokens/s (${PACED.completionTokens} tokens)`,
         'tokenmeter: subscription key auth, SQLite ledger (WAL), Prometheus metrics with 5 dimensions',
       ],
