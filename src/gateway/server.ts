@@ -9,7 +9,7 @@ import { createPrometheusMetrics, type PrometheusMetrics } from '../metrics/prom
 import { createPriceCatalog } from '../pricing/price-catalog.js';
 import { startSimulator, type Simulator } from '../simulator/index.js';
 import { createApiRouter } from './api-router.js';
-import { closeBackends, createBackends } from './backends.js';
+import { closeBackends, createBackends, type Backend } from './backends.js';
 import { createClientIpResolver } from './client-ip.js';
 import { proxyCall, type ProxyDeps } from './proxy-call.js';
 import { createRecordSink } from './record-sink.js';
@@ -46,38 +46,52 @@ export function createLogger(level = 'info'): Logger {
  */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const log = options.logger ?? createLogger();
-  const simulators = new Map<string, Simulator>();
-  for (const backend of config.backends) {
-    if (backend.type !== 'simulator') continue;
-    simulators.set(
-      backend.id,
-      await startSimulator({ ...(backend.simulator ?? {}), host: '127.0.0.1', port: 0 }),
-    );
-  }
-  const ledger = openLedger(options.ledgerUrl ?? config.ledger);
+  // Pure set-up first: what can only fail on a bad configuration holds no resources yet.
   const metrics = createPrometheusMetrics(config.tokenMetrics);
-  const backends = createBackends(config, (b) => simulators.get(b.id)?.url ?? b.url ?? '');
-  const deps: ProxyDeps = {
-    config,
-    router: createApiRouter(config),
-    subscriptions: createSubscriptionDirectory(config),
-    backends,
-    clientIp: createClientIpResolver(config.gateway.trustedProxies),
-    customDimensions: createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions)),
-    sink: createRecordSink(ledger, [metrics], log),
-    prices: createPriceCatalog(),
-    nextRecordId: createRecordIdGenerator(),
-    log,
+  const router = createApiRouter(config);
+  const customDimensions = createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions));
+  const ledger = openLedger(options.ledgerUrl ?? config.ledger);
+  const simulators = new Map<string, Simulator>();
+  let backends = new Map<string, Backend>();
+  // Whatever was started is released again if a later step fails (e.g. EADDRINUSE), so the
+  // process can exit with the error instead of hanging on open handles.
+  const releaseResources = async (): Promise<void> => {
+    await closeBackends(backends);
+    await Promise.all([...simulators.values()].map((s) => s.close()));
+    await ledger.close();
   };
-
-  const server = createServer((req, res) => {
-    handleRequest(req, res, deps, metrics).catch((err: unknown) => {
-      log.error({ err }, 'request failed');
-      sendUnknownError(res, err);
+  let server: Server;
+  try {
+    for (const backend of config.backends) {
+      if (backend.type !== 'simulator') continue;
+      const simulator = await startSimulator({ ...(backend.simulator ?? {}), host: '127.0.0.1', port: 0 });
+      simulators.set(backend.id, simulator);
+    }
+    backends = createBackends(config, (b) => simulators.get(b.id)?.url ?? b.url ?? '');
+    const deps: ProxyDeps = {
+      config,
+      router,
+      subscriptions: createSubscriptionDirectory(config),
+      backends,
+      clientIp: createClientIpResolver(config.gateway.trustedProxies),
+      customDimensions,
+      sink: createRecordSink(ledger, [metrics], log),
+      prices: createPriceCatalog(),
+      nextRecordId: createRecordIdGenerator(),
+      log,
+    };
+    server = createServer((req, res) => {
+      handleRequest(req, res, deps, metrics).catch((err: unknown) => {
+        log.error({ err }, 'request failed');
+        sendUnknownError(res, err);
+      });
     });
-  });
-  server.keepAliveTimeout = 65_000;
-  await listen(server, options.port ?? config.gateway.port, config.gateway.host);
+    server.keepAliveTimeout = 65_000;
+    await listen(server, options.port ?? config.gateway.port, config.gateway.host);
+  } catch (err) {
+    await releaseResources();
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -93,9 +107,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await closeBackends(backends);
-      await Promise.all([...simulators.values()].map((s) => s.close()));
-      await ledger.close();
+      await releaseResources();
     },
   };
 }

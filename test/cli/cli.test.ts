@@ -33,6 +33,25 @@ test('bad command-line input exits 2 with one line on stderr', () => {
   }
 });
 
+test('a port already in use is one clear line, not a stack trace', async () => {
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const address = blocker.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  try {
+    const res = run(
+      ['demo', '--once', '--port', String(port)],
+      mkdtempSync(join(tmpdir(), 'tokenmeter-port-')),
+    );
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
+    assert.equal(res.stderr.trim().split('\n').length, 1);
+  } finally {
+    blocker.close();
+  }
+});
+
 test('usage: a custom dimension must be configured or present in the ledger', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-cli-'));
   const ledgerPath = join(dir, 'ledger.db');
