@@ -1,6 +1,7 @@
 import { canonicalDimensionKey } from '../dimensions/dimension-names.js';
 import { TokenmeterError } from '../errors.js';
 import type { DefaultDimensionKey } from '../ledger/record.js';
+import { USAGE_FIELDS } from '../usage.js';
 
 /** One `--where DIM=VALUE` condition. An empty value means "the dimension is absent". */
 export interface UsageFilter {
@@ -28,12 +29,7 @@ export interface UsageQuery {
 /** The figures of a usage row, in output order (DESIGN.md, `--format json`). */
 export const USAGE_FIGURES = [
   'requests',
-  'promptTokens',
-  'completionTokens',
-  'totalTokens',
-  'cachedTokens',
-  'cacheWriteTokens',
-  'reasoningTokens',
+  ...USAGE_FIELDS,
   'estimatedRequests',
   'partialRequests',
   'cost',

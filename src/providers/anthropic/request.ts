@@ -1,5 +1,5 @@
 import type { RequestInfo, RouteMatch } from '../types.js';
-import { field, isJsonObject, readText } from '../openai/json.js';
+import { field, isJsonObject, readText } from '../json.js';
 
 /**
  * Reads model, stream flag and end user from a Messages request body

@@ -1,5 +1,5 @@
 import type { RouteMatch } from '../types.js';
-import { splitQuery } from '../openai/routes.js';
+import { splitQuery } from '../sub-path.js';
 
 /** The Operation ID dimension values of the Anthropic Messages API. */
 export const ANTHROPIC_OPERATIONS = {

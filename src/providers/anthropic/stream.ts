@@ -1,6 +1,6 @@
 import type { StreamResult, StreamTap, StreamTapOptions } from '../types.js';
 import { createSseTap, type SseVerdict } from '../../sse/sse-tap.js';
-import { field, isJsonObject, parseJson, readText } from '../openai/json.js';
+import { field, isJsonObject, parseJson, readText } from '../json.js';
 import {
   mergeAnthropicCounts,
   normaliseAnthropicCounts,

@@ -1,6 +1,6 @@
 import type { ExtractedUsage } from '../types.js';
 import { readCount, withDerivedTotal, type TokenUsage } from '../../usage.js';
-import { field, isJsonObject, readText } from '../openai/json.js';
+import { field, isJsonObject, readText } from '../json.js';
 import { ANTHROPIC_OPERATIONS } from './routes.js';
 
 /**

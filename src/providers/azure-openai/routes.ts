@@ -1,5 +1,6 @@
 import type { RouteMatch } from '../types.js';
-import { OPENAI_ENDPOINTS, OPERATIONS, splitQuery, type OpenAiOperation } from '../openai/routes.js';
+import { OPENAI_ENDPOINTS, OPERATIONS, type OpenAiOperation } from '../openai/routes.js';
+import { splitQuery } from '../sub-path.js';
 
 /** Endpoints below `/openai/deployments/{deployment}` (Azure's classic, api-version routes). */
 const DEPLOYMENT_ENDPOINTS: ReadonlyMap<string, OpenAiOperation> = new Map([

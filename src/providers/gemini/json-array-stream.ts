@@ -1,5 +1,5 @@
 import type { StreamTap } from '../types.js';
-import { parseJson } from '../openai/json.js';
+import { parseJson } from '../json.js';
 import { createGeminiStreamState, MAX_CHUNK_BYTES, readGeminiChunk } from './response.js';
 
 /**

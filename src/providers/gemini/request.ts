@@ -1,5 +1,5 @@
 import type { PreparedBody, RequestInfo, RouteMatch } from '../types.js';
-import { field, isJsonObject } from '../openai/json.js';
+import { field, isJsonObject } from '../json.js';
 import { OPERATIONS } from './routes.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { ExtractedUsage, StreamResult } from '../types.js';
-import { field, isJsonObject, readText } from '../openai/json.js';
+import { field, isJsonObject, readText } from '../json.js';
 import { mergeGeminiCounts, normaliseGeminiUsage, readGeminiCounts, type GeminiCounts } from './usage.js';
 
 /**

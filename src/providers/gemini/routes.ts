@@ -1,5 +1,5 @@
 import type { RouteMatch } from '../types.js';
-import { splitQuery } from '../openai/routes.js';
+import { splitQuery } from '../sub-path.js';
 
 /** The Operation ID dimension values of the Gemini API shape: the method names of the REST API. */
 export const OPERATIONS = {

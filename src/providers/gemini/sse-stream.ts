@@ -1,7 +1,7 @@
 import type { StreamTap } from '../types.js';
 import { createSseTap } from '../../sse/sse-tap.js';
 import type { SseEvent } from '../../sse/sse-framer.js';
-import { parseJson } from '../openai/json.js';
+import { parseJson } from '../json.js';
 import { createGeminiStreamState, MAX_CHUNK_BYTES, readGeminiChunk, type ChunkFacts } from './response.js';
 
 /** Reads one `data:` event of an `alt=sse` stream; malformed JSON says nothing. */

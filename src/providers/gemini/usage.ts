@@ -1,5 +1,5 @@
 import { readCount, type TokenUsage } from '../../usage.js';
-import { isJsonObject } from '../openai/json.js';
+import { isJsonObject } from '../json.js';
 
 /**
  * Usage normalisation for the Gemini API shape (DESIGN.md, "Token accounting"), from

@@ -1,6 +1,6 @@
 import type { StreamTap, StreamTapOptions } from '../types.js';
 import { createSseTap, type SseVerdict } from '../../sse/sse-tap.js';
-import { field, isJsonObject, parseJson, readText } from './json.js';
+import { field, isJsonObject, parseJson, readText } from '../json.js';
 import { createStreamAccumulator, type EventFacts } from './stream-state.js';
 import { readChatUsage } from './usage.js';
 

@@ -6,7 +6,7 @@ import { createResponsesStreamTap } from './responses-stream.js';
 import { matchOpenAiRoute, OPERATIONS } from './routes.js';
 import { extractOpenAiUsage } from './usage.js';
 
-export { OPERATIONS, matchOpenAiRoute, splitQuery } from './routes.js';
+export { OPERATIONS, matchOpenAiRoute } from './routes.js';
 export { readChatUsage, readResponsesUsage, extractOpenAiUsage } from './usage.js';
 export { readChatChunk, createChatStreamTap } from './chat-stream.js';
 export { readResponsesEvent, createResponsesStreamTap } from './responses-stream.js';

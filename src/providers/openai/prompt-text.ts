@@ -1,5 +1,5 @@
 import type { RouteMatch } from '../types.js';
-import { field, isJsonObject } from './json.js';
+import { field, isJsonObject } from '../json.js';
 import { OPERATIONS } from './routes.js';
 
 /**

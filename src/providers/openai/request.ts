@@ -1,5 +1,5 @@
 import type { PreparedBody, RequestInfo, RouteMatch } from '../types.js';
-import { field, isJsonObject, readText, type JsonObject } from './json.js';
+import { field, isJsonObject, readText, type JsonObject } from '../json.js';
 import { OPERATIONS } from './routes.js';
 
 /**

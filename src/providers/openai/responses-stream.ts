@@ -1,7 +1,7 @@
 import type { StreamTap, StreamTapOptions } from '../types.js';
 import { createSseTap, type SseVerdict } from '../../sse/sse-tap.js';
 import type { SseEvent } from '../../sse/sse-framer.js';
-import { isJsonObject, parseJson, readText } from './json.js';
+import { isJsonObject, parseJson, readText } from '../json.js';
 import { createStreamAccumulator, type EventFacts } from './stream-state.js';
 import { readResponsesUsage } from './usage.js';
 

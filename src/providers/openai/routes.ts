@@ -1,4 +1,5 @@
 import type { RouteMatch } from '../types.js';
+import { splitQuery } from '../sub-path.js';
 
 /** The Operation ID dimension values of the OpenAI API shape. */
 export const OPERATIONS = {
@@ -17,12 +18,6 @@ export const OPENAI_ENDPOINTS: ReadonlyMap<string, OpenAiOperation> = new Map([
   ['/embeddings', OPERATIONS.embeddings],
   ['/responses', OPERATIONS.responses],
 ]);
-
-/** Splits a sub-path into its path and its query (the query keeps its `?`, or is ''). */
-export function splitQuery(subPath: string): { path: string; query: string } {
-  const q = subPath.indexOf('?');
-  return q === -1 ? { path: subPath, query: '' } : { path: subPath.slice(0, q), query: subPath.slice(q) };
-}
 
 /**
  * Matches `POST /chat/completions`, `/completions`, `/embeddings` and `/responses` (a query

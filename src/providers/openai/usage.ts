@@ -1,6 +1,6 @@
 import type { ExtractedUsage } from '../types.js';
 import { readCount, USAGE_FIELDS, type TokenUsage } from '../../usage.js';
-import { field, isJsonObject, readText } from './json.js';
+import { field, isJsonObject, readText } from '../json.js';
 import { OPERATIONS } from './routes.js';
 
 /**
