@@ -12,7 +12,7 @@ import { createApiRouter } from './api-router.js';
 import { closeBackends, createBackends, type Backend } from './backends.js';
 import { createClientIpResolver } from './client-ip.js';
 import { proxyCall, type ProxyDeps } from './proxy-call.js';
-import { createRecordSink } from './record-sink.js';
+import { createRecordSink, type RecordSink } from './record-sink.js';
 import { sendUnknownError } from './send-error.js';
 import { createSubscriptionDirectory } from './subscriptions.js';
 
@@ -55,9 +55,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   let backends = new Map<string, Backend>();
   // Whatever was started is released again if a later step fails (e.g. EADDRINUSE), so the
   // process can exit with the error instead of hanging on open handles.
+  const sink = createRecordSink(ledger, [metrics], log);
+  exposeRecordingStats(metrics, sink);
   const releaseResources = async (): Promise<void> => {
     await closeBackends(backends);
     await Promise.all([...simulators.values()].map((s) => s.close()));
+    await sink.close();
     await ledger.close();
   };
   let server: Server;
@@ -75,7 +78,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       backends,
       clientIp: createClientIpResolver(config.gateway.trustedProxies),
       customDimensions,
-      sink: createRecordSink(ledger, [metrics], log),
+      sink,
       prices: createPriceCatalog(),
       nextRecordId: createRecordIdGenerator(),
       log,
@@ -140,4 +143,29 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** The recording path's own health, next to the token metrics. */
+function exposeRecordingStats(metrics: PrometheusMetrics, sink: RecordSink): void {
+  const { stats } = sink;
+  metrics.addInternalGauge(
+    'tokenmeter_ledger_append_failures',
+    'Ledger appends that failed (retries included).',
+    () => stats.appendFailures,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_ledger_retry_pending',
+    'Usage records waiting for a ledger retry.',
+    () => stats.pending,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_ledger_records_dropped',
+    'Usage records dropped: the retry queue was full.',
+    () => stats.dropped,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_record_observer_failures',
+    'Record observers (metrics) that threw.',
+    () => stats.observerFailures,
+  );
 }

@@ -1,4 +1,4 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { TokenMetricConfig } from '../config/schema.js';
 import {
   createCardinalityGuard,
@@ -82,6 +82,8 @@ export interface PrometheusMetrics extends RecordObserver {
   readonly registry: Registry;
   /** The exposition text for GET /metrics. */
   render(): Promise<string>;
+  /** Exposes an internal figure, read at each scrape (e.g. ledger append failures). */
+  addInternalGauge(name: string, help: string, read: () => number): void;
   readonly contentType: string;
 }
 
@@ -148,6 +150,16 @@ export function createPrometheusMetrics(
     registry,
     contentType: registry.contentType,
     render: () => registry.metrics(),
+    addInternalGauge(name, help, read) {
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    },
     observe(record) {
       for (const instrument of instruments) {
         const values = instrument.labelNames.map((name, i) => {

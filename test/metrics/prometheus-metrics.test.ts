@@ -123,3 +123,11 @@ test('an unknown default dimension name is refused at start-up', () => {
     /unknown dimension/,
   );
 });
+
+test('internal gauges are read at scrape time', async () => {
+  const metrics = createPrometheusMetrics([]);
+  let failures = 0;
+  metrics.addInternalGauge('tokenmeter_ledger_append_failures', 'help', () => failures);
+  failures = 3;
+  assert.match(await metrics.render(), /^tokenmeter_ledger_append_failures 3$/m);
+});
