@@ -15,7 +15,9 @@ const HOP_BY_HOP = new Set([
   'host',
   'content-length',
 ]);
-const DROPPED_UPSTREAM = new Set<string>([...HOP_BY_HOP, ...CREDENTIAL_HEADERS, 'accept-encoding']);
+// `expect: 100-continue` was answered by this server already (the body is read in full before
+// forwarding), and undici refuses requests that carry it.
+const DROPPED_UPSTREAM = new Set<string>([...HOP_BY_HOP, ...CREDENTIAL_HEADERS, 'accept-encoding', 'expect']);
 
 /**
  * The headers sent upstream: the client's, less hop-by-hop and credential headers. The response

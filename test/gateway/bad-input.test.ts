@@ -140,6 +140,32 @@ describe('requests refused before forwarding: nothing forwarded, nothing billed'
     });
   }
 
+  test('a client sending Expect: 100-continue (curl, large bodies) is served', async () => {
+    const { request } = await import('node:http');
+    const body = JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x'.repeat(2000) }],
+    });
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${gw.url}/openai/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${KEY}`,
+          'content-type': 'application/json',
+          expect: '100-continue',
+          'content-length': Buffer.byteLength(body),
+        },
+      });
+      req.on('continue', () => req.end(body));
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(status, 200);
+  });
+
   test('a valid key in each header form is accepted', async () => {
     for (const headers of [
       { authorization: `Bearer ${KEY}` },
