@@ -33,7 +33,21 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.once('end', () =>
       resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size)),
     );
-    req.once('error', reject);
+    // e.g. ECONNRESET: the client went away mid-body. A client error, not a gateway failure.
+    req.once('error', (err) =>
+      reject(new TokenmeterError('TM_BAD_REQUEST', 'The request body could not be read.', { cause: err })),
+    );
+    // A client that goes away mid-body: settle instead of waiting for an 'end' that never comes.
+    req.once('close', () => {
+      if (!req.complete) {
+        reject(
+          new TokenmeterError(
+            'TM_BAD_REQUEST',
+            'The client closed the connection before sending the whole body.',
+          ),
+        );
+      }
+    });
   });
 }
 

@@ -271,3 +271,28 @@ describe('client abort mid-stream', () => {
     assert.ok((row?.prompt_tokens as number) > 0);
   });
 });
+
+describe('client gone before its body arrived', () => {
+  test('the gateway settles the call, forwards nothing and stays healthy', async () => {
+    const { connect } = await import('node:net');
+    const { port, hostname } = new URL(gw.url);
+    const forwardedBefore = sim.stats().requests;
+    const recordsBefore = ledgerCount();
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(
+          `POST /openai/v1/chat/completions HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${KEY}\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"model":"gpt-4o-mini",`,
+          () => {
+            socket.destroy();
+            resolve();
+          },
+        );
+      });
+      socket.on('error', reject);
+    });
+    const health = await fetch(`${gw.url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(sim.stats().requests, forwardedBefore);
+    assert.equal(ledgerCount(), recordsBefore);
+  });
+});

@@ -120,3 +120,33 @@ describe('how a stream is metered', () => {
     });
   });
 });
+
+describe('reading a request body', () => {
+  test('a client that closes mid-body settles the read with TM_BAD_REQUEST (no hanging call)', async () => {
+    const { createServer } = await import('node:http');
+    const { connect } = await import('node:net');
+    const { readBody } = await import('../../src/gateway/read-body.js');
+    const outcome = new Promise<unknown>((resolve) => {
+      const server = createServer((req) => {
+        readBody(req, 1_000_000).then(
+          () => resolve('resolved'),
+          (err: unknown) => {
+            resolve(err);
+            server.close();
+          },
+        );
+      });
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        const port = typeof address === 'object' && address !== null ? address.port : 0;
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write('POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"partial":', () =>
+            socket.destroy(),
+          );
+        });
+      });
+    });
+    const err = (await outcome) as { code?: string };
+    assert.equal(err.code, 'TM_BAD_REQUEST');
+  });
+});
