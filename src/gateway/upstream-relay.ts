@@ -76,8 +76,11 @@ export function relayUpstream(
         requestId !== undefined ? { upstreamRequestId: requestId } : {};
       let tail: Buffer | undefined = held;
       if (status === 0) {
-        // No answer at all: the backend could not be reached (or the client left first).
-        await meter.finish({ status: clientGone ? 499 : 502, usage: {}, source: 'reported' });
+        // No answer at all: the backend could not be reached, did not answer in time, or the
+        // client left first.
+        const timedOut = ending.kind === 'error' && isTimeout(ending.error);
+        const errorStatus = timedOut ? 504 : 502;
+        await meter.finish({ status: clientGone ? 499 : errorStatus, usage: {}, source: 'reported' });
         if (!clientGone) {
           log.warn(
             { err: ending.kind === 'error' ? ending.error : undefined, backend: init.backendId },
@@ -85,10 +88,15 @@ export function relayUpstream(
           );
           sendError(
             res,
-            new TokenmeterError(
-              'TM_UPSTREAM_UNAVAILABLE',
-              `Backend "${init.backendId}" could not be reached.`,
-            ),
+            timedOut
+              ? new TokenmeterError(
+                  'TM_UPSTREAM_TIMEOUT',
+                  `Backend "${init.backendId}" did not answer in time.`,
+                )
+              : new TokenmeterError(
+                  'TM_UPSTREAM_UNAVAILABLE',
+                  `Backend "${init.backendId}" could not be reached.`,
+                ),
           );
         }
         return;
@@ -190,4 +198,14 @@ function extractFromBody(
   } catch {
     return undefined;
   }
+}
+
+/** undici's timeout errors (connect, headers, body): the backend is too slow, not unreachable. */
+function isTimeout(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
+  );
 }

@@ -212,6 +212,36 @@ describe('upstream trouble', () => {
     assert.equal(row?.prompt_tokens, null);
   });
 
+  test('a backend that does not answer in time: 504 with a JSON error, recorded with status 504', async () => {
+    const { createServer } = await import('node:http');
+    // Accepts the request and never answers.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const slow = await startGatewayProcess({
+      gateway: { upstreamTimeoutMs: 300 },
+      backends: [{ id: 'silent', type: 'openai', url: `http://127.0.0.1:${port}/v1` }],
+      apis: [{ id: 'openai', path: '/openai/v1', type: 'openai', backend: 'silent' }],
+      products: [{ id: 'std', apis: ['openai'] }],
+      subscriptions: [{ id: 'team-a', key: KEY, product: 'std' }],
+    });
+    try {
+      const res = await fetch(`${slow.url}/openai/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}` },
+        body: chatBody,
+      });
+      assert.equal(res.status, 504);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'TM_UPSTREAM_TIMEOUT');
+      assert.equal(readLedgerRows(slow.ledgerPath).at(-1)?.status, 504);
+    } finally {
+      await slow.stop();
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
   test('unreachable backend: 502 with a JSON error, recorded with status 502', async () => {
     // A backend on a port nobody listens on.
     const dead = await startGatewayProcess({
