@@ -1,7 +1,7 @@
 import type { RecordIdGenerator } from '../ledger/record-id.js';
 import type { DefaultDimensions, UsageRecord } from '../ledger/record.js';
 import { estimateTokens } from '../providers/estimate.js';
-import type { StreamResult } from '../providers/types.js';
+import type { ExtractedUsage, StreamResult } from '../providers/types.js';
 import { hasUsage, withDerivedTotal, type TokenUsage, type UsageSource } from '../usage.js';
 import type { RecordSink } from './record-sink.js';
 
@@ -89,5 +89,29 @@ export function streamOutcomeUsage(
   return {
     usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens },
     source: cut ? 'partial' : 'estimated',
+  };
+}
+
+/**
+ * Usage for a non-streamed answer: the provider's counts; where a successful answer reports
+ * none (some OpenAI-compatible servers) and the adapter gave its text, tokenizer counts marked
+ * `estimated`. An answer cut short or abandoned by the client is `partial`, with no counts.
+ */
+export function jsonOutcomeUsage(
+  extracted: ExtractedUsage | undefined,
+  status: number,
+  interrupted: boolean,
+  promptText: () => string,
+): { usage: TokenUsage; source: UsageSource } {
+  if (interrupted) return { usage: {}, source: 'partial' };
+  const usage = extracted?.usage ?? {};
+  if (hasUsage(usage) || extracted?.generatedText === undefined || status < 200 || status >= 300) {
+    return { usage, source: 'reported' };
+  }
+  const promptTokens = estimateTokens(promptText());
+  const completionTokens = estimateTokens(extracted.generatedText);
+  return {
+    usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens },
+    source: 'estimated',
   };
 }

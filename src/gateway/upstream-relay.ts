@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { TokenmeterError } from '../errors.js';
 import type { ExtractedUsage, ProviderAdapter, RouteMatch, StreamTap } from '../providers/types.js';
-import { streamOutcomeUsage, type CallMeter, type CallOutcome } from './call-meter.js';
+import { jsonOutcomeUsage, streamOutcomeUsage, type CallMeter, type CallOutcome } from './call-meter.js';
 import { clientResponseHeaders, upstreamRequestId } from './headers.js';
 import { sendError } from './send-error.js';
 
@@ -118,10 +118,11 @@ export function relayUpstream(
           clientGone || cut
             ? undefined
             : extractFromBody(chunks, (json) => adapter.extractUsage(route, json));
+        const { usage, source } = jsonOutcomeUsage(extracted, status, clientGone || cut, promptText);
         await meter.finish({
           status,
-          usage: extracted?.usage ?? {},
-          source: clientGone || cut ? 'partial' : 'reported',
+          usage,
+          source,
           ...(extracted?.responseModel !== undefined ? { responseModel: extracted.responseModel } : {}),
           ...common,
         });

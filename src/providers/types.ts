@@ -43,6 +43,11 @@ export interface ExtractedUsage {
   usage: TokenUsage;
   /** The model the provider says answered. */
   responseModel?: string;
+  /**
+   * The generated text of a complete (non-streamed) response, read only when it reports no
+   * usage, for estimation. Optional: adapters whose provider always reports usage omit it.
+   */
+  generatedText?: string;
 }
 
 /** The context a stream tap is created with. */

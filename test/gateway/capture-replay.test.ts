@@ -212,6 +212,32 @@ describe('captures replayed through a gateway process', () => {
     assert.ok((row.prompt_tokens as number) > 0);
   });
 
+  test('a non-streamed answer without usage (some compatible servers): tokens estimated', async () => {
+    const answer = JSON.stringify({
+      id: 'cmpl-1',
+      object: 'chat.completion',
+      model: 'llama3',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: 'Once upon a time there was a gateway.' },
+          finish_reason: 'stop',
+        },
+      ],
+    });
+    upstream.reply({ file: 'none.json', text: answer });
+    const res = await call('/compat/v1/chat/completions', {
+      model: 'llama3',
+      messages: [{ role: 'user', content: 'Tell me a story' }],
+    });
+    assert.equal(res.bytes.toString(), answer);
+    const row = lastRecord();
+    assert.equal(row.source, 'estimated');
+    assert.ok((row.prompt_tokens as number) > 0);
+    assert.ok((row.completion_tokens as number) >= 8);
+    assert.equal(row.total_tokens, (row.prompt_tokens as number) + (row.completion_tokens as number));
+  });
+
   test('upstream stream cut mid-event: client gets what was sent, record kept as partial', async () => {
     const capture = readCapture('openai-chat-stream-usage.sse');
     upstream.reply({ file: 'openai-chat-stream-usage.sse', cutAfter: Math.floor(capture.length / 2) + 7 });

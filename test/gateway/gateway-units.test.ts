@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import { createApiRouter } from '../../src/gateway/api-router.js';
-import { streamOutcomeUsage } from '../../src/gateway/call-meter.js';
+import { jsonOutcomeUsage, streamOutcomeUsage } from '../../src/gateway/call-meter.js';
 import { createClientIpResolver } from '../../src/gateway/client-ip.js';
 import { readSubscriptionKey } from '../../src/gateway/client-credentials.js';
 
@@ -148,5 +148,22 @@ describe('reading a request body', () => {
     });
     const err = (await outcome) as { code?: string };
     assert.equal(err.code, 'TM_BAD_REQUEST');
+  });
+});
+
+describe('how a non-streamed answer is metered', () => {
+  const prompt = (): string => 'How many tokens is this prompt?';
+  test('reported usage as it is; none reported with text: estimated; errors and cuts bill nothing', () => {
+    const usage = { promptTokens: 5, completionTokens: 2, totalTokens: 7 };
+    assert.deepEqual(jsonOutcomeUsage({ usage }, 200, false, prompt), { usage, source: 'reported' });
+    const estimated = jsonOutcomeUsage({ usage: {}, generatedText: 'Some answer text' }, 200, false, prompt);
+    assert.equal(estimated.source, 'estimated');
+    assert.ok((estimated.usage.completionTokens ?? 0) > 0);
+    assert.deepEqual(jsonOutcomeUsage({ usage: {}, generatedText: 'x' }, 429, false, prompt), {
+      usage: {},
+      source: 'reported',
+    });
+    assert.deepEqual(jsonOutcomeUsage(undefined, 200, false, prompt), { usage: {}, source: 'reported' });
+    assert.deepEqual(jsonOutcomeUsage({ usage }, 200, true, prompt), { usage: {}, source: 'partial' });
   });
 });

@@ -7,6 +7,8 @@ import { CAPTURES_DIR } from './paths.js';
 /** What the capture server answers to one request. */
 export interface CaptureReply {
   file: string;
+  /** Replaces the file's bytes (for bodies no capture holds). */
+  text?: string;
   status?: number;
   /** Stop after this many bytes and destroy the socket (a stream cut mid-event). */
   cutAfter?: number;
@@ -46,7 +48,7 @@ export async function startCaptureServer(): Promise<CaptureServer> {
         body: Buffer.concat(chunks).toString(),
       });
       const reply = current;
-      const bytes = readCapture(reply.file);
+      const bytes = reply.text !== undefined ? Buffer.from(reply.text) : readCapture(reply.file);
       const isStream = reply.file.endsWith('.sse');
       res.writeHead(reply.status ?? 200, {
         'content-type': isStream ? 'text/event-stream; charset=utf-8' : 'application/json',

@@ -64,5 +64,44 @@ export function extractOpenAiUsage(operation: string, body: unknown): ExtractedU
   const extracted: ExtractedUsage = { usage: read(field(body, 'usage')) ?? {} };
   const model = readText(field(body, 'model'));
   if (model !== undefined) extracted.responseModel = model;
+  // OpenAI-compatible servers that report no usage: the text is kept for estimation.
+  if (Object.keys(extracted.usage).length === 0) extracted.generatedText = responseText(body);
   return extracted;
+}
+
+/**
+ * The text a non-streamed answer generated: chat `choices[].message.content` (and tool-call
+ * arguments), completions `choices[].text`, Responses `output[].content[].text`.
+ */
+function responseText(body: unknown): string {
+  let text = '';
+  const choices = field(body, 'choices');
+  if (Array.isArray(choices)) {
+    for (const choice of choices) {
+      const message = field(choice, 'message');
+      const content = field(message, 'content');
+      if (typeof content === 'string') text += content;
+      const toolCalls = field(message, 'tool_calls');
+      if (Array.isArray(toolCalls)) {
+        for (const call of toolCalls) {
+          const args = field(field(call, 'function'), 'arguments');
+          if (typeof args === 'string') text += args;
+        }
+      }
+      const completion = field(choice, 'text');
+      if (typeof completion === 'string') text += completion;
+    }
+  }
+  const output = field(body, 'output');
+  if (Array.isArray(output)) {
+    for (const item of output) {
+      const parts = field(item, 'content');
+      if (!Array.isArray(parts)) continue;
+      for (const part of parts) {
+        const partText = field(part, 'text');
+        if (typeof partText === 'string') text += partText;
+      }
+    }
+  }
+  return text;
 }
