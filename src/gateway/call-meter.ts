@@ -1,6 +1,6 @@
 import type { RecordIdGenerator } from '../ledger/record-id.js';
 import type { DefaultDimensions, UsageRecord } from '../ledger/record.js';
-import { estimateTokens } from '../providers/estimate.js';
+import { estimateUsage } from '../providers/estimate.js';
 import type { ExtractedUsage, StreamResult } from '../providers/types.js';
 import { hasUsage, withDerivedTotal, type TokenUsage, type UsageSource } from '../usage.js';
 import type { RecordSink } from './record-sink.js';
@@ -84,12 +84,7 @@ export function streamOutcomeUsage(
   if (hasUsage(result.usage))
     return { usage: result.usage, source: cut && !result.errored ? 'partial' : 'reported' };
   if (status < 200 || status >= 300 || result.errored) return { usage: {}, source: 'reported' };
-  const promptTokens = estimateTokens(promptText());
-  const completionTokens = estimateTokens(result.generatedText);
-  return {
-    usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens },
-    source: cut ? 'partial' : 'estimated',
-  };
+  return { usage: estimateUsage(promptText(), result.generatedText), source: cut ? 'partial' : 'estimated' };
 }
 
 /**
@@ -108,10 +103,5 @@ export function jsonOutcomeUsage(
   if (hasUsage(usage) || extracted?.generatedText === undefined || status < 200 || status >= 300) {
     return { usage, source: 'reported' };
   }
-  const promptTokens = estimateTokens(promptText());
-  const completionTokens = estimateTokens(extracted.generatedText);
-  return {
-    usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens },
-    source: 'estimated',
-  };
+  return { usage: estimateUsage(promptText(), extracted.generatedText), source: 'estimated' };
 }

@@ -1,8 +1,9 @@
 import type { StreamTap, StreamTapOptions } from '../types.js';
 import { createSseTap, type SseVerdict } from '../../sse/sse-tap.js';
-import { field, isJsonObject, parseJson, readText } from '../json.js';
+import { isJsonObject, parseJson, readText } from '../json.js';
 import { createStreamAccumulator, type EventFacts } from './stream-state.js';
 import { readChatUsage } from './usage.js';
+import { choicesText } from './choices-text.js';
 
 /**
  * Streams of Chat Completions and legacy Completions: `data: <chunk JSON>` events ending with
@@ -34,34 +35,10 @@ export function readChatChunk(data: string): ChatChunk {
   // A mid-stream failure arrives as a chunk holding an `error` object.
   if (isJsonObject(chunk['error'])) facts.errored = true;
   const choices = chunk['choices'];
-  const text = Array.isArray(choices) ? choicesText(choices) : '';
+  const text = Array.isArray(choices) ? choicesText(choices, 'delta') : '';
   if (text !== '') facts.text = text;
   const usageOnly = Array.isArray(choices) && choices.length === 0 && usage !== undefined;
   return { facts, usageOnly };
-}
-
-/**
- * Generated text for estimation: chat `delta.content` and tool-call argument pieces (they are
- * output tokens too), completions `text`. With n > 1 the choices interleave; their text is
- * simply concatenated, which is all a token count needs.
- */
-function choicesText(choices: readonly unknown[]): string {
-  let text = '';
-  for (const choice of choices) {
-    const delta = field(choice, 'delta');
-    const content = field(delta, 'content');
-    if (typeof content === 'string') text += content;
-    const toolCalls = field(delta, 'tool_calls');
-    if (Array.isArray(toolCalls)) {
-      for (const call of toolCalls) {
-        const args = field(field(call, 'function'), 'arguments');
-        if (typeof args === 'string') text += args;
-      }
-    }
-    const completion = field(choice, 'text');
-    if (typeof completion === 'string') text += completion;
-  }
-  return text;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { ExtractedUsage } from '../types.js';
 import { readCount, USAGE_FIELDS, type TokenUsage } from '../../usage.js';
 import { field, isJsonObject, readText } from '../json.js';
 import { OPERATIONS } from './routes.js';
+import { choicesText } from './choices-text.js';
 
 /**
  * Usage normalisation for the OpenAI API shape (DESIGN.md, "Token accounting"). A count the
@@ -76,22 +77,7 @@ export function extractOpenAiUsage(operation: string, body: unknown): ExtractedU
 function responseText(body: unknown): string {
   let text = '';
   const choices = field(body, 'choices');
-  if (Array.isArray(choices)) {
-    for (const choice of choices) {
-      const message = field(choice, 'message');
-      const content = field(message, 'content');
-      if (typeof content === 'string') text += content;
-      const toolCalls = field(message, 'tool_calls');
-      if (Array.isArray(toolCalls)) {
-        for (const call of toolCalls) {
-          const args = field(field(call, 'function'), 'arguments');
-          if (typeof args === 'string') text += args;
-        }
-      }
-      const completion = field(choice, 'text');
-      if (typeof completion === 'string') text += completion;
-    }
-  }
+  if (Array.isArray(choices)) text += choicesText(choices, 'message');
   const output = field(body, 'output');
   if (Array.isArray(output)) {
     for (const item of output) {
