@@ -12,7 +12,7 @@ export interface RecordSinkStats {
   /** Ledger appends that failed (each retry that fails counts again). */
   appendFailures: number;
   /** Records waiting to be retried. */
-  pending: number;
+  readonly pending: number;
   /** Records given up on because the retry queue was full. */
   dropped: number;
   /** Observer calls that threw. */
@@ -47,8 +47,15 @@ export function createRecordSink(
 ): RecordSink {
   const maxPending = options.maxPending ?? 100_000;
   const firstDelay = options.retryDelayMs ?? 1000;
-  const stats: RecordSinkStats = { appendFailures: 0, pending: 0, dropped: 0, observerFailures: 0 };
   const pending: UsageRecord[] = [];
+  const stats: RecordSinkStats = {
+    appendFailures: 0,
+    get pending() {
+      return pending.length;
+    },
+    dropped: 0,
+    observerFailures: 0,
+  };
   let delay = firstDelay;
   let timer: NodeJS.Timeout | undefined;
 
@@ -78,7 +85,6 @@ export function createRecordSink(
         return;
       }
       pending.shift();
-      stats.pending = pending.length;
       notify(record);
     }
     delay = firstDelay;
@@ -108,7 +114,6 @@ export function createRecordSink(
           return;
         }
         pending.push(record);
-        stats.pending = pending.length;
         log.error({ err, recordId: record.id }, 'ledger append failed; will retry');
         schedule();
         return;
