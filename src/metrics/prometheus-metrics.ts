@@ -30,47 +30,71 @@ interface Instrument {
   requests: Counter;
   readers: LabelReader[];
   labelNames: string[];
-  /** The bound children of each label-value combination seen (prom-client hashes labels per call). */
+  /** The cells of each label-value combination seen. */
   series: Map<string, Series>;
-}
-
-type Child = { inc(value?: number): void };
-
-/** The counters of one combination of dimension values. */
-interface Series {
-  tokens(tokenType: string): Child;
-  request(statusClass: string, source: string): Child;
+  /** Every cell of each counter, handed to prom-client at each scrape. */
+  tokenCells: Cell[];
+  requestCells: Cell[];
 }
 
 /**
- * The bound counters of one label-value combination, created once: binding labels in
- * prom-client validates and hashes them, which is too much to repeat on every call.
+ * One bound counter and what was counted into it since the last scrape. Calls only add to
+ * `pending`; prom-client (which validates and hashes labels on every `inc`, bound or not) is
+ * told once per series and scrape, in the counter's `collect`.
  */
+interface Cell {
+  child: { inc(value: number): void };
+  pending: number;
+}
+
+/** The cells of one combination of dimension values. */
+interface Series {
+  tokens(tokenType: string): Cell;
+  request(statusClass: string, source: string): Cell;
+}
+
+/** Hands the pending counts to prom-client; runs before each exposition. */
+function flushCells(cells: readonly Cell[]): void {
+  for (const cell of cells) {
+    if (cell.pending === 0) continue;
+    cell.child.inc(cell.pending);
+    cell.pending = 0;
+  }
+}
+
+/** The cells of one label-value combination, created on first use. */
 function seriesFor(instrument: Instrument, values: string[]): Series {
   const key = values.join('\u0000');
   let series = instrument.series.get(key);
   if (series !== undefined) return series;
   const labels: Record<string, string> = {};
   instrument.labelNames.forEach((name, i) => (labels[name] = values[i] ?? ''));
-  const tokens = new Map<string, Child>();
-  const requests = new Map<string, Child>();
+  const tokens = new Map<string, Cell>();
+  const requests = new Map<string, Cell>();
   series = {
     tokens(tokenType) {
-      let child = tokens.get(tokenType);
-      if (child === undefined) {
-        child = instrument.tokens.labels({ ...labels, token_type: tokenType });
-        tokens.set(tokenType, child);
+      let cell = tokens.get(tokenType);
+      if (cell === undefined) {
+        cell = { child: instrument.tokens.labels({ ...labels, token_type: tokenType }), pending: 0 };
+        tokens.set(tokenType, cell);
+        instrument.tokenCells.push(cell);
       }
-      return child;
+      return cell;
     },
     request(statusClass, source) {
       const k = `${statusClass}/${source}`;
-      let child = requests.get(k);
-      if (child === undefined) {
-        child = instrument.requests.labels({ ...labels, status_class: statusClass, usage_source: source });
-        requests.set(k, child);
+      let cell = requests.get(k);
+      if (cell === undefined) {
+        const child = instrument.requests.labels({
+          ...labels,
+          status_class: statusClass,
+          usage_source: source,
+        });
+        cell = { child, pending: 0 };
+        requests.set(k, cell);
+        instrument.requestCells.push(cell);
       }
-      return child;
+      return cell;
     },
   };
   instrument.series.set(key, series);
@@ -127,21 +151,27 @@ export function createPrometheusMetrics(
   const instruments: Instrument[] = (entries.length > 0 ? entries : DEFAULT_TOKEN_METRICS).map((entry) => {
     const labels = entry.dimensions.map(labelFor);
     const labelNames = labels.map((l) => l.name);
+    const tokenCells: Cell[] = [];
+    const requestCells: Cell[] = [];
     return {
       labelNames,
       readers: labels.map((l) => l.read),
       series: new Map(),
+      tokenCells,
+      requestCells,
       tokens: new Counter({
         name: `${entry.namespace}_tokens_total`,
         help: 'Tokens metered by the gateway, by token type (prompt includes cached; completion includes reasoning).',
         labelNames: ['token_type', ...labelNames],
         registers: [registry],
+        collect: () => flushCells(tokenCells),
       }),
       requests: new Counter({
         name: `${entry.namespace}_requests_total`,
         help: 'Calls metered by the gateway.',
         labelNames: [...labelNames, 'status_class', 'usage_source'],
         registers: [registry],
+        collect: () => flushCells(requestCells),
       }),
     };
   });
@@ -168,10 +198,10 @@ export function createPrometheusMetrics(
           return value;
         });
         const series = seriesFor(instrument, values);
-        series.request(`${Math.floor(record.status / 100)}xx`, record.source).inc();
+        series.request(`${Math.floor(record.status / 100)}xx`, record.source).pending += 1;
         for (const [tokenType, field] of TOKEN_TYPES) {
           const value = record[field];
-          if (value !== undefined && value > 0) series.tokens(tokenType).inc(value);
+          if (value !== undefined && value > 0) series.tokens(tokenType).pending += value;
         }
       }
     },

@@ -131,3 +131,27 @@ test('internal gauges are read at scrape time', async () => {
   failures = 3;
   assert.match(await metrics.render(), /^tokenmeter_ledger_append_failures 3$/m);
 });
+
+test('counts observed between scrapes are added once each, never lost or doubled', async () => {
+  const metrics = createPrometheusMetrics([{ namespace: 'llm', dimensions: ['Subscription ID'] }]);
+  const prompt = 'subscription="team-a",token_type="prompt"';
+  const requests = 'subscription="team-a",status_class="2xx",usage_source="reported"';
+  metrics.observe(record());
+  let text = await metrics.render();
+  assert.equal(sample(text, 'llm_tokens_total', prompt), 10);
+  // A scrape with nothing new in between changes nothing.
+  text = await metrics.render();
+  assert.equal(sample(text, 'llm_tokens_total', prompt), 10);
+  assert.equal(sample(text, 'llm_requests_total', requests), 1);
+  metrics.observe(record({ id: 'r2', promptTokens: 7 }));
+  metrics.observe(record({ id: 'r3', promptTokens: 1 }));
+  text = await metrics.render();
+  assert.equal(sample(text, 'llm_tokens_total', prompt), 18);
+  assert.equal(sample(text, 'llm_requests_total', requests), 3);
+  // The registry's JSON view goes through the same flush.
+  metrics.observe(record({ id: 'r4', promptTokens: 2 }));
+  const json = await metrics.registry.getMetricsAsJSON();
+  const tokens = json.find((m) => m.name === 'llm_tokens_total');
+  const value = tokens?.values.find((v) => v.labels['token_type'] === 'prompt')?.value;
+  assert.equal(value, 20);
+});
