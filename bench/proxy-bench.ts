@@ -2,7 +2,15 @@ import { cpus } from 'node:os';
 import { startServerProcess, type ServerProcess } from './children.js';
 import { runLoad } from './load.js';
 import { BENCH_KEY, FAST_COMPLETION_TOKENS, PACED } from './protocol.js';
-import { renderMarkdown, TARGETS, type BenchReport, type ScenarioResult, type TargetId } from './report.js';
+import {
+  renderMarkdown,
+  summarizeRounds,
+  TARGETS,
+  type BenchReport,
+  type RoundResults,
+  type ScenarioResult,
+  type TargetId,
+} from './report.js';
 import { measureTtfb } from './ttfb.js';
 
 /**
@@ -13,11 +21,18 @@ import { measureTtfb } from './ttfb.js';
  * goes to stderr.
  *
  *   node --import tsx bench/proxy-bench.ts [--quick]
- *   BENCH_SECONDS=10 (default 5; --quick: 1)   BENCH_TTFB_REQUESTS=500 (default 200; --quick: 50)
+ *   BENCH_SECONDS=10 (default 5; --quick: 1)   BENCH_ROUNDS=5 (default 3; --quick: 1)
+ *   BENCH_TTFB_REQUESTS=500 (default 200; --quick: 50)
+ *
+ * Each scenario runs in rounds; in a round every target runs once, back to back, in an order
+ * that alternates from round to round. A shared machine's speed drifts over minutes, so each
+ * round's (c) ÷ (b) ratio compares two runs made seconds apart; the report gives the median
+ * round and the range over rounds.
  */
 
 const quick = process.argv.includes('--quick');
 const seconds = quick ? 1 : positiveNumber(process.env.BENCH_SECONDS, 5);
+const rounds = quick ? 1 : Math.round(positiveNumber(process.env.BENCH_ROUNDS, 3));
 const ttfbCount = quick ? 50 : Math.round(positiveNumber(process.env.BENCH_TTFB_REQUESTS, 200));
 
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
@@ -92,17 +107,22 @@ async function main(): Promise<void> {
 
     const scenarios: ScenarioResult[] = [];
     for (const scenario of SCENARIOS) {
-      const result: ScenarioResult = { name: scenario.name, results: {} };
-      for (const id of targets) {
-        progress(`${scenario.name}: ${id} for ${seconds} s`);
-        result.results[id] = await runLoad(`${bases[id]?.fast}/chat/completions`, {
-          connections: scenario.connections,
-          seconds,
-          body: scenario.body,
-          headers,
-        });
+      const runs: RoundResults = [];
+      for (let round = 0; round < rounds; round++) {
+        const results: RoundResults[number] = {};
+        const order = round % 2 === 0 ? targets : [...targets].reverse();
+        for (const id of order) {
+          progress(`${scenario.name}, round ${round + 1}/${rounds}: ${id} for ${seconds} s`);
+          results[id] = await runLoad(`${bases[id]?.fast}/chat/completions`, {
+            connections: scenario.connections,
+            seconds,
+            body: scenario.body,
+            headers,
+          });
+        }
+        runs.push(results);
       }
-      scenarios.push(result);
+      scenarios.push(summarizeRounds(scenario.name, runs));
     }
 
     const ttfb: BenchReport['ttfb'] = {
@@ -122,7 +142,7 @@ async function main(): Promise<void> {
     const report: BenchReport = {
       setup: [
         `node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? 'unknown'}); load generator, upstream, bare proxy and tokenmeter each in their own process`,
-        `autocannon, ${seconds} s per run, keep-alive; in "streaming" the client does not ask for usage (tokenmeter injects stream_options.include_usage and strips the usage chunk), in "streaming with include_usage" it does (both proxies relay the same stream)`,
+        `autocannon, keep-alive, ${rounds} round(s) of ${seconds} s per target and scenario (figures: the median round; ratio range over rounds); in "streaming" the client does not ask for usage (tokenmeter injects stream_options.include_usage and strips the usage chunk), in "streaming with include_usage" it does (both proxies relay the same stream)`,
         `upstream: tokenmeter simulator, ${FAST_COMPLETION_TOKENS} completion tokens, no pacing; TTFB upstream paced at ${PACED.tokensPerSecond} tokens/s (${PACED.completionTokens} tokens)`,
         'tokenmeter: subscription key auth, SQLite ledger (WAL), Prometheus metrics with 5 dimensions',
       ],

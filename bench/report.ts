@@ -15,7 +15,47 @@ const LABELS: Record<TargetId, string> = {
 /** One load scenario's results per target (a target is absent when it was skipped). */
 export interface ScenarioResult {
   name: string;
+  /** Per target: the median over rounds of each figure; `ok` and `failed` summed. */
   results: Partial<Record<TargetId, LoadResult>>;
+  /** (c) ÷ (b) throughput of each round, ascending; empty without both. */
+  ratios: number[];
+}
+
+/** The runs of one scenario: per round, each target's result. */
+export type RoundResults = Partial<Record<TargetId, LoadResult>>[];
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? Number.NaN)
+    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** Folds a scenario's rounds into medians per target and the per-round throughput ratios. */
+export function summarizeRounds(name: string, rounds: RoundResults): ScenarioResult {
+  const results: ScenarioResult['results'] = {};
+  for (const id of TARGETS) {
+    const runs = rounds.map((r) => r[id]).filter((r): r is LoadResult => r !== undefined);
+    if (runs.length === 0) continue;
+    results[id] = {
+      requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
+      p50: median(runs.map((r) => r.p50)),
+      p99: median(runs.map((r) => r.p99)),
+      ok: runs.reduce((n, r) => n + r.ok, 0),
+      failed: runs.reduce((n, r) => n + r.failed, 0),
+    };
+  }
+  const ratios = rounds
+    .map((r) =>
+      r.bare !== undefined && r.tokenmeter !== undefined && r.bare.requestsPerSecond > 0
+        ? r.tokenmeter.requestsPerSecond / r.bare.requestsPerSecond
+        : undefined,
+    )
+    .filter((x): x is number => x !== undefined)
+    .sort((x, y) => x - y);
+  return { name, results, ratios };
 }
 
 /** Everything the report prints. */
@@ -64,18 +104,18 @@ export function renderMarkdown(report: BenchReport): string {
 
   lines.push(
     '',
-    '| scenario | throughput (c) ÷ (b) | added latency p50 (c − b) | added latency p99 (c − b) |',
+    '| scenario | throughput (c) ÷ (b), median round | range over rounds | added latency p50 (c − b) | added latency p99 (c − b) |',
   );
-  lines.push('| --- | ---: | ---: | ---: |');
+  lines.push('| --- | ---: | ---: | ---: | ---: |');
+  const percent = (x: number | undefined): string => (x === undefined ? dash : `${(x * 100).toFixed(0)} %`);
   for (const scenario of report.scenarios) {
     const b = scenario.results.bare;
     const c = scenario.results.tokenmeter;
-    const ratio =
-      b !== undefined && c !== undefined && b.requestsPerSecond > 0
-        ? `${((c.requestsPerSecond / b.requestsPerSecond) * 100).toFixed(0)} %`
-        : dash;
+    const { ratios } = scenario;
+    const ratio = ratios.length > 0 ? percent(median(ratios)) : dash;
+    const range = ratios.length > 1 ? `${percent(ratios[0])} – ${percent(ratios.at(-1))}` : dash;
     lines.push(
-      `| ${scenario.name} | ${ratio} | ${signedMs(diff(c?.p50, b?.p50))} ms | ${signedMs(diff(c?.p99, b?.p99))} ms |`,
+      `| ${scenario.name} | ${ratio} | ${range} | ${signedMs(diff(c?.p50, b?.p50))} ms | ${signedMs(diff(c?.p99, b?.p99))} ms |`,
     );
   }
 

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { LoadResult } from '../../bench/load.js';
+import { renderMarkdown, summarizeRounds } from '../../bench/report.js';
+
+const run = (requestsPerSecond: number, p50 = 1, failed = 0): LoadResult => ({
+  requestsPerSecond,
+  p50,
+  p99: p50 * 3,
+  ok: 100,
+  failed,
+});
+
+test('rounds fold into medians per target and per-round ratios, ascending', () => {
+  const summary = summarizeRounds('s', [
+    { bare: run(1000, 1), tokenmeter: run(900, 2) },
+    { bare: run(500, 3), tokenmeter: run(400, 4) },
+    { bare: run(800, 5), tokenmeter: run(760, 6, 2) },
+  ]);
+  assert.deepEqual(summary.ratios, [0.8, 0.9, 0.95]);
+  assert.equal(summary.results.bare?.requestsPerSecond, 800);
+  assert.equal(summary.results.tokenmeter?.p50, 4);
+  assert.equal(summary.results.tokenmeter?.ok, 300);
+  assert.equal(summary.results.tokenmeter?.failed, 2);
+  assert.equal(summary.results.upstream, undefined);
+});
+
+test('a round without both proxies, or with a bare proxy that served nothing, gives no ratio', () => {
+  const summary = summarizeRounds('s', [{ bare: run(1000) }, { bare: run(0), tokenmeter: run(10) }]);
+  assert.deepEqual(summary.ratios, []);
+  const text = renderMarkdown({
+    setup: [],
+    scenarios: [summary],
+    ttfb: { title: 't', results: {} },
+    notes: [],
+  });
+  assert.match(text, /\| s \| — \| — \|/);
+});
+
+test('the report gives the median round and the range', () => {
+  const summary = summarizeRounds('chat', [
+    { bare: run(100), tokenmeter: run(70) },
+    { bare: run(100), tokenmeter: run(90) },
+  ]);
+  const text = renderMarkdown({
+    setup: [],
+    scenarios: [summary],
+    ttfb: { title: 't', results: {} },
+    notes: [],
+  });
+  assert.match(text, /\| chat \| 80 % \| 70 % – 90 % \|/);
+});
