@@ -1,4 +1,4 @@
-import type { LoadResult } from './load.js';
+import { percentile, type LoadResult } from './load.js';
 import type { TtfbResult } from './ttfb.js';
 
 /** The three things measured: (a) the upstream itself, (b) a bare proxy, (c) tokenmeter. */
@@ -24,13 +24,9 @@ export interface ScenarioResult {
 /** The runs of one scenario: per round, each target's result. */
 export type RoundResults = Partial<Record<TargetId, LoadResult>>[];
 
+/** The middle value (the lower of the two middle ones for an even count: the cautious side). */
 function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? Number.NaN)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  return percentile(Float64Array.from(values).sort(), 50);
 }
 
 /** Folds a scenario's rounds into medians per target and the per-round throughput ratios. */
