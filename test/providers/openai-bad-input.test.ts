@@ -215,3 +215,32 @@ test('an error object in a later chunk is still seen on the fast path', () => {
   const failed = '{"error":{"message":"overloaded","type":"server_error"}}';
   assert.equal(run(CHAT, [sse(first, failed)], false).result.errored, true);
 });
+
+test('a long stream without usage is estimated from all its text, in order, the model read from its chunks', () => {
+  // Far more bytes than the tap's log starts with, in chunks split anywhere.
+  const words = Array.from({ length: 400 }, (_, i) => `w${i} `);
+  const datas = words.map((w) =>
+    JSON.stringify({ model: 'gpt-x-2025', choices: [{ delta: { content: w } }] }),
+  );
+  // A chunk that must be parsed (it has an error object) carries text too: it keeps its place.
+  datas.splice(200, 0, '{"choices":[{"delta":{"content":"<mid> "}}],"error":{"message":"warn"}}');
+  const input = sse(...datas, '[DONE]');
+  const chunks = splitAt(input, [7, 500, 4095, 4096, 9000, input.length - 3]);
+  const { output, result } = run(CHAT, chunks, true);
+  const expected = [...words.slice(0, 200), '<mid> ', ...words.slice(200)].join('');
+  assert.equal(result.generatedText, expected);
+  assert.equal(result.responseModel, 'gpt-x-2025');
+  assert.deepEqual(result.usage, {});
+  assert.equal(output.toString(), input.toString());
+});
+
+test('a stream cut mid-event keeps the text of its last, incomplete chunk', () => {
+  const input = sse('{"choices":[{"delta":{"content":"Hello"}}]}');
+  const cut = Buffer.concat([input, Buffer.from('data: {"choices":[{"delta":{"content":" wor"}}]}')]);
+  const tap = openAiAdapter.createStreamTap(CHAT, { stripUsageChunk: false });
+  tap.push(cut);
+  assert.equal(tap.result().generatedText, 'Hello wor');
+  tap.flush();
+  assert.equal(tap.result().generatedText, 'Hello wor');
+  assert.equal(tap.result().completed, false);
+});

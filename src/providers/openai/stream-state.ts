@@ -15,15 +15,18 @@ export interface EventFacts {
   errored?: boolean;
 }
 
+/**
+ * Events a tap kept unparsed (it reads them only if asked): their generated text, in stream
+ * order, and the first model they name.
+ */
+export interface DeferredEvents {
+  text(): string;
+  model(): string | undefined;
+}
+
 /** Accumulates the facts of a stream's events into a StreamResult. */
 export interface StreamAccumulator {
   apply(facts: EventFacts): void;
-  /**
-   * Keeps an event that can only carry generated text, unparsed: its text is read only if the
-   * result's generatedText is asked for (estimation), so a metered stream with reported usage
-   * never pays a JSON parse per token.
-   */
-  defer(data: string): void;
   /** The result so far; `pending` facts (an event still held back) are included, not stored. */
   result(pending?: EventFacts): StreamResult;
   /** Whether an event marked the documented end of the stream. */
@@ -31,49 +34,35 @@ export interface StreamAccumulator {
 }
 
 /**
- * Creates an accumulator; the generated text is joined (and deferred events parsed) only when
- * a result's generatedText is read. When no parsed event named the model, the first deferred
- * event that does is read for it.
- * @param readDeferred reads the facts of a deferred event
+ * Creates an accumulator. A tap that keeps its text-only events unparsed passes them as
+ * `deferred`: a metered stream with reported usage then never pays a JSON parse per token, and
+ * their text is read only if a result's generatedText is asked for (estimation); the model is
+ * read from them only when no parsed event named it. Such a tap applies no text of its own, so
+ * that the text stays in stream order.
  */
-export function createStreamAccumulator(
-  readDeferred: (data: string) => EventFacts = () => ({}),
-): StreamAccumulator {
+export function createStreamAccumulator(deferred?: DeferredEvents): StreamAccumulator {
   let usage: TokenUsage | undefined;
   let responseModel: string | undefined;
-  // Either text already read, or the raw data of a deferred event (kept in stream order).
-  const text: { text?: string; raw?: string }[] = [];
+  const text: string[] = [];
   let completed = false;
   let errored = false;
-
-  const firstDeferredModel = (): string | undefined => {
-    for (const entry of text) {
-      const model = entry.raw === undefined ? undefined : readDeferred(entry.raw).responseModel;
-      if (model !== undefined) return model;
-    }
-    return undefined;
-  };
 
   return {
     apply(facts: EventFacts): void {
       if (facts.usage !== undefined) usage = facts.usage;
       if (facts.responseModel !== undefined) responseModel = facts.responseModel;
-      if (facts.text !== undefined && facts.text !== '') text.push({ text: facts.text });
+      if (facts.text !== undefined && facts.text !== '') text.push(facts.text);
       if (facts.completed === true) completed = true;
       if (facts.errored === true) errored = true;
     },
     isComplete: () => completed,
-    defer(data: string): void {
-      text.push({ raw: data });
-    },
     result(pending?: EventFacts): StreamResult {
-      const model = pending?.responseModel ?? responseModel ?? firstDeferredModel();
+      const model = pending?.responseModel ?? responseModel ?? deferred?.model();
       let generated: string | undefined;
       const out: StreamResult = {
         usage: { ...(pending?.usage ?? usage) },
         get generatedText(): string {
-          generated ??=
-            text.map((t) => t.text ?? readDeferred(t.raw ?? '').text ?? '').join('') + (pending?.text ?? '');
+          generated ??= text.join('') + (deferred?.text() ?? '') + (pending?.text ?? '');
           return generated;
         },
         completed: completed || pending?.completed === true,

