@@ -19,8 +19,6 @@ export interface CallMeterInit {
   startedAt: number;
   dimensions: DefaultDimensions;
   custom: Record<string, string>;
-  /** The prompt text, read only when tokens must be estimated. */
-  promptText: () => string;
   sink: RecordSink;
   /** The gateway's record id generator (time-ordered ids). */
   nextId: RecordIdGenerator;

@@ -37,7 +37,8 @@ interface PreparedCall {
   adapter: ProviderAdapter;
   route: RouteMatch;
   backend: Backend;
-  body: unknown;
+  /** The client's request body, as received (parsed again only if tokens must be estimated). */
+  requestBody: Buffer;
   upstreamBody: Buffer;
   stripUsageChunk: boolean;
   meter: CallMeter;
@@ -117,7 +118,6 @@ async function prepareCall(
     startedAt,
     dimensions,
     custom,
-    promptText: () => match.adapter.promptText(route, body),
     sink: deps.sink,
     nextId: deps.nextRecordId,
     costOf: (model, usage) => deps.prices.costOf(backend.type, model, usage),
@@ -127,7 +127,7 @@ async function prepareCall(
     adapter: match.adapter,
     route,
     backend,
-    body,
+    requestBody: raw,
     upstreamBody: prepared.body,
     stripUsageChunk: prepared.stripUsageChunk,
     meter,
@@ -155,7 +155,7 @@ function forwardCall(
       meter: call.meter,
       adapter: call.adapter,
       route,
-      body: call.body,
+      requestBody: call.requestBody,
       stripUsageChunk: call.stripUsageChunk,
       backendId: backend.id,
       log: deps.log,

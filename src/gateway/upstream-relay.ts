@@ -5,6 +5,7 @@ import { TokenmeterError } from '../errors.js';
 import type { ExtractedUsage, ProviderAdapter, RouteMatch, StreamTap } from '../providers/types.js';
 import { jsonOutcomeUsage, streamOutcomeUsage, type CallMeter, type CallOutcome } from './call-meter.js';
 import { clientResponseHeaders, upstreamRequestId } from './headers.js';
+import { parseJsonBody } from './read-body.js';
 import { sendError } from './send-error.js';
 
 /** What relaying one call needs. */
@@ -13,7 +14,11 @@ export interface RelayInit {
   meter: CallMeter;
   adapter: ProviderAdapter;
   route: RouteMatch;
-  body: unknown;
+  /**
+   * The client's request body as received. Kept as bytes, not as the parsed JSON: a call's
+   * objects that live as long as the call get promoted by the young-generation GC under load.
+   */
+  requestBody: Buffer;
   stripUsageChunk: boolean;
   backendId: string;
   log: Logger;
@@ -46,7 +51,7 @@ export function relayUpstream(
     let waitingForDrain = false;
     let ended = false;
 
-    const promptText = (): string => adapter.promptText(route, init.body);
+    const promptText = (): string => adapter.promptText(route, parseJsonBody(init.requestBody));
     const resume = (): void => {
       waitingForDrain = false;
       controller?.resume();
