@@ -11,7 +11,11 @@ export interface ByteLog {
   bytes(): Buffer;
 }
 
-export function createByteLog(initialCapacity = 4096): ByteLog {
+/**
+ * @param initialCapacity bytes reserved at once: each growth allocates a new buffer (a few µs
+ *   each, measured), and a typical short chat answer streams 5–15 KB of events
+ */
+export function createByteLog(initialCapacity = 16 * 1024): ByteLog {
   let buffer = Buffer.allocUnsafe(initialCapacity);
   let length = 0;
   return {

@@ -74,7 +74,7 @@ describe('SQLite ledger storage', () => {
     await ledger.close();
   });
 
-  it('ignores a second append of the same id (shipping retries are idempotent)', async () => {
+  it('ignores a second append of the same record (shipping retries are idempotent)', async () => {
     const ledger = createSqliteLedger(join(dir, 'idempotent.db'));
     await ledger.append(makeRecord({ id: 'dup', promptTokens: 1 }));
     await ledger.append(makeRecord({ id: 'dup', promptTokens: 999 }));
@@ -101,11 +101,80 @@ describe('SQLite ledger storage', () => {
     await createSqliteLedger(path).close();
     const db = new Database(path, { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(db.pragma('user_version', { simple: true }), 1);
+    assert.equal(db.pragma('user_version', { simple: true }), 2);
     const columns = db
       .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
       .all('usage_records');
     assert.ok(columns.some((c) => c.name === 'response_model'));
+    db.close();
+  });
+
+  it('is keyed by (time, id) with no other index: time ranges are ranges of the key', async () => {
+    const path = join(dir, 'keyed.db');
+    const ledger = createSqliteLedger(path);
+    await ledger.append(makeRecord({ id: 'a', time: 1_000 }));
+    await ledger.append(makeRecord({ id: 'b', time: 2_000 }));
+    await ledger.close();
+    const db = new Database(path, { readonly: true });
+    const key = db
+      .prepare<[string], { name: string; pk: number }>(
+        'SELECT name, pk FROM pragma_table_info(?) WHERE pk > 0',
+      )
+      .all('usage_records')
+      .sort((x, y) => x.pk - y.pk)
+      .map((c) => c.name);
+    assert.deepEqual(key, ['time', 'id']);
+    const indexes = db
+      .prepare<[], { name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+      )
+      .all();
+    assert.deepEqual(indexes, []);
+    const plan = db
+      .prepare<[], { detail: string }>('EXPLAIN QUERY PLAN SELECT * FROM usage_records WHERE time >= 1500')
+      .all()
+      .map((r) => r.detail)
+      .join(' ');
+    assert.match(plan, /SEARCH usage_records USING PRIMARY KEY \(time>\?\)/);
+    db.close();
+  });
+
+  it('migrates a version-1 ledger (keyed by id, indexed on time) without losing a record', async () => {
+    const path = join(dir, 'v1.db');
+    const v1 = new Database(path);
+    v1.pragma('journal_mode = WAL');
+    v1.exec(`CREATE TABLE usage_records (
+       id TEXT PRIMARY KEY, time INTEGER NOT NULL, api TEXT NOT NULL, operation TEXT NOT NULL,
+       product TEXT, "user" TEXT, subscription TEXT, ip TEXT, location TEXT, gateway TEXT,
+       backend TEXT, model TEXT, response_model TEXT, provider TEXT,
+       stream INTEGER NOT NULL CHECK (stream IN (0, 1)), custom TEXT NOT NULL DEFAULT '{}',
+       prompt_tokens INTEGER, completion_tokens INTEGER, total_tokens INTEGER,
+       cached_tokens INTEGER, cache_write_tokens INTEGER, reasoning_tokens INTEGER,
+       source TEXT NOT NULL CHECK (source IN ('reported', 'estimated', 'partial')),
+       status INTEGER NOT NULL, latency_ms REAL NOT NULL, upstream_request_id TEXT, cost REAL
+     ) WITHOUT ROWID;
+     CREATE INDEX usage_records_time ON usage_records (time);
+     INSERT INTO usage_records (id, time, api, operation, subscription, stream, custom,
+       prompt_tokens, completion_tokens, total_tokens, source, status, latency_ms, cost)
+     VALUES ('old-1', 1000, 'openai', 'chat.completions', 'team-a', 1, '{"team":"x"}',
+       12, 3, 15, 'reported', 200, 4.5, 0.25);`);
+    v1.pragma('user_version = 1');
+    v1.close();
+
+    const ledger = createSqliteLedger(path);
+    const old = await ledger.get('old-1');
+    assert.equal(old?.time, 1000);
+    assert.equal(old?.subscription, 'team-a');
+    assert.equal(old?.stream, true);
+    assert.deepEqual(old?.custom, { team: 'x' });
+    assert.equal(old?.totalTokens, 15);
+    assert.equal(old?.cost, 0.25);
+    assert.equal(old?.cachedTokens, undefined);
+    await ledger.append(makeRecord({ id: 'new-1' }));
+    assert.equal(await ledger.count(), 2);
+    await ledger.close();
+    const db = new Database(path, { readonly: true });
+    assert.equal(db.pragma('user_version', { simple: true }), 2);
     db.close();
   });
 
