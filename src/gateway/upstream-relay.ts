@@ -108,7 +108,9 @@ export function relayUpstream(
       }
       if (tap !== undefined) {
         const flushed = tap.flush();
-        tail = held === undefined ? flushed : Buffer.concat([held, flushed]);
+        // Bytes are left to flush only when the stream stopped mid-event: the held ones (often the
+        // whole answer of a fast upstream) usually go out as they are, not copied.
+        if (flushed.length > 0) tail = held === undefined ? flushed : Buffer.concat([held, flushed]);
         const result = tap.result();
         const { usage, source } = streamOutcomeUsage(result, status, clientGone || cut, promptText);
         await meter.finish({
