@@ -7,7 +7,7 @@
  */
 export interface ByteLog {
   append(bytes: Buffer): void;
-  /** Everything appended so far (a view: valid until the next append). */
+  /** Everything appended so far, as a view (later appends do not show in it). */
   bytes(): Buffer;
 }
 
