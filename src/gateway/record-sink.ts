@@ -23,7 +23,8 @@ export interface RecordSinkStats {
  * Commits a record to the ledger, then tells the observers. The recording path never throws
  * and never fails a client call (STYLE.md): a failed append (disk full, locked file) is logged,
  * counted and kept in a bounded queue that is retried with backoff until the ledger takes it;
- * appends are idempotent by record id, so a retry never counts a call twice.
+ * a retry appends the very same record (same id and time), which the ledger ignores if it is
+ * already stored, so a retry never counts a call twice.
  */
 export interface RecordSink {
   commit(record: UsageRecord): Promise<void>;
