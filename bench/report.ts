@@ -24,7 +24,7 @@ export interface ScenarioResult {
 /** The runs of one scenario: per round, each target's result. */
 export type RoundResults = Partial<Record<TargetId, LoadResult>>[];
 
-/** The middle value (the lower of the two middle ones for an even count: the cautious side). */
+/** The middle value; for an even count, the lower of the two middle ones (nearest rank). */
 function median(values: readonly number[]): number {
   return percentile(Float64Array.from(values).sort(), 50);
 }
