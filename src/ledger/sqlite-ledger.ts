@@ -31,9 +31,12 @@ import type { DefaultDimensionKey, UsageRecord } from './record.js';
  * metered call waits for (CPU profiles, 16 streaming connections). A record is written once
  * with its time, so (time, id) identifies it as well as its id did.
  */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE usage_records (
-     id TEXT PRIMARY KEY,
+/**
+ * The columns after `id` of schema version 1, in order. Migration 2 copies a version-1 table
+ * with `SELECT *`, so both migrations declare them from here: the copy cannot fall out of step.
+ * Frozen like the migrations themselves; a later column comes with a migration of its own.
+ */
+const V1_COLUMNS_AFTER_ID = `
      time INTEGER NOT NULL,
      api TEXT NOT NULL,
      operation TEXT NOT NULL,
@@ -47,25 +50,15 @@ const MIGRATIONS: readonly string[] = [
      status INTEGER NOT NULL,
      latency_ms REAL NOT NULL,
      upstream_request_id TEXT,
-     cost REAL
+     cost REAL`;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE usage_records (
+     id TEXT PRIMARY KEY,${V1_COLUMNS_AFTER_ID}
    ) WITHOUT ROWID;
    CREATE INDEX usage_records_time ON usage_records (time);`,
   `CREATE TABLE usage_records_by_time (
-     id TEXT NOT NULL,
-     time INTEGER NOT NULL,
-     api TEXT NOT NULL,
-     operation TEXT NOT NULL,
-     product TEXT, "user" TEXT, subscription TEXT, ip TEXT, location TEXT, gateway TEXT,
-     backend TEXT, model TEXT, response_model TEXT, provider TEXT,
-     stream INTEGER NOT NULL CHECK (stream IN (0, 1)),
-     custom TEXT NOT NULL DEFAULT '{}',
-     prompt_tokens INTEGER, completion_tokens INTEGER, total_tokens INTEGER,
-     cached_tokens INTEGER, cache_write_tokens INTEGER, reasoning_tokens INTEGER,
-     source TEXT NOT NULL CHECK (source IN ('reported', 'estimated', 'partial')),
-     status INTEGER NOT NULL,
-     latency_ms REAL NOT NULL,
-     upstream_request_id TEXT,
-     cost REAL,
+     id TEXT NOT NULL,${V1_COLUMNS_AFTER_ID},
      PRIMARY KEY (time, id)
    ) WITHOUT ROWID;
    INSERT INTO usage_records_by_time SELECT * FROM usage_records;
