@@ -9,6 +9,8 @@ export const ERROR_CATALOGUE = {
   TM_BAD_JSON: { status: 400, type: 'invalid_request_error' },
   TM_BAD_REQUEST: { status: 400, type: 'invalid_request_error' },
   TM_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error' },
+  TM_BAD_PATH: { status: 400, type: 'invalid_request_error' },
+  TM_LEDGER_UNAVAILABLE: { status: 503, type: 'api_error' },
   TM_UPSTREAM_UNAVAILABLE: { status: 502, type: 'api_error' },
   TM_UPSTREAM_TIMEOUT: { status: 504, type: 'api_error' },
   TM_INTERNAL: { status: 500, type: 'api_error' },

@@ -25,6 +25,20 @@ const gatewaySchema = z
       .default(10 * 1024 * 1024),
     /** Upstream response headers timeout, milliseconds. */
     upstreamTimeoutMs: z.number().int().positive().default(300_000),
+    /** Largest single stream event read for usage, bytes; larger ones are skipped and flagged. */
+    maxEventBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024),
+    /** Time a client has to send its whole request (headers and body), milliseconds. */
+    requestTimeoutMs: z.number().int().positive().default(30_000),
+    /** Time a client has to send its request headers, milliseconds. */
+    headersTimeoutMs: z.number().int().positive().default(10_000),
+    /** How long an idle keep-alive client connection is kept open, milliseconds. */
+    keepAliveTimeoutMs: z.number().int().positive().default(65_000),
+    /** Client connections served at once; more are refused at accept. */
+    maxConnections: z.number().int().positive().default(10_000),
   })
   .strict();
 
@@ -45,6 +59,10 @@ const backendSchema = z
     apiKey: z.string().optional(),
     /** inject: ask OpenAI-compatible servers for stream usage; never: estimate instead. */
     streamUsage: z.enum(['inject', 'never']).default('inject'),
+    /** Client headers forwarded although the default policy drops them (e.g. openai-organization). */
+    forwardHeaders: z.array(z.string().min(1)).default([]),
+    /** Client headers dropped on top of the default policy. */
+    dropHeaders: z.array(z.string().min(1)).default([]),
     simulator: simulatorOptions.optional(),
   })
   .strict()
@@ -99,13 +117,23 @@ const tokenMetricSchema = z
   })
   .strict();
 
-export const configSchema = z
+const ledgerUrl = z
+  .string()
+  .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must be sqlite:PATH or postgres://…');
+
+/** `ledger: URL`, or the long form with the policy for a ledger that cannot write. */
+const ledgerObject = z
+  .object({
+    url: ledgerUrl.default('sqlite:./tokenmeter.db'),
+    /** serve: keep serving, records go to a fallback journal; refuse: 503 until the ledger writes. */
+    whenUnavailable: z.enum(['serve', 'refuse']).default('serve'),
+  })
+  .strict();
+
+const configObject = z
   .object({
     gateway: gatewaySchema.default(gatewaySchema.parse({})),
-    ledger: z
-      .string()
-      .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must be sqlite:PATH or postgres://…')
-      .default('sqlite:./tokenmeter.db'),
+    ledger: z.union([ledgerUrl, ledgerObject]).default('sqlite:./tokenmeter.db'),
     admin: z
       .object({ key: z.string().min(8).optional() })
       .strict()
@@ -117,6 +145,18 @@ export const configSchema = z
     tokenMetrics: z.array(tokenMetricSchema).default([]),
   })
   .strict();
+
+/**
+ * The configuration as the gateway uses it: `ledger` is always the URL, and the long form's
+ * policy is `ledgerPolicy`.
+ */
+export const configSchema = configObject.transform(({ ledger, ...rest }) => ({
+  ...rest,
+  ledger: typeof ledger === 'string' ? ledger : ledger.url,
+  ledgerPolicy: {
+    whenUnavailable: typeof ledger === 'string' ? ('serve' as const) : ledger.whenUnavailable,
+  },
+}));
 
 export type Config = z.infer<typeof configSchema>;
 export type BackendConfig = Config['backends'][number];

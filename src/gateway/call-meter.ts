@@ -1,5 +1,5 @@
 import type { RecordIdGenerator } from '../ledger/record-id.js';
-import type { DefaultDimensions, UsageRecord } from '../ledger/record.js';
+import type { DefaultDimensions, RecordFlag, UsageRecord } from '../ledger/record.js';
 import { estimateUsage } from '../providers/estimate.js';
 import type { ExtractedUsage, StreamResult } from '../providers/types.js';
 import { hasUsage, withDerivedTotal, type TokenUsage, type UsageSource } from '../usage.js';
@@ -12,6 +12,8 @@ export interface CallOutcome {
   source: UsageSource;
   responseModel?: string;
   upstreamRequestId?: string;
+  /** What the relay had to do to bill the call (added to the flags the call started with). */
+  flags?: readonly RecordFlag[];
 }
 
 export interface CallMeterInit {
@@ -26,6 +28,8 @@ export interface CallMeterInit {
   costOf: (model: string | undefined, usage: TokenUsage) => number | undefined;
   /** False for routes that are forwarded but never billed (count_tokens): finish() commits nothing. */
   metered?: boolean;
+  /** Flags known before forwarding (e.g. a dimension value cut to the ledger's maximum). */
+  flags?: readonly RecordFlag[];
 }
 
 /**
@@ -62,9 +66,21 @@ export function createCallMeter(init: CallMeterInit): CallMeter {
       if (outcome.upstreamRequestId !== undefined) record.upstreamRequestId = outcome.upstreamRequestId;
       const cost = init.costOf(outcome.responseModel ?? init.dimensions.model, outcome.usage);
       if (cost !== undefined) record.cost = cost;
+      const flags = mergeFlags(init.flags, outcome.flags);
+      if (flags.length > 0) record.flags = flags;
       return init.sink.commit(record);
     },
   };
+}
+
+/** The union of two flag lists, in RECORD_FLAGS order of first appearance, without repeats. */
+function mergeFlags(
+  a: readonly RecordFlag[] | undefined,
+  b: readonly RecordFlag[] | undefined,
+): RecordFlag[] {
+  if (a === undefined || a.length === 0) return b === undefined ? [] : [...new Set(b)];
+  if (b === undefined || b.length === 0) return [...new Set(a)];
+  return [...new Set([...a, ...b])];
 }
 
 /**

@@ -1,5 +1,23 @@
 import type { TokenUsage, UsageSource } from '../usage.js';
 
+/**
+ * Why a record is not quite what the call looked like on the wire. A flagged record is still
+ * billed; the flag says what the gateway had to do to bill it, and each flag is counted in
+ * `/metrics` (see metrics/record-flag-counters.ts).
+ */
+export const RECORD_FLAGS = [
+  /** A dimension value was longer than the ledger keeps (MAX_LEDGER_VALUE_CHARS) and was cut. */
+  'dimension_truncated',
+  /** The provider sent counts that are not sane token counts (negative, fractional, absurd): ignored. */
+  'usage_invalid',
+  /** A successful answer whose usage could not be read (no usage, undecodable, mislabelled). */
+  'usage_unreadable',
+  /** A stream event was larger than gateway.maxEventBytes and could not be read. */
+  'event_too_large',
+] as const;
+
+export type RecordFlag = (typeof RECORD_FLAGS)[number];
+
 /** The default dimensions every record carries (DESIGN.md, canonical keys). */
 export interface DefaultDimensions {
   /** API ID */
@@ -69,4 +87,6 @@ export interface UsageRecord extends DefaultDimensions, TokenUsage {
   upstreamRequestId?: string;
   /** Cost in USD from the price catalog, when the model's price is known. */
   cost?: number;
+  /** What the gateway had to do to bill this call (absent or empty: nothing). */
+  flags?: RecordFlag[];
 }

@@ -18,7 +18,7 @@ import {
   type WalCheckpointer,
 } from './wal-checkpointer.js';
 import type { Ledger } from './ledger.js';
-import type { DefaultDimensionKey, UsageRecord } from './record.js';
+import type { DefaultDimensionKey, RecordFlag, UsageRecord } from './record.js';
 
 /**
  * Schema migrations; `PRAGMA user_version` holds how many have been applied. Append, never edit:
@@ -64,6 +64,8 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO usage_records_by_time SELECT * FROM usage_records;
    DROP TABLE usage_records;
    ALTER TABLE usage_records_by_time RENAME TO usage_records;`,
+  // 3: record flags (RECORD_FLAGS), comma-separated; NULL when none.
+  `ALTER TABLE usage_records ADD COLUMN flags TEXT;`,
 ];
 
 const INSERT_COLUMNS = [
@@ -77,6 +79,7 @@ const INSERT_COLUMNS = [
   'latency_ms',
   'upstream_request_id',
   'cost',
+  'flags',
 ];
 
 // Idempotent by key, and only by key (a retried append sends the same record): `INSERT OR
@@ -105,6 +108,7 @@ function toParams(r: UsageRecord): SqlValue[] {
     r.latencyMs,
     r.upstreamRequestId ?? null,
     r.cost ?? null,
+    r.flags !== undefined && r.flags.length > 0 ? r.flags.join(',') : null,
   ];
 }
 
@@ -131,6 +135,8 @@ function fromRow(row: Readonly<Record<string, unknown>>): UsageRecord {
   }
   if (typeof row['upstream_request_id'] === 'string') record.upstreamRequestId = row['upstream_request_id'];
   if (typeof row['cost'] === 'number') record.cost = row['cost'];
+  if (typeof row['flags'] === 'string' && row['flags'] !== '')
+    record.flags = row['flags'].split(',') as RecordFlag[];
   return record;
 }
 

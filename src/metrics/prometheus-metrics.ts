@@ -8,6 +8,7 @@ import {
 import { canonicalDimensionKey } from '../dimensions/dimension-names.js';
 import type { UsageRecord } from '../ledger/record.js';
 import type { RecordObserver } from '../gateway/record-sink.js';
+import { createRecordFlagCounters } from './record-flag-counters.js';
 
 /** The token types a `<namespace>_tokens_total` counter is split by (DESIGN.md, "Metrics"). */
 const TOKEN_TYPES = [
@@ -148,6 +149,7 @@ export function createPrometheusMetrics(
     labelNames: ['label'],
     registers: [registry],
   });
+  const flagCounters = createRecordFlagCounters(registry);
   const instruments: Instrument[] = (entries.length > 0 ? entries : DEFAULT_TOKEN_METRICS).map((entry) => {
     const labels = entry.dimensions.map(labelFor);
     const labelNames = labels.map((l) => l.name);
@@ -191,6 +193,7 @@ export function createPrometheusMetrics(
       });
     },
     observe(record) {
+      flagCounters.observe(record);
       for (const instrument of instruments) {
         const values = instrument.labelNames.map((name, i) => {
           const value = guard.admit(name, instrument.readers[i]?.(record) ?? '');
