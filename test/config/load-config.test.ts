@@ -64,12 +64,38 @@ describe('loadConfig', () => {
       trustedProxies: [],
       maxBodyBytes: 10 * 1024 * 1024,
       upstreamTimeoutMs: 300_000,
+      maxEventBytes: 64 * 1024 * 1024,
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 65_000,
+      maxConnections: 10_000,
     });
     assert.equal(config.ledger, 'sqlite:./tokenmeter.db');
+    assert.deepEqual(config.ledgerPolicy, { whenUnavailable: 'serve' });
+    assert.deepEqual(config.backends[0]?.forwardHeaders, []);
     assert.deepEqual(config.admin, {});
     assert.equal(config.backends[0]?.streamUsage, 'inject');
     assert.equal(config.subscriptions[0]?.revoked, false);
     assert.deepEqual(config.tokenMetrics, []);
+  });
+
+  it('takes the long form of ledger: url and whenUnavailable', () => {
+    const lines = MINIMAL.filter((l) => !l.startsWith('ledger:'));
+    const config = parseConfig(
+      yamlLines(...lines, 'ledger:', '  url: sqlite:./x.db', '  whenUnavailable: refuse'),
+      'tm.yaml',
+      {},
+    );
+    assert.equal(config.ledger, 'sqlite:./x.db');
+    assert.deepEqual(config.ledgerPolicy, { whenUnavailable: 'refuse' });
+  });
+
+  it('reports a bad whenUnavailable at its line', () => {
+    const lines = MINIMAL.filter((l) => !l.startsWith('ledger:'));
+    assert.throws(
+      () => parseConfig(yamlLines(...lines, 'ledger:', '  whenUnavailable: maybe'), 'tm.yaml', {}),
+      (err: unknown) => err instanceof ConfigError && /ledger\.whenUnavailable/.test(err.message),
+    );
   });
 
   it('reports a missing file in one line', () => {
