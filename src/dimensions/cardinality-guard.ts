@@ -9,7 +9,9 @@ export const DEFAULT_MAX_DISTINCT_VALUES = 1000;
  * product ids, subscription ids, gateway id and location, backend id and type, the stream flag),
  * never from what a client sends: their number of values is bounded by the configuration.
  * Every other label (`model`, `responseModel`, `user`, `ip`, custom dimensions) is
- * client-controlled: a client with a valid key can send any value it likes.
+ * client-controlled: a client with a valid key can send any value it likes. The label name
+ * decides: a custom dimension may carry one of these names only when its expression is that
+ * very dimension (`api.id` for `api`, see config/validate-references.ts).
  */
 export const CONFIG_SOURCED_LABELS: ReadonlySet<string> = new Set([
   'api',
