@@ -30,9 +30,6 @@ export interface DimensionContext {
   jwt?: { claims: Readonly<Record<string, unknown>> } | undefined;
 }
 
-/** Custom dimension values are cut to this many characters (label values must stay small). */
-export const MAX_DIMENSION_VALUE_LENGTH = 128;
-
 /**
  * Creates the CEL environment custom dimensions are compiled in. Variables are declared with
  * their fields, so a misspelt field (`subscription.costCentre`) fails at compile time;
@@ -97,7 +94,9 @@ export interface DimensionEvaluator {
   /**
    * The value of every custom dimension for one call. Never throws: a missing map key (an
    * absent header or JWT claim) yields '', any other evaluation error yields '' and is counted
-   * in {@link errorCount}.
+   * in {@link errorCount}. Values are not capped here: a header or claim can be of any length,
+   * and the caller caps them with every other dimension (`capLedgerDimensions` for the ledger,
+   * `capLabelValue` in each metric emitter; see value-cap.ts).
    */
   evaluate(ctx: DimensionContext): Record<string, string>;
   /** Evaluation errors so far (not counting missing keys). */
@@ -141,7 +140,7 @@ export function createDimensionEvaluator(
       for (const { name, run } of compiled) {
         try {
           const value: unknown = run(celContext);
-          values[name] = truncate(stringifyValue(value));
+          values[name] = stringifyValue(value);
         } catch (err) {
           values[name] = '';
           if ((err as { code?: unknown }).code !== 'no_such_key') {
@@ -200,17 +199,4 @@ function stringifyValue(value: unknown): string {
       return v;
     }) ?? ''
   );
-}
-
-function truncate(value: string): string {
-  if (value.length <= MAX_DIMENSION_VALUE_LENGTH) return value;
-  // Never cut a surrogate pair in half: the label value must stay valid UTF-8.
-  const end = isHighSurrogate(value.charCodeAt(MAX_DIMENSION_VALUE_LENGTH - 1))
-    ? MAX_DIMENSION_VALUE_LENGTH - 1
-    : MAX_DIMENSION_VALUE_LENGTH;
-  return value.slice(0, end);
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
 }

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { ApiConfig, Config, SubscriptionConfig } from '../config/schema.js';
 import type { DimensionEvaluator } from '../dimensions/custom-dimensions.js';
-import type { DefaultDimensions } from '../ledger/record.js';
+import { capLedgerDimensions } from '../dimensions/value-cap.js';
+import type { DefaultDimensions, RecordFlag } from '../ledger/record.js';
 import type { RequestInfo, RouteMatch } from '../providers/types.js';
 import type { Backend } from './backends.js';
 import type { ClientIpResolver } from './client-ip.js';
@@ -23,10 +24,14 @@ export interface CallFacts {
 /**
  * The "compute dimensions" stage (DESIGN.md): the default dimensions every record carries
  * (absent values stay absent) and the custom ones, evaluated as CEL over the request.
+ * Every value is capped to what the ledger keeps (MAX_LEDGER_VALUE_CHARS, 1024 characters):
+ * a longer one is cut with a `…[+N chars]` marker and `flags` holds `dimension_truncated`.
+ * (The responseModel, known only at the end of the call, is capped by the call meter.)
  */
 export function resolveCallDimensions(facts: CallFacts): {
   dimensions: DefaultDimensions;
   custom: Record<string, string>;
+  flags: RecordFlag[];
 } {
   const { req, api, route, info, subscription, backend, gateway } = facts;
   const ip = facts.clientIp.resolve(req);
@@ -66,5 +71,10 @@ export function resolveCallDimensions(facts: CallFacts): {
     // JWT validation is not built yet: no claims (custom dimensions over them read '').
     jwt: { claims: {} },
   });
-  return { dimensions, custom };
+  const capped = capLedgerDimensions(dimensions, custom);
+  return {
+    dimensions: capped.dimensions,
+    custom: capped.custom,
+    flags: capped.truncated ? ['dimension_truncated'] : [],
+  };
 }

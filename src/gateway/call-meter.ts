@@ -1,3 +1,4 @@
+import { capLedgerValue } from '../dimensions/value-cap.js';
 import type { RecordIdGenerator } from '../ledger/record-id.js';
 import type { DefaultDimensions, RecordFlag, UsageRecord } from '../ledger/record.js';
 import { estimateUsage } from '../providers/estimate.js';
@@ -62,11 +63,17 @@ export function createCallMeter(init: CallMeterInit): CallMeter {
         status: outcome.status,
         latencyMs: Math.round((performance.now() - init.startedAt) * 1000) / 1000,
       };
-      if (outcome.responseModel !== undefined) record.responseModel = outcome.responseModel;
+      // The answering model comes from the backend's answer (which may echo a client's model of
+      // any length): capped like every other dimension, and flagged when cut.
+      const responseModel =
+        outcome.responseModel === undefined ? undefined : capLedgerValue(outcome.responseModel);
+      if (responseModel !== undefined) record.responseModel = responseModel;
       if (outcome.upstreamRequestId !== undefined) record.upstreamRequestId = outcome.upstreamRequestId;
-      const cost = init.costOf(outcome.responseModel ?? init.dimensions.model, outcome.usage);
+      const cost = init.costOf(responseModel ?? init.dimensions.model, outcome.usage);
       if (cost !== undefined) record.cost = cost;
-      const flags = mergeFlags(init.flags, outcome.flags);
+      const cut: readonly RecordFlag[] =
+        responseModel !== outcome.responseModel ? ['dimension_truncated'] : [];
+      const flags = mergeFlags(mergeFlags(init.flags, outcome.flags), cut);
       if (flags.length > 0) record.flags = flags;
       return init.sink.commit(record);
     },

@@ -101,7 +101,7 @@ async function prepareCall(
     backend.injectStreamUsage && route.metered,
   );
 
-  const { dimensions, custom } = resolveCallDimensions({
+  const { dimensions, custom, flags } = resolveCallDimensions({
     req,
     url,
     api: match.api,
@@ -122,6 +122,7 @@ async function prepareCall(
     nextId: deps.nextRecordId,
     costOf: (model, usage) => deps.prices.costOf(backend.type, model, usage),
     metered: route.metered,
+    flags,
   });
   return {
     adapter: match.adapter,

@@ -6,6 +6,7 @@ import {
   type CardinalityGuardOptions,
 } from '../dimensions/cardinality-guard.js';
 import { canonicalDimensionKey } from '../dimensions/dimension-names.js';
+import { capLabelValue } from '../dimensions/value-cap.js';
 import type { UsageRecord } from '../ledger/record.js';
 import type { RecordObserver } from '../gateway/record-sink.js';
 import { createRecordFlagCounters } from './record-flag-counters.js';
@@ -114,12 +115,14 @@ export interface PrometheusMetrics extends RecordObserver {
 
 /**
  * The label of a dimension: the canonical key for default dimensions (APIM names accepted),
- * the given name for custom ones. Absent values become "" (Prometheus' "no value").
+ * the given name for custom ones. Absent values become "" (Prometheus' "no value"). Every value
+ * read is capped to MAX_LABEL_VALUE_CHARS (128) here, whatever the dimension, so no value
+ * reaches the guard, a series key or prom-client uncapped.
  */
 function labelFor(dimension: TokenMetricConfig['dimensions'][number]): { name: string; read: LabelReader } {
   if (typeof dimension !== 'string') {
     const name = dimension.name;
-    return { name, read: (r) => r.custom[name] ?? '' };
+    return { name, read: (r) => capLabelValue(r.custom[name] ?? '') };
   }
   const key = canonicalDimensionKey(dimension);
   if (key === undefined) throw new Error(`unknown dimension "${dimension}"`);
@@ -127,15 +130,18 @@ function labelFor(dimension: TokenMetricConfig['dimensions'][number]): { name: s
     name: key,
     read: (r) => {
       const v = r[key];
-      return v === undefined ? '' : String(v);
+      return v === undefined ? '' : capLabelValue(String(v));
     },
   };
 }
 
 /**
- * Label values pass a cardinality guard (per label name, default 1000 distinct values; later
- * ones become `__other__`) so a runaway dimension such as `user` or `ip` cannot blow up the
- * scrape. The ledger keeps the exact values.
+ * Label values are capped to 128 characters (`…[+N chars]` marks a cut) and then pass a
+ * cardinality guard (see createCardinalityGuard: default 1000 distinct values per label, per
+ * subscription for client-controlled labels; calls that did not succeed add no new value; the
+ * others become `__other__`, counted in `tokenmeter_metric_label_overflow_total{label}`), so a
+ * runaway dimension such as `model`, `user` or `ip` cannot blow up the scrape. The ledger keeps
+ * the values up to 1024 characters.
  */
 export function createPrometheusMetrics(
   entries: readonly TokenMetricConfig[],
@@ -194,9 +200,13 @@ export function createPrometheusMetrics(
     },
     observe(record) {
       flagCounters.observe(record);
+      const origin = {
+        subscription: record.subscription,
+        succeeded: record.status >= 200 && record.status < 300,
+      };
       for (const instrument of instruments) {
         const values = instrument.labelNames.map((name, i) => {
-          const value = guard.admit(name, instrument.readers[i]?.(record) ?? '');
+          const value = guard.admit(name, instrument.readers[i]?.(record) ?? '', origin);
           if (value === OVERFLOW_VALUE) overflow.inc({ label: name });
           return value;
         });

@@ -1,10 +1,31 @@
 import { calcPrice, type ModelPrice, type Provider } from '@pydantic/genai-prices';
 import type { TokenUsage } from '../usage.js';
 
+/**
+ * Longest model name that is priced, in characters. The catalog's longest model id has about
+ * 60; a catalog match costs time in proportion to the name (about 1.5 ms at 300 characters,
+ * 1.7 s at 2 MB, measured), so a longer name is never looked up nor memoised: it has no price.
+ */
+export const MAX_PRICED_MODEL_CHARS = 256;
+
+/** Default number of (provider, model) matches the catalog memoises (least recently used go). */
+export const DEFAULT_PRICE_MEMO_ENTRIES = 1000;
+
 /** Prices a call from the @pydantic/genai-prices catalog (no hand-written price table). */
 export interface PriceCatalog {
-  /** Cost in USD, or undefined when the model's price is unknown or no tokens were reported. */
+  /**
+   * Cost in USD, or undefined when the model's price is unknown, no tokens were reported or the
+   * model name is longer than {@link MAX_PRICED_MODEL_CHARS}.
+   */
   costOf(providerType: string, model: string | undefined, usage: TokenUsage): number | undefined;
+  /** Matches memoised now (at most the catalog's `maxMemoEntries`). */
+  readonly memoSize: number;
+}
+
+/** Options of {@link createPriceCatalog}. */
+export interface PriceCatalogOptions {
+  /** Matches memoised at most (default {@link DEFAULT_PRICE_MEMO_ENTRIES}). */
+  maxMemoEntries?: number;
 }
 
 // The catalog's provider ids for our backend types; other types (simulator, OpenAI-compatible
@@ -64,12 +85,22 @@ function flatPrices(model: Provider['models'][number]): ModelPrice | undefined {
  * A catalog with a per-model memo: a full catalog match scans every model's patterns (~0.1 ms),
  * too slow to repeat on every call, so the match is kept per (provider, model). Flat prices are
  * then applied directly; tiered or time-conditional prices go through the catalog each time.
+ * The memo is a least-recently-used map of at most `maxMemoEntries`, and names longer than
+ * {@link MAX_PRICED_MODEL_CHARS} never reach it: a client sending ever new (or huge) model
+ * names costs at most one bounded catalog scan per call and no memory.
  */
-export function createPriceCatalog(): PriceCatalog {
-  const memo = new Map<string, MatchedModel | null>();
+export function createPriceCatalog(options: PriceCatalogOptions = {}): PriceCatalog {
+  const maxEntries = options.maxMemoEntries ?? DEFAULT_PRICE_MEMO_ENTRIES;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1)
+    throw new RangeError('maxMemoEntries must be a positive integer');
+  const memo = createLruMap<MatchedModel | null>(maxEntries);
   return {
+    get memoSize() {
+      return memo.size;
+    },
     costOf(providerType, model, usage) {
       if (model === undefined || model === '' || usage.promptTokens === undefined) return undefined;
+      if (model.length > MAX_PRICED_MODEL_CHARS) return undefined;
       const catalogUsage: CatalogUsage = {
         input_tokens: usage.promptTokens,
         output_tokens: usage.completionTokens ?? 0,
@@ -99,6 +130,36 @@ export function createPriceCatalog(): PriceCatalog {
       } catch {
         // A usage the catalog rejects (e.g. cache counts above the input) has no price.
         return undefined;
+      }
+    },
+  };
+}
+
+/** A Map that keeps its `max` most recently used entries (a Map iterates in insertion order). */
+function createLruMap<V>(max: number): {
+  get(key: string): V | undefined;
+  set(key: string, value: V): void;
+  readonly size: number;
+} {
+  const entries = new Map<string, V>();
+  return {
+    get size() {
+      return entries.size;
+    },
+    get(key) {
+      const value = entries.get(key);
+      if (value === undefined) return undefined;
+      // Move to the most recent end.
+      entries.delete(key);
+      entries.set(key, value);
+      return value;
+    },
+    set(key, value) {
+      entries.delete(key);
+      entries.set(key, value);
+      if (entries.size > max) {
+        const oldest = entries.keys().next();
+        if (oldest.done !== true) entries.delete(oldest.value);
       }
     },
   };

@@ -4,7 +4,6 @@ import {
   compileDimensionExpression,
   createDimensionEnvironment,
   createDimensionEvaluator,
-  MAX_DIMENSION_VALUE_LENGTH,
   type DimensionContext,
 } from '../../src/dimensions/custom-dimensions.js';
 import { isTokenmeterError } from '../../src/errors.js';
@@ -84,11 +83,11 @@ describe('createDimensionEvaluator', () => {
     assert.deepEqual(errors, ['n']);
   });
 
-  it('truncates values to 128 characters', () => {
+  it('leaves values whole: the caller caps them with the default dimensions (value-cap.ts)', () => {
     const dims = createDimensionEvaluator([{ name: 'long', value: 'request.model' }]);
     const ctx = context();
-    ctx.request = { ...ctx.request, model: 'm'.repeat(300) };
-    assert.equal(dims.evaluate(ctx).long, 'm'.repeat(MAX_DIMENSION_VALUE_LENGTH));
+    ctx.request = { ...ctx.request, model: 'm'.repeat(3000) };
+    assert.equal(dims.evaluate(ctx).long, 'm'.repeat(3000));
   });
 
   it('compiles each name once when several tokenMetrics list it', () => {

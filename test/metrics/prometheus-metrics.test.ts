@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { UsageRecord } from '../../src/ledger/record.js';
+import { capLabelValue, MAX_LABEL_VALUE_CHARS } from '../../src/dimensions/value-cap.js';
 import { createPrometheusMetrics } from '../../src/metrics/prometheus-metrics.js';
 
 function record(overrides: Partial<UsageRecord> = {}, unreported: (keyof UsageRecord)[] = []): UsageRecord {
@@ -96,7 +97,8 @@ test('without tokenMetrics the default namespace and dimensions are used', async
     sample(
       text,
       'tokenmeter_requests_total',
-      'api="openai",operation="chat.completions",subscription="team-a",model="gpt-4o",backend="primary",status_class="4xx",usage_source="reported"',
+      // A refused call (429) adds no client-controlled value: its new model is folded.
+      'api="openai",operation="chat.completions",subscription="team-a",model="__other__",backend="primary",status_class="4xx",usage_source="reported"',
     ),
     1,
   );
@@ -115,6 +117,76 @@ test('the cardinality guard folds label values past the limit into __other__', a
     2,
   );
   assert.equal(sample(text, 'tokenmeter_metric_label_overflow_total', 'label="user"'), 2);
+});
+
+test('every label value is capped to 128 characters, default and custom dimensions alike', async () => {
+  const metrics = createPrometheusMetrics([
+    {
+      namespace: 'g',
+      dimensions: ['model', 'responseModel', 'user', 'ip', 'API ID', { name: 'team', value: 'x' }],
+    },
+  ]);
+  const long = (tag: string): string => tag + 'x'.repeat(2 * 1024 * 1024);
+  for (let i = 0; i < 12; i++) {
+    metrics.observe(
+      record({
+        id: `r${i}`,
+        model: long(`model-${i}`),
+        responseModel: long(`answer-${i}`),
+        user: long(`user-${i}`),
+        ip: long(`ip-${i}`),
+        api: long(`api-${i}`),
+        custom: { team: long(`team-${i}`) },
+      }),
+    );
+  }
+  const text = await metrics.render();
+  assert.ok(text.length < 64 * 1024, `exposition of ${text.length} characters`);
+  const values = [...text.matchAll(/="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? '');
+  assert.ok(values.length > 12 * 6);
+  for (const value of values) assert.ok(value.length <= MAX_LABEL_VALUE_CHARS, `${value.length}`);
+  assert.ok(text.includes(`model="${capLabelValue(long('model-3'))}"`));
+  assert.ok(text.includes(`team="${capLabelValue(long('team-11'))}"`));
+});
+
+test('a call that did not succeed adds no label value; it is counted under __other__', async () => {
+  const metrics = createPrometheusMetrics([{ namespace: 'g', dimensions: ['subscription', 'model'] }]);
+  metrics.observe(record({ id: 'ok', model: 'gpt-4o' }));
+  metrics.observe(record({ id: 'r400', model: 'never-seen', status: 400 }));
+  metrics.observe(record({ id: 'r502', model: 'never-seen-2', status: 502 }));
+  metrics.observe(record({ id: 'r429', model: 'gpt-4o', status: 429 }));
+  const text = await metrics.render();
+  assert.ok(!text.includes('never-seen'));
+  const labels = (model: string, cls: string): string =>
+    `subscription="team-a",model="${model}",status_class="${cls}",usage_source="reported"`;
+  assert.equal(sample(text, 'g_requests_total', labels('__other__', '4xx')), 1);
+  assert.equal(sample(text, 'g_requests_total', labels('__other__', '5xx')), 1);
+  assert.equal(sample(text, 'g_requests_total', labels('gpt-4o', '4xx')), 1, 'an admitted value is reused');
+  assert.equal(sample(text, 'tokenmeter_metric_label_overflow_total', 'label="model"'), 2);
+});
+
+test('one subscription exhausting its budget leaves the others theirs', async () => {
+  const metrics = createPrometheusMetrics([{ namespace: 'g', dimensions: ['subscription', 'user'] }], {
+    maxDistinctValues: 3,
+  });
+  metrics.observe(record({ id: 'b0', subscription: 'team-b', user: 'bob' }));
+  for (let i = 0; i < 50; i++)
+    metrics.observe(record({ id: `a${i}`, subscription: 'team-a', user: `a${i}` }));
+  metrics.observe(record({ id: 'b1', subscription: 'team-b', user: 'bea' }));
+  metrics.observe(record({ id: 'b2', subscription: 'team-b', user: 'bob' }));
+  const text = await metrics.render();
+  const requests = (sub: string, user: string): number | undefined =>
+    sample(
+      text,
+      'g_requests_total',
+      `subscription="${sub}",user="${user}",status_class="2xx",usage_source="reported"`,
+    );
+  assert.equal(requests('team-a', 'a2'), 1);
+  assert.equal(requests('team-a', 'a3'), undefined);
+  assert.equal(requests('team-a', '__other__'), 47);
+  assert.equal(requests('team-b', 'bob'), 2);
+  assert.equal(requests('team-b', 'bea'), 1);
+  assert.equal(requests('team-b', '__other__'), undefined);
 });
 
 test('an unknown default dimension name is refused at start-up', () => {

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { calcPrice } from '@pydantic/genai-prices';
 import fc from 'fast-check';
-import { createPriceCatalog } from '../../src/pricing/price-catalog.js';
+import {
+  createPriceCatalog,
+  DEFAULT_PRICE_MEMO_ENTRIES,
+  MAX_PRICED_MODEL_CHARS,
+} from '../../src/pricing/price-catalog.js';
 
 test('the memoised flat-rate path prices exactly as the catalog does', () => {
   const catalog = createPriceCatalog();
@@ -59,4 +63,36 @@ test('a usage the catalog cannot price (cache above input) is priced as unknown,
   const catalog = createPriceCatalog();
   catalog.costOf('openai', 'gpt-4o-mini', { promptTokens: 10 });
   assert.equal(catalog.costOf('openai', 'gpt-4o-mini', { promptTokens: 10, cachedTokens: 50 }), undefined);
+});
+
+test('a model name longer than the bound is never looked up: no price, nothing memoised', () => {
+  const catalog = createPriceCatalog();
+  const usage = { promptTokens: 100, completionTokens: 10 };
+  // The catalog matches Claude models by prefix, so it would price this name, whatever follows.
+  const prefix = 'claude-3-5-sonnet-20241022-';
+  const within = prefix + 'x'.repeat(MAX_PRICED_MODEL_CHARS - prefix.length);
+  assert.equal(typeof catalog.costOf('anthropic', within, usage), 'number');
+  assert.equal(catalog.memoSize, 1);
+  for (const length of [MAX_PRICED_MODEL_CHARS + 1, 10_000, 4 * 1024 * 1024]) {
+    const model = prefix + 'x'.repeat(length - prefix.length);
+    assert.equal(catalog.costOf('anthropic', model, usage), undefined, `${length} characters`);
+  }
+  assert.equal(catalog.memoSize, 1);
+});
+
+test('the memo keeps the most recently used matches only', () => {
+  assert.equal(DEFAULT_PRICE_MEMO_ENTRIES, 1000);
+  const catalog = createPriceCatalog({ maxMemoEntries: 3 });
+  const usage = { promptTokens: 1000, completionTokens: 10 };
+  const priced = catalog.costOf('openai', 'gpt-4o-mini', usage);
+  assert.ok(priced !== undefined);
+  for (let i = 0; i < 50; i++) {
+    catalog.costOf('openai', `hostile-${i}`, usage);
+    // A model in use stays memoised while unknown names come and go.
+    if (i % 2 === 0) assert.equal(catalog.costOf('openai', 'gpt-4o-mini', usage), priced);
+    assert.ok(catalog.memoSize <= 3);
+  }
+  assert.equal(catalog.memoSize, 3);
+  assert.equal(catalog.costOf('openai', 'gpt-4o-mini', usage), priced);
+  assert.throws(() => createPriceCatalog({ maxMemoEntries: 0 }), RangeError);
 });
