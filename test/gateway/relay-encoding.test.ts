@@ -5,7 +5,7 @@ import { sniffAnswerKind } from '../../src/gateway/answer-sniffer.js';
 import { readAnswerCoding } from '../../src/gateway/content-decoding.js';
 import { httpAnswer, httpChunk, httpHead, type RogueStep } from '../helpers/rogue-backend.js';
 import { callGateway, startRelayHarness, type RelayHarness } from './relay-harness.js';
-import { CHAT, PROVIDERS, type ProviderCase } from './rogue-answers.js';
+import { CHAT, GEMINI, PROVIDERS, type ProviderCase } from './rogue-answers.js';
 
 // Class 7 of issue #7: compressed or mislabelled answers, and answers without readable usage.
 
@@ -299,4 +299,24 @@ test('content-encoding values', () => {
       expected,
       header,
     );
+});
+
+test("Gemini's streamed JSON array: gzip, and labelled as an event stream", async () => {
+  const path = '/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent';
+  const events = GEMINI.sse
+    .split('\n\n')
+    .filter((e) => e !== '')
+    .map((e) => e.slice('data: '.length));
+  const array = `[${events.join(',\r\n')}]`;
+  const variants: [string, Record<string, string>, Buffer][] = [
+    ['gzip', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, gzipSync(array)],
+    ['labelled SSE', { 'content-type': 'text/event-stream' }, Buffer.from(array)],
+  ];
+  for (const [name, headers, body] of variants) {
+    h.rogue.script(() => chunkedAnswer(headers, body, 3));
+    const view = await callGateway(h, path, { body: GEMINI.streamBody });
+    assert.equal(view.status, 200, name);
+    assert.deepEqual(view.body, body, name);
+    assertReported(GEMINI, name);
+  }
 });
