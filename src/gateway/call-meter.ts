@@ -1,7 +1,7 @@
 import { capLedgerValue } from '../dimensions/value-cap.js';
 import type { RecordIdGenerator } from '../ledger/record-id.js';
 import type { DefaultDimensions, RecordFlag, UsageRecord } from '../ledger/record.js';
-import { estimateUsage } from '../providers/estimate.js';
+import { estimateTokens, estimateUsage } from '../providers/estimate.js';
 import type { ExtractedUsage, StreamResult } from '../providers/types.js';
 import { hasUsage, withDerivedTotal, type TokenUsage, type UsageSource } from '../usage.js';
 import type { RecordSink } from './record-sink.js';
@@ -109,20 +109,31 @@ export function streamOutcomeUsage(
 }
 
 /**
- * Usage for a non-streamed answer: the provider's counts; where a successful answer reports
- * none (some OpenAI-compatible servers) and the adapter gave its text, tokenizer counts marked
- * `estimated`. An answer cut short or abandoned by the client is `partial`, with no counts.
+ * Usage for a non-streamed answer. The provider's counts when it reported any. A successful
+ * (2xx) answer whose usage cannot be read (not JSON, undecodable, no usage anywhere) is never
+ * `reported` with nothing: tokenizer counts (the prompt, and the generated text when the adapter
+ * could read it) marked `estimated` and flagged `usage_unreadable`. An answer cut short or
+ * abandoned by the client is `partial`: the counts read from what arrived, else, for a
+ * successful answer, the estimated prompt (the backend had it whole).
  */
 export function jsonOutcomeUsage(
   extracted: ExtractedUsage | undefined,
   status: number,
   interrupted: boolean,
   promptText: () => string,
-): { usage: TokenUsage; source: UsageSource } {
-  if (interrupted) return { usage: {}, source: 'partial' };
+): { usage: TokenUsage; source: UsageSource; flags?: RecordFlag[] } {
   const usage = extracted?.usage ?? {};
-  if (hasUsage(usage) || extracted?.generatedText === undefined || status < 200 || status >= 300) {
-    return { usage, source: 'reported' };
+  const success = status >= 200 && status < 300;
+  if (interrupted) {
+    if (hasUsage(usage) || !success) return { usage, source: 'partial' };
+    return { usage: { promptTokens: estimateTokens(promptText()) }, source: 'partial' };
   }
-  return { usage: estimateUsage(promptText(), extracted.generatedText), source: 'estimated' };
+  if (hasUsage(usage) || !success) return { usage, source: 'reported' };
+  const prompt = promptText();
+  // No text read: the completion is unknown, not zero.
+  const estimated =
+    extracted?.generatedText === undefined
+      ? { promptTokens: estimateTokens(prompt) }
+      : estimateUsage(prompt, extracted.generatedText);
+  return { usage: estimated, source: 'estimated', flags: ['usage_unreadable'] };
 }

@@ -194,7 +194,7 @@ describe('upstream trouble', () => {
     }
   });
 
-  test('upstream invalid JSON reaches the client as sent, recorded without tokens', async () => {
+  test('upstream invalid JSON reaches the client as sent, its prompt estimated and flagged', async () => {
     const res = await fetch(`${gw.url}/openai/v1/chat/completions`, {
       method: 'POST',
       headers: {
@@ -209,7 +209,11 @@ describe('upstream trouble', () => {
     assert.throws(() => JSON.parse(text) as unknown);
     const row = readLedgerRows(gw.ledgerPath).at(-1);
     assert.equal(row?.status, 200);
-    assert.equal(row?.prompt_tokens, null);
+    // The usage cannot be read: never `reported` with nothing (the completion stays unknown).
+    assert.equal(row?.source, 'estimated');
+    assert.equal(row?.flags, 'usage_unreadable');
+    assert.ok(Number(row?.prompt_tokens) > 0);
+    assert.equal(row?.completion_tokens, null);
   });
 
   test('a backend that does not answer in time: 504 with a JSON error, recorded with status 504', async () => {

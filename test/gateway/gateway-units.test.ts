@@ -6,6 +6,7 @@ import { createApiRouter } from '../../src/gateway/api-router.js';
 import { jsonOutcomeUsage, streamOutcomeUsage } from '../../src/gateway/call-meter.js';
 import { createClientIpResolver } from '../../src/gateway/client-ip.js';
 import { readSubscriptionKey } from '../../src/gateway/client-credentials.js';
+import { estimateTokens } from '../../src/providers/estimate.js';
 
 function request(remoteAddress: string, xff?: string): IncomingMessage {
   return {
@@ -153,17 +154,37 @@ describe('reading a request body', () => {
 
 describe('how a non-streamed answer is metered', () => {
   const prompt = (): string => 'How many tokens is this prompt?';
-  test('reported usage as it is; none reported with text: estimated; errors and cuts bill nothing', () => {
+  const promptTokens = estimateTokens(prompt());
+  test('reported usage as it is; errors bill what they report', () => {
     const usage = { promptTokens: 5, completionTokens: 2, totalTokens: 7 };
     assert.deepEqual(jsonOutcomeUsage({ usage }, 200, false, prompt), { usage, source: 'reported' });
-    const estimated = jsonOutcomeUsage({ usage: {}, generatedText: 'Some answer text' }, 200, false, prompt);
-    assert.equal(estimated.source, 'estimated');
-    assert.ok((estimated.usage.completionTokens ?? 0) > 0);
     assert.deepEqual(jsonOutcomeUsage({ usage: {}, generatedText: 'x' }, 429, false, prompt), {
       usage: {},
       source: 'reported',
     });
-    assert.deepEqual(jsonOutcomeUsage(undefined, 200, false, prompt), { usage: {}, source: 'reported' });
-    assert.deepEqual(jsonOutcomeUsage({ usage }, 200, true, prompt), { usage: {}, source: 'partial' });
+  });
+  test('a successful answer without readable usage is estimated and flagged, never reported empty', () => {
+    const withText = jsonOutcomeUsage({ usage: {}, generatedText: 'Some answer text' }, 200, false, prompt);
+    assert.equal(withText.source, 'estimated');
+    assert.deepEqual(withText.flags, ['usage_unreadable']);
+    assert.equal(withText.usage.promptTokens, promptTokens);
+    assert.ok((withText.usage.completionTokens ?? 0) > 0);
+    // Not JSON at all, or no text to count: the prompt is estimated, the completion stays unknown.
+    for (const extracted of [undefined, { usage: {} }]) {
+      assert.deepEqual(jsonOutcomeUsage(extracted, 201, false, prompt), {
+        usage: { promptTokens },
+        source: 'estimated',
+        flags: ['usage_unreadable'],
+      });
+    }
+  });
+  test('an answer cut short is partial: what was read, else the estimated prompt of a 2xx', () => {
+    const usage = { promptTokens: 5, completionTokens: 2, totalTokens: 7 };
+    assert.deepEqual(jsonOutcomeUsage({ usage }, 200, true, prompt), { usage, source: 'partial' });
+    assert.deepEqual(jsonOutcomeUsage(undefined, 200, true, prompt), {
+      usage: { promptTokens },
+      source: 'partial',
+    });
+    assert.deepEqual(jsonOutcomeUsage(undefined, 500, true, prompt), { usage: {}, source: 'partial' });
   });
 });
