@@ -1,5 +1,6 @@
 import type { ApiConfig, Config } from '../config/schema.js';
 import { getProviderAdapter } from '../providers/registry.js';
+import { checkRequestPath } from '../providers/sub-path.js';
 import type { ProviderAdapter } from '../providers/types.js';
 
 /** An API with the adapter for the shape its clients speak. */
@@ -14,10 +15,19 @@ export interface ApiMatch extends RoutedApi {
 }
 
 export interface ApiRouter {
+  /**
+   * The API serving `url`, or undefined.
+   * @throws TokenmeterError TM_BAD_PATH when the path holds a dot segment, an encoded separator
+   * or a control character (checkRequestPath), whichever API it falls under.
+   */
   match(url: string): ApiMatch | undefined;
 }
 
-/** Matches a request URL to the API whose `path` is its longest prefix on a segment boundary. */
+/**
+ * Matches a request URL to the API whose `path` is its longest prefix on a segment boundary. The
+ * URL is the raw request target: Node does not resolve `..` in it, so `/openai/v1/../admin`
+ * would fall under `/openai/v1` while a backend resolving it would not; such paths are refused.
+ */
 export function createApiRouter(config: Config): ApiRouter {
   const routed: RoutedApi[] = config.apis
     .map((api) => {
@@ -29,6 +39,8 @@ export function createApiRouter(config: Config): ApiRouter {
 
   return {
     match(url) {
+      const query = url.indexOf('?');
+      checkRequestPath(query === -1 ? url : url.slice(0, query));
       for (const entry of routed) {
         const base = entry.api.path === '/' ? '' : entry.api.path;
         if (!url.startsWith(base)) continue;

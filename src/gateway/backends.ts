@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import type { BackendConfig, Config } from '../config/schema.js';
 import { getProviderAdapter } from '../providers/registry.js';
 import type { BackendAuth } from '../providers/types.js';
+import { createHeaderPolicy, type HeaderPolicy } from './headers.js';
 
 /** A backend ready to receive calls: its pool, its base path and its credential header. */
 export interface Backend {
@@ -17,6 +18,8 @@ export interface Backend {
   host: string;
   auth?: BackendAuth;
   injectStreamUsage: boolean;
+  /** Which client headers reach this backend (`forwardHeaders` / `dropHeaders` applied). */
+  headerPolicy: HeaderPolicy;
 }
 
 /** Resolves a backend's URL; the gateway starts simulator backends and passes their URLs here. */
@@ -53,6 +56,7 @@ export function createBackends(config: Config, resolveUrl: BackendUrlResolver): 
       host: url.host,
       ...(auth !== undefined ? { auth } : {}),
       injectStreamUsage: backend.streamUsage === 'inject',
+      headerPolicy: createHeaderPolicy(backend.forwardHeaders, backend.dropHeaders),
     });
   }
   return backends;

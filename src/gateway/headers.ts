@@ -1,8 +1,14 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { CREDENTIAL_HEADERS } from './client-credentials.js';
 
-// RFC 9110 §7.6.1: hop-by-hop headers are not forwarded by a proxy.
-const HOP_BY_HOP = new Set([
+/**
+ * Which headers cross the gateway, in each direction. Header names are compared lower-cased
+ * (Node lower-cases incoming names; config names are lower-cased when the policy is built).
+ */
+
+// RFC 9110 §7.6.1: hop-by-hop headers are not forwarded by a proxy, nor are the headers the
+// `Connection` header names. HTTP2-Settings belongs to the h2c upgrade (RFC 7540 §3.2.1).
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -12,26 +18,127 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  'host',
-  'content-length',
+  'http2-settings',
 ]);
-// `expect: 100-continue` was answered by this server already (the body is read in full before
-// forwarding), and undici refuses requests that carry it.
-const DROPPED_UPSTREAM = new Set<string>([...HOP_BY_HOP, ...CREDENTIAL_HEADERS, 'accept-encoding', 'expect']);
 
 /**
- * The headers sent upstream: the client's, less hop-by-hop and credential headers. The response
- * must be readable by the tap, so compression is not requested (accept-encoding: identity).
+ * Never sent upstream from the client, whatever the config: hop-by-hop headers, the client's
+ * credentials (a subscription key never reaches a backend), and the headers the gateway sets
+ * itself. `expect: 100-continue` was answered by this server already (the body is read in full
+ * before forwarding), and undici refuses requests that carry it.
+ */
+const NEVER_FORWARDED: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
+  ...CREDENTIAL_HEADERS,
+  'host',
+  'content-length',
+  'accept-encoding',
+  'expect',
+]);
+
+/**
+ * Dropped unless a backend's `forwardHeaders` names them:
+ * - `cookie`: the client's cookies are for the gateway's origin, not the provider's;
+ * - headers choosing which account or project the gateway's key bills: OpenAI's
+ *   `OpenAI-Organization` and `OpenAI-Project`
+ *   (https://platform.openai.com/docs/api-reference/authentication), Google's
+ *   `X-Goog-User-Project` (https://cloud.google.com/apis/docs/system-parameters);
+ * - proxy headers a client can forge, which a backend (or a proxy in front of it) may believe
+ *   about who is calling or which URL was asked for: `Forwarded`, `X-Forwarded-*`, `X-Real-IP`,
+ *   `X-Client-IP`, `True-Client-IP`, `CF-Connecting-IP`, `X-Original-URL`, `X-Rewrite-URL`;
+ * - method overrides (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`), which
+ *   Google's front end and many frameworks honour: the call metered is a POST.
+ */
+const DROPPED_BY_DEFAULT: ReadonlySet<string> = new Set([
+  'cookie',
+  'openai-organization',
+  'openai-project',
+  'x-goog-user-project',
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
+const DROPPED_PREFIXES: readonly string[] = ['x-forwarded-'];
+
+/** A backend's adjustments to the default request header policy. */
+export interface HeaderPolicy {
+  /** Headers forwarded although the default drops them (never a NEVER_FORWARDED one). */
+  readonly forward: ReadonlySet<string>;
+  /** Headers dropped on top of the default. */
+  readonly drop: ReadonlySet<string>;
+}
+
+/**
+ * Builds a backend's header policy from `backends[].forwardHeaders` / `dropHeaders`. Names are
+ * lower-cased. `dropHeaders` wins over `forwardHeaders`; hop-by-hop headers, credentials and
+ * the headers the gateway sets (host, content-length, accept-encoding, expect) can never be
+ * forwarded, so naming them in `forwardHeaders` has no effect.
+ */
+export function createHeaderPolicy(
+  forwardHeaders: readonly string[] = [],
+  dropHeaders: readonly string[] = [],
+): HeaderPolicy {
+  const drop = new Set(dropHeaders.map((name) => name.trim().toLowerCase()));
+  const forward = new Set(
+    forwardHeaders
+      .map((name) => name.trim().toLowerCase())
+      .filter((name) => !drop.has(name) && !NEVER_FORWARDED.has(name)),
+  );
+  return { forward, drop };
+}
+
+/** The default policy: nothing added, nothing removed. */
+export const DEFAULT_HEADER_POLICY: HeaderPolicy = createHeaderPolicy();
+
+/** The header names a `Connection` header nominates (comma-separated tokens, any case). */
+function connectionTokens(value: string | string[] | undefined): Set<string> {
+  const tokens = new Set<string>();
+  if (value === undefined) return tokens;
+  for (const line of Array.isArray(value) ? value : [value])
+    for (const token of line.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '') tokens.add(name);
+    }
+  return tokens;
+}
+
+function droppedByDefault(name: string): boolean {
+  return DROPPED_BY_DEFAULT.has(name) || DROPPED_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
+/**
+ * Whether a client header goes upstream under `policy`: never for hop-by-hop headers, headers
+ * the client's `Connection` header names, credentials and gateway-set headers; not for the
+ * default-dropped ones unless forwarded by the policy; not for the policy's dropped ones.
+ */
+function forwardsHeader(name: string, nominated: ReadonlySet<string>, policy: HeaderPolicy): boolean {
+  if (NEVER_FORWARDED.has(name) || nominated.has(name) || policy.drop.has(name)) return false;
+  return !droppedByDefault(name) || policy.forward.has(name);
+}
+
+/**
+ * The headers sent upstream: the client's, filtered by the backend's policy (see
+ * forwardsHeader), then the gateway's own: host, content-length of the body sent, the backend
+ * credential, and `accept-encoding: identity` (the tap must read the answer).
  */
 export function upstreamRequestHeaders(
   headers: IncomingHttpHeaders,
   host: string,
   bodyLength: number,
   auth: { header: string; value: string } | undefined,
+  policy: HeaderPolicy = DEFAULT_HEADER_POLICY,
 ): Record<string, string> {
+  const nominated = connectionTokens(headers.connection);
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || DROPPED_UPSTREAM.has(name)) continue;
+    if (value === undefined || !forwardsHeader(name, nominated, policy)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   out.host = host;
@@ -41,15 +148,36 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-/** The headers sent to the client: the upstream's, less hop-by-hop ones (and length when rewritten). */
+/**
+ * Response headers the client never sees: the backend's cookies (set for the backend's session,
+ * e.g. a CDN's, not the client's), the headers naming the gateway's account with the provider
+ * (`openai-organization`, `openai-project`, `anthropic-organization-id`:
+ * https://docs.anthropic.com/en/api/overview#response-headers), and `alt-svc`, which would
+ * advertise the backend's alternative services as the gateway's.
+ */
+const RESPONSE_DROPPED: ReadonlySet<string> = new Set([
+  'set-cookie',
+  'openai-organization',
+  'openai-project',
+  'anthropic-organization-id',
+  'alt-svc',
+]);
+
+/**
+ * The headers sent to the client: the upstream's, less hop-by-hop ones and those the upstream's
+ * `Connection` names, less RESPONSE_DROPPED, and less `content-length` unless `keepLength` (a
+ * stream may be rewritten, so its length is not the upstream's).
+ */
 export function clientResponseHeaders(
   headers: IncomingHttpHeaders,
   keepLength: boolean,
 ): OutgoingHttpHeaders {
+  const nominated = connectionTokens(headers.connection);
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) && !(keepLength && name === 'content-length')) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || nominated.has(name) || RESPONSE_DROPPED.has(name))
+      continue;
+    if (name === 'content-length' && !keepLength) continue;
     out[name] = value;
   }
   return out;

@@ -148,7 +148,13 @@ function forwardCall(
       origin: backend.origin,
       method: 'POST',
       path: backend.basePath + route.upstreamPath,
-      headers: upstreamRequestHeaders(req.headers, backend.host, call.upstreamBody.length, backend.auth),
+      headers: upstreamRequestHeaders(
+        req.headers,
+        backend.host,
+        call.upstreamBody.length,
+        backend.auth,
+        backend.headerPolicy,
+      ),
       body: call.upstreamBody,
     },
     {

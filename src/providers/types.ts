@@ -94,7 +94,11 @@ export interface BackendAuth {
 export interface ProviderAdapter {
   /** The API type / backend type name used in config (openai, azure-openai, …). */
   readonly type: string;
-  /** Match a client request by method and sub-path (the path below the API's base path, with query). */
+  /**
+   * Match a client request by method and sub-path (the path below the API's base path, with
+   * query). Path parameters are read with readPathParameter (sub-path.ts): one that is not a
+   * plain segment throws TokenmeterError TM_BAD_PATH, which the gateway answers with a 400.
+   */
   matchRoute(method: string, subPath: string): RouteMatch | undefined;
   /** Read model, stream flag and user from the parsed request body. */
   inspectRequest(route: RouteMatch, body: unknown): RequestInfo;

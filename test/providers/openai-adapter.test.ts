@@ -44,7 +44,13 @@ test('azure routes: deployments (URL-decoded path model) and v1 (model from the 
     'completions',
   );
   assert.equal(route(azureOpenAiAdapter, '/openai/deployments/d/embeddings').operation, 'embeddings');
-  assert.equal(route(azureOpenAiAdapter, '/openai/deployments/bad%ZZ/embeddings').pathModel, 'bad%ZZ');
+  // A deployment that is not a plain segment once decoded is refused (path-parameters.test.ts).
+  assert.throws(() => azureOpenAiAdapter.matchRoute('POST', '/openai/deployments/bad%ZZ/embeddings'), {
+    code: 'TM_BAD_PATH',
+  });
+  assert.throws(() => azureOpenAiAdapter.matchRoute('POST', '/openai/deployments//chat/completions'), {
+    code: 'TM_BAD_PATH',
+  });
   for (const [path, operation] of [
     ['/openai/v1/chat/completions', 'chat.completions'],
     ['/openai/v1/completions', 'completions'],
@@ -58,7 +64,6 @@ test('azure routes: deployments (URL-decoded path model) and v1 (model from the 
     assert.equal(match.upstreamPath, path);
   }
   for (const path of [
-    '/openai/deployments//chat/completions',
     '/openai/deployments/d/images/generations',
     '/openai/deployments/d',
     '/openai/v1/models',

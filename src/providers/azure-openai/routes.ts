@@ -1,6 +1,6 @@
 import type { RouteMatch } from '../types.js';
 import { OPENAI_ENDPOINTS, OPERATIONS, type OpenAiOperation } from '../openai/routes.js';
-import { splitQuery } from '../sub-path.js';
+import { readPathParameter, splitQuery } from '../sub-path.js';
 
 /** Endpoints below `/openai/deployments/{deployment}` (Azure's classic, api-version routes). */
 const DEPLOYMENT_ENDPOINTS: ReadonlyMap<string, OpenAiOperation> = new Map([
@@ -34,19 +34,16 @@ export function matchAzureOpenAiRoute(method: string, subPath: string): RouteMat
   return undefined;
 }
 
+/**
+ * `{deployment}/{endpoint}`: the deployment is decoded once and must be a plain segment
+ * (readPathParameter: TM_BAD_PATH otherwise, so `%2e%2e%2f%2e%2e%2fadmin` is refused, not
+ * forwarded and metered as model `../../admin`).
+ */
 function matchDeploymentRoute(rest: string, subPath: string): RouteMatch | undefined {
   const slash = rest.indexOf('/');
-  if (slash <= 0) return undefined;
+  if (slash === -1) return undefined;
   const operation = DEPLOYMENT_ENDPOINTS.get(rest.slice(slash + 1));
   if (operation === undefined) return undefined;
-  return { operation, metered: true, pathModel: decodeSegment(rest.slice(0, slash)), upstreamPath: subPath };
-}
-
-/** URL-decodes a path segment; a malformed escape keeps the segment as sent. */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
+  const pathModel = readPathParameter(rest.slice(0, slash), 'deployment');
+  return { operation, metered: true, pathModel, upstreamPath: subPath };
 }

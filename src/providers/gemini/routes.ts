@@ -1,5 +1,5 @@
 import type { RouteMatch } from '../types.js';
-import { splitQuery } from '../sub-path.js';
+import { readPathParameter, splitQuery } from '../sub-path.js';
 
 /** The Operation ID dimension values of the Gemini API shape: the method names of the REST API. */
 export const OPERATIONS = {
@@ -23,14 +23,27 @@ const METHODS: ReadonlyMap<string, GeminiOperation> = new Map(
  *   and the same without `projects/…/locations/…` (Vertex AI express mode, API-key only).
  */
 const MODEL_PATHS: readonly RegExp[] = [
-  /^\/v1(?:beta|alpha)?\/(?:models|tunedModels)\/([^/:]+)$/,
-  /^\/v1(?:beta1)?\/(?:projects\/[^/]+\/locations\/[^/]+\/)?publishers\/google\/models\/([^/:]+)$/,
+  /^\/v1(?:beta|alpha)?\/(?:models|tunedModels)\/(?<model>[^/:]+)$/,
+  /^\/v1(?:beta1)?\/(?:projects\/(?<project>[^/]+)\/locations\/(?<location>[^/]+)\/)?publishers\/google\/models\/(?<model>[^/:]+)$/,
 ];
 
 /**
+ * Path parameters are plain segments once decoded (readPathParameter), and hold no `:` either:
+ * it separates the custom method, so an encoded one would make the metered model differ from
+ * the one Google routes to.
+ */
+function readGeminiParameter(segment: string | undefined, name: string): string | undefined {
+  return segment === undefined ? undefined : readPathParameter(segment, name, ':');
+}
+
+/**
  * Matches `POST {model path}:generateContent | :streamGenerateContent | :countTokens`. The model
- * named by the path (URL-decoded) is the model dimension; countTokens is free, so not metered.
+ * named by the path (URL-decoded once) is the model dimension; countTokens is free, so not
+ * metered. Every path parameter (model, tuned model, Vertex project and location) must be a
+ * plain segment: `..`, `%2e%2e`, an encoded `/`… are TM_BAD_PATH (400), nothing forwarded.
  * The query (e.g. `alt=sse`) is sent upstream as it came, once the key is taken out of it.
+ *
+ * @throws TokenmeterError TM_BAD_PATH for a path parameter that is not a plain segment
  */
 export function matchGeminiRoute(method: string, subPath: string): RouteMatch | undefined {
   if (method.toUpperCase() !== 'POST') return undefined;
@@ -41,25 +54,19 @@ export function matchGeminiRoute(method: string, subPath: string): RouteMatch | 
   if (operation === undefined) return undefined;
   const modelPath = path.slice(0, colon);
   for (const pattern of MODEL_PATHS) {
-    const model = pattern.exec(modelPath)?.[1];
-    if (model === undefined) continue;
+    const groups = pattern.exec(modelPath)?.groups;
+    if (groups === undefined) continue;
+    readGeminiParameter(groups['project'], 'project');
+    readGeminiParameter(groups['location'], 'location');
+    const model = readGeminiParameter(groups['model'], 'model') ?? '';
     return {
       operation,
       metered: operation !== OPERATIONS.countTokens,
-      pathModel: decodeSegment(model),
+      pathModel: model,
       upstreamPath: subPath,
     };
   }
   return undefined;
-}
-
-/** URL-decodes a path segment; a malformed escape keeps the segment as sent. */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
 
 /**
@@ -83,10 +90,18 @@ function decodeQueryComponent(text: string): string | undefined {
 }
 
 /**
- * Takes the API key out of the query string (`?key=`, the Gemini API's query credential:
- * https://ai.google.dev/gemini-api/docs/api-key). Every `key` parameter is removed, whatever its
- * spelling, so a key can never be forwarded; the other parameters stay byte for byte, in order.
- * The first non-empty key is returned.
+ * Query parameters never forwarded: `key` (the Gemini API's query credential,
+ * https://ai.google.dev/gemini-api/docs/api-key), `access_token` (an OAuth credential), and
+ * `userProject`, the query form of `X-Goog-User-Project`, which picks the project billed for
+ * the call (https://cloud.google.com/apis/docs/system-parameters).
+ */
+const DROPPED_PARAMETERS: ReadonlySet<string> = new Set(['key', 'access_token', 'userProject']);
+
+/**
+ * Takes the API key out of the query string. Every `key`, `access_token` and `userProject`
+ * parameter is removed, whatever its spelling (`$key`, `%24key`, `k%65y`), so a credential or a
+ * billing choice is never forwarded; the other parameters stay byte for byte, in order. The
+ * first non-empty key is returned.
  *
  * @example
  * takeGeminiQueryCredential('/v1beta/models/m:streamGenerateContent?key=K&alt=sse');
@@ -98,10 +113,12 @@ export function takeGeminiQueryCredential(subPath: string): { key?: string; subP
   let key: string | undefined;
   const kept: string[] = [];
   for (const param of query.slice(1).split('&')) {
-    if (parameterName(param) !== 'key') {
+    const name = parameterName(param);
+    if (!DROPPED_PARAMETERS.has(name)) {
       kept.push(param);
       continue;
     }
+    if (name !== 'key') continue;
     const value = decodeQueryComponent(param.slice(param.indexOf('=') + 1));
     if (key === undefined && param.includes('=') && value !== undefined && value !== '') key = value;
   }
