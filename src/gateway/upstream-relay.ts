@@ -20,6 +20,8 @@ export interface RelayInit {
    */
   requestBody: Buffer;
   stripUsageChunk: boolean;
+  /** gateway.maxEventBytes: the largest stream event a tap reads. */
+  maxEventBytes: number;
   backendId: string;
   log: Logger;
 }
@@ -112,11 +114,12 @@ export function relayUpstream(
         // whole answer of a fast upstream) usually go out as they are, not copied.
         if (flushed.length > 0) tail = held === undefined ? flushed : Buffer.concat([held, flushed]);
         const result = tap.result();
-        const { usage, source } = streamOutcomeUsage(result, status, clientGone || cut, promptText);
+        const { usage, source, flags } = streamOutcomeUsage(result, status, clientGone || cut, promptText);
         await meter.finish({
           status,
           usage,
           source,
+          flags,
           ...(result.responseModel !== undefined ? { responseModel: result.responseModel } : {}),
           ...common,
         });
@@ -164,7 +167,16 @@ export function relayUpstream(
           adapter.isStreamedResponse?.(route, contentType) ?? contentType.includes('text/event-stream');
         res.writeHead(statusCode, clientResponseHeaders(responseHeaders, !isStream));
         // Headers leave with the first chunk, as a plain proxy sends them.
-        if (isStream) tap = adapter.createStreamTap(route, { stripUsageChunk: init.stripUsageChunk });
+        if (isStream)
+          tap = adapter.createStreamTap(route, {
+            stripUsageChunk: init.stripUsageChunk,
+            maxEventBytes: init.maxEventBytes,
+            onEventTooLarge: () =>
+              log.warn(
+                { backend: init.backendId, maxEventBytes: init.maxEventBytes },
+                'stream event larger than gateway.maxEventBytes: forwarded unread',
+              ),
+          });
       },
       onResponseData(_c, chunk) {
         if (clientGone) return;

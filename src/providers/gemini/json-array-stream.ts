@@ -1,6 +1,7 @@
-import type { StreamTap } from '../types.js';
+import type { StreamResult, StreamTap, StreamTapOptions } from '../types.js';
+import { DEFAULT_MAX_EVENT_BYTES } from '../../sse/sse-framer.js';
 import { parseJson } from '../json.js';
-import { createGeminiStreamState, MAX_CHUNK_BYTES, readGeminiChunk } from './response.js';
+import { createGeminiStreamState, readGeminiChunk } from './response.js';
 
 /**
  * `streamGenerateContent` without `alt=sse` answers with one JSON array whose elements are
@@ -20,7 +21,10 @@ const EMPTY = Buffer.alloc(0);
 
 /** An incremental scanner for a streamed JSON array of objects; it never throws. */
 export interface JsonArrayScanner {
-  /** Feeds the next bytes; returns the exact bytes of every element they complete, in order. */
+  /**
+   * Feeds the next bytes; returns the exact bytes of every element they complete, in order.
+   * Once the top-level value is closed, later bytes are not looked at.
+   */
   push(chunk: Buffer): Buffer[];
   /** True when the top-level value (the array, or a lone object such as an error body) is closed. */
   readonly closed: boolean;
@@ -29,7 +33,7 @@ export interface JsonArrayScanner {
 }
 
 export interface JsonArrayScannerOptions {
-  /** Largest element, in bytes, that is buffered; larger ones are skipped (default 32 MiB). */
+  /** Largest element, in bytes, that is buffered; larger ones are skipped (default 64 MiB). */
   maxElementSize?: number;
 }
 
@@ -44,7 +48,7 @@ export interface JsonArrayScannerOptions {
  * scan, so later elements (with the latest cumulative usage) are still found.
  */
 export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): JsonArrayScanner {
-  const maxElementSize = options.maxElementSize ?? MAX_CHUNK_BYTES;
+  const maxElementSize = options.maxElementSize ?? DEFAULT_MAX_EVENT_BYTES;
   let depth = 0;
   let inString = false;
   let escaped = false;
@@ -79,6 +83,8 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
     },
     push(chunk) {
       const out: Buffer[] = [];
+      // The closing `]` is the documented end: what follows is not part of the answer.
+      if (started && depth === 0) return out;
       // Where the bytes of the element in progress start in this chunk.
       let from = elementDepth === -1 ? -1 : 0;
       // Inside strings (most of the bytes: text, base64 data) the scan jumps from one quote or
@@ -131,6 +137,7 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
             size = 0;
             oversized = false;
           }
+          if (depth === 0) break; // the top-level value is closed: the documented end
         }
         i += 1;
       }
@@ -142,20 +149,29 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
 
 /**
  * A tap for the streamed JSON array: each element is parsed as it completes and the bytes go
- * on unchanged (`push` returns the very Buffer it was given). The stream is complete once an
- * element finished the answer and the array is closed. An element cut short by the end of the
- * stream cannot be parsed, so a truncated stream keeps the usage of its last whole element.
+ * on unchanged (`push` returns the very Buffer it was given). The closing `]` is the documented
+ * end (`isComplete`): bytes after it are forwarded, never read. The stream is `completed` once
+ * an element finished the answer and the array is closed. An element cut short by the end of
+ * the stream cannot be parsed, so a truncated stream keeps the usage of its last whole element.
+ * An element over `maxEventBytes` is skipped unread (`eventTooLarge`), the scan goes on.
  */
-export function createGeminiJsonArrayTap(options: JsonArrayScannerOptions = {}): StreamTap {
-  const scanner = createJsonArrayScanner(options);
+export function createGeminiJsonArrayTap(options: Omit<StreamTapOptions, 'stripUsageChunk'> = {}): StreamTap {
+  const scanner = createJsonArrayScanner({ maxElementSize: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES });
   const state = createGeminiStreamState();
   return {
     push(chunk) {
+      const skippedBefore = scanner.skipped;
       for (const element of scanner.push(chunk))
         state.apply(readGeminiChunk(parseJson(element.toString('utf8'))));
+      if (skippedBefore === 0 && scanner.skipped > 0) options.onEventTooLarge?.();
       return chunk;
     },
     flush: () => EMPTY,
-    result: () => state.result(undefined, scanner.closed),
+    result: (): StreamResult => {
+      const out = state.result(undefined, scanner.closed);
+      if (scanner.skipped > 0) out.eventTooLarge = true;
+      return out;
+    },
+    isComplete: () => scanner.closed,
   };
 }

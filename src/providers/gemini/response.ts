@@ -1,18 +1,12 @@
 import type { ExtractedUsage, StreamResult } from '../types.js';
 import { field, isJsonObject, readText } from '../json.js';
+import { createGeneratedText } from '../generated-text.js';
 import { mergeGeminiCounts, normaliseGeminiUsage, readGeminiCounts, type GeminiCounts } from './usage.js';
 
 /**
  * Reading a `GenerateContentResponse` (https://ai.google.dev/api/generate-content#generatecontentresponse):
  * a whole non-streamed answer, or one chunk of a stream (every chunk has the same shape).
  */
-
-/**
- * Largest stream chunk parsed, in bytes. Image-generating models put whole images, base64
- * encoded, inside one chunk (`inlineData`:
- * https://ai.google.dev/gemini-api/docs/image-generation), far above the SSE framer's 1 MiB default.
- */
-export const MAX_CHUNK_BYTES = 32 * 1024 * 1024;
 
 /** What one response chunk says; every field is optional. */
 export interface ChunkFacts {
@@ -95,14 +89,15 @@ export interface GeminiStreamState {
 export function createGeminiStreamState(): GeminiStreamState {
   let counts: GeminiCounts | undefined;
   let responseModel: string | undefined;
-  const text: string[] = [];
+  // Kept for estimation up to MAX_GENERATED_TEXT_CHARS (an estimate counts the text kept).
+  const text = createGeneratedText();
   let finished = false;
   let errored = false;
   return {
     apply(facts) {
       if (facts.counts !== undefined) counts = mergeGeminiCounts(counts, facts.counts);
       if (facts.responseModel !== undefined) responseModel = facts.responseModel;
-      if (facts.text !== undefined) text.push(facts.text);
+      if (facts.text !== undefined) text.add(facts.text);
       if (facts.finished === true) finished = true;
       if (facts.errored === true) errored = true;
     },
@@ -111,7 +106,7 @@ export function createGeminiStreamState(): GeminiStreamState {
       const model = pending?.responseModel ?? responseModel;
       const out: StreamResult = {
         usage: normaliseGeminiUsage(merged),
-        generatedText: text.join('') + (pending?.text ?? ''),
+        generatedText: text.text() + (pending?.text ?? ''),
         completed: ended && (finished || pending?.finished === true),
         errored: errored || pending?.errored === true,
       };
