@@ -90,7 +90,8 @@ function mergeFlags(
  *
  * A stream with an event over `gateway.maxEventBytes` (forwarded unread) is flagged
  * `event_too_large`: if the provider's usage was still read after it, its counts stand (they
- * are the provider's own); if not, the call is estimated from what could be read.
+ * are the provider's own); if not (none at all, or only a snapshot from before it), the call is
+ * estimated from what could be read.
  */
 export function streamOutcomeUsage(
   result: StreamResult,
@@ -98,9 +99,10 @@ export function streamOutcomeUsage(
   interrupted: boolean,
   promptText: () => string,
 ): { usage: TokenUsage; source: UsageSource; flags: RecordFlag[] } {
-  const flags: RecordFlag[] = result.eventTooLarge === true ? ['event_too_large'] : [];
+  const tooLarge = result.eventTooLarge === true;
+  const flags: RecordFlag[] = tooLarge ? ['event_too_large'] : [];
   const cut = interrupted || !result.completed;
-  if (hasUsage(result.usage))
+  if (hasUsage(result.usage) && (!tooLarge || result.usageAfterTooLarge === true))
     return { usage: result.usage, source: cut && !result.errored ? 'partial' : 'reported', flags };
   if (status < 200 || status >= 300 || result.errored) return { usage: {}, source: 'reported', flags };
   return {

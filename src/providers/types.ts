@@ -97,6 +97,12 @@ export interface StreamResult extends ExtractedUsage {
    * forwarded unread (whatever it said is not in this result).
    */
   eventTooLarge?: boolean;
+  /**
+   * With `eventTooLarge`: whether usage was read after the last such event (the usage changed
+   * since), so that what the provider reported is whole. False when the only usage read came
+   * before it: a cumulative snapshot the unread event may have superseded.
+   */
+  usageAfterTooLarge?: boolean;
 }
 
 /** How the backend credential is put on an upstream request. */

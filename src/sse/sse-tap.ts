@@ -1,4 +1,5 @@
 import type { StreamResult, StreamTap, StreamTapOptions } from '../providers/types.js';
+import { USAGE_FIELDS, type TokenUsage } from '../usage.js';
 import { createSseFramer, DEFAULT_MAX_EVENT_BYTES, type SseEvent, type SseFrame } from './sse-framer.js';
 
 /** What to do with one event: forward it to the client, or drop it. */
@@ -22,9 +23,16 @@ export interface SseEventHandler {
    * without end marker reads every event until the upstream closes). Must stay true once true.
    */
   isComplete?(): boolean;
+  /** The usage read so far, cheaply (asked when an event is too large to read). */
+  usage(): TokenUsage;
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Usage as a comparable key: cumulative formats re-report it, so only a change means news. */
+export function usageKey(usage: TokenUsage): string {
+  return USAGE_FIELDS.map((field) => usage[field] ?? '-').join(',');
+}
 
 /**
  * Builds a StreamTap around an SSE framer and a per-event handler.
@@ -51,13 +59,14 @@ export function createSseTap(handler: SseEventHandler, options: StreamTapOptions
   let flushed = false;
   /** The documented end was read: nothing after it is framed. */
   let ended = false;
-  let eventTooLarge = false;
+  /** The usage read before the last event too large to read, as a comparable key. */
+  let usageAtTooLarge: string | undefined;
 
   const visit = (frame: SseFrame): SseVerdict => {
     if (frame.kind === 'event') return frame.hasData ? handler.onEvent(frame) : 'keep';
-    if (frame.kind === 'oversized' && frame.first && !eventTooLarge) {
-      eventTooLarge = true;
-      options.onEventTooLarge?.();
+    if (frame.kind === 'oversized' && frame.first) {
+      if (usageAtTooLarge === undefined) options.onEventTooLarge?.();
+      usageAtTooLarge = usageKey(handler.usage());
     }
     return 'keep';
   };
@@ -92,7 +101,10 @@ export function createSseTap(handler: SseEventHandler, options: StreamTapOptions
   const result = (): StreamResult => {
     const trailing = flushed || ended ? undefined : framer.peek();
     const out = handler.result(trailing?.hasData === true ? trailing : undefined);
-    if (eventTooLarge) out.eventTooLarge = true;
+    if (usageAtTooLarge !== undefined) {
+      out.eventTooLarge = true;
+      out.usageAfterTooLarge = usageKey(out.usage) !== usageAtTooLarge;
+    }
     return out;
   };
 

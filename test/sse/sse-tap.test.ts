@@ -17,6 +17,7 @@ function recorder(): SseEventHandler & { seen: SseEvent[]; trailing: (SseEvent |
       seen.push(event);
       return event.data === 'DROP' ? 'drop' : 'keep';
     },
+    usage: () => ({}),
     result(pending): StreamResult {
       trailing.push(pending);
       return {
@@ -117,6 +118,37 @@ test('the bytes of an oversized event leave with the push that brought them', ()
   assert.equal(tap.result().eventTooLarge, true);
 });
 
+test('usageAfterTooLarge: whether the usage changed after the last oversized event', () => {
+  /** A handler whose usage is the number in the last `data: n` event. */
+  const numbered = (): SseEventHandler => {
+    let total: number | undefined;
+    const usage = (): { totalTokens?: number } => (total === undefined ? {} : { totalTokens: total });
+    return {
+      onEvent(event) {
+        total = Number(event.data);
+        return 'keep';
+      },
+      usage,
+      result: () => ({ usage: usage(), generatedText: '', completed: false, errored: false }),
+    };
+  };
+  const big = `data: ${'9'.repeat(40)}\n\n`;
+  const cases = [
+    { input: `data: 1\n\n${big}data: 5\n\n`, after: true },
+    { input: `${big}data: 5\n\n`, after: true },
+    { input: `data: 1\n\n${big}`, after: false }, // only a snapshot from before
+    { input: `data: 1\n\n${big}data: 1\n\n`, after: false }, // re-reported, unchanged
+    { input: `data: 1\n\n${big}data: 5\n\n${big}`, after: false }, // the last one counts
+  ];
+  for (const { input, after } of cases) {
+    const tap = createSseTap(numbered(), { stripUsageChunk: false, maxEventBytes: 16 });
+    tap.push(Buffer.from(input));
+    tap.flush();
+    assert.equal(tap.result().eventTooLarge, true);
+    assert.equal(tap.result().usageAfterTooLarge, after, input);
+  }
+});
+
 test('no event over the maximum: eventTooLarge is absent', () => {
   const tap = createSseTap(recorder(), { stripUsageChunk: false, maxEventBytes: 64 });
   tap.push(Buffer.from('data: a\n\n'));
@@ -133,6 +165,7 @@ function endingRecorder(): SseEventHandler & { seen: string[] } {
       return event.data === 'DROP' ? 'drop' : 'keep';
     },
     isComplete: () => seen.includes('END'),
+    usage: () => ({}),
     result: (pending) => ({
       usage: {},
       generatedText: [...seen, ...(pending === undefined ? [] : [pending.data])].join(','),

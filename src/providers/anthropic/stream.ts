@@ -151,6 +151,7 @@ export function createAnthropicStreamTap(options: StreamTapOptions): StreamTap {
         return 'keep';
       },
       isComplete: () => completed,
+      usage: () => (counts === undefined ? {} : normaliseAnthropicCounts(counts)),
       result: (trailing) => result(trailing === undefined ? undefined : readAnthropicEvent(trailing)),
     },
     { ...options, stripUsageChunk: false },

@@ -1,5 +1,6 @@
 import type { StreamResult, StreamTap, StreamTapOptions } from '../types.js';
 import { DEFAULT_MAX_EVENT_BYTES } from '../../sse/sse-framer.js';
+import { usageKey } from '../../sse/sse-tap.js';
 import { parseJson } from '../json.js';
 import { createGeminiStreamState, readGeminiChunk } from './response.js';
 
@@ -26,6 +27,11 @@ export interface JsonArrayScanner {
    * Once the top-level value is closed, later bytes are not looked at.
    */
   push(chunk: Buffer): Buffer[];
+  /**
+   * Like push, but hands each element to `visit` in order, and `undefined` in place of each
+   * element skipped for its size (so a caller knows what came before and after it).
+   */
+  scan(chunk: Buffer, visit: (element: Buffer | undefined) => void): void;
   /** True when the top-level value (the array, or a lone object such as an error body) is closed. */
   readonly closed: boolean;
   /** Elements skipped because they were larger than the maximum size. */
@@ -74,7 +80,7 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
     size += piece.length;
   };
 
-  return {
+  const scanner: JsonArrayScanner = {
     get closed() {
       return started && depth === 0;
     },
@@ -83,8 +89,14 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
     },
     push(chunk) {
       const out: Buffer[] = [];
+      scanner.scan(chunk, (element) => {
+        if (element !== undefined) out.push(element);
+      });
+      return out;
+    },
+    scan(chunk, visit) {
       // The closing `]` is the documented end: what follows is not part of the answer.
-      if (started && depth === 0) return out;
+      if (started && depth === 0) return;
       // Where the bytes of the element in progress start in this chunk.
       let from = elementDepth === -1 ? -1 : 0;
       // Inside strings (most of the bytes: text, base64 data) the scan jumps from one quote or
@@ -129,8 +141,12 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
           depth -= 1;
           if (depth === elementDepth) {
             take(chunk.subarray(from, i + 1));
-            if (oversized) skipped += 1;
-            else out.push(parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts));
+            if (oversized) {
+              skipped += 1;
+              visit(undefined);
+            } else {
+              visit(parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts));
+            }
             elementDepth = -1;
             from = -1;
             parts = [];
@@ -142,9 +158,9 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
         i += 1;
       }
       if (from !== -1) take(chunk.subarray(from));
-      return out;
     },
   };
+  return scanner;
 }
 
 /**
@@ -156,20 +172,31 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
  * An element over `maxEventBytes` is skipped unread (`eventTooLarge`), the scan goes on.
  */
 export function createGeminiJsonArrayTap(options: Omit<StreamTapOptions, 'stripUsageChunk'> = {}): StreamTap {
-  const scanner = createJsonArrayScanner({ maxElementSize: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES });
+  const scanner = createJsonArrayScanner({
+    maxElementSize: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+  });
   const state = createGeminiStreamState();
+  /** The usage read before the last element too large to read, as a comparable key. */
+  let usageAtTooLarge: string | undefined;
   return {
     push(chunk) {
-      const skippedBefore = scanner.skipped;
-      for (const element of scanner.push(chunk))
-        state.apply(readGeminiChunk(parseJson(element.toString('utf8'))));
-      if (skippedBefore === 0 && scanner.skipped > 0) options.onEventTooLarge?.();
+      scanner.scan(chunk, (element) => {
+        if (element !== undefined) {
+          state.apply(readGeminiChunk(parseJson(element.toString('utf8'))));
+          return;
+        }
+        if (usageAtTooLarge === undefined) options.onEventTooLarge?.();
+        usageAtTooLarge = usageKey(state.usage());
+      });
       return chunk;
     },
     flush: () => EMPTY,
     result: (): StreamResult => {
       const out = state.result(undefined, scanner.closed);
-      if (scanner.skipped > 0) out.eventTooLarge = true;
+      if (usageAtTooLarge !== undefined) {
+        out.eventTooLarge = true;
+        out.usageAfterTooLarge = usageKey(out.usage) !== usageAtTooLarge;
+      }
       return out;
     },
     isComplete: () => scanner.closed,

@@ -1,4 +1,5 @@
 import type { ExtractedUsage, StreamResult } from '../types.js';
+import type { TokenUsage } from '../../usage.js';
 import { field, isJsonObject, readText } from '../json.js';
 import { createGeneratedText } from '../generated-text.js';
 import { mergeGeminiCounts, normaliseGeminiUsage, readGeminiCounts, type GeminiCounts } from './usage.js';
@@ -75,6 +76,8 @@ export function extractGeminiUsage(body: unknown): ExtractedUsage {
 /** Accumulates the chunks of a stream into a StreamResult. */
 export interface GeminiStreamState {
   apply(facts: ChunkFacts): void;
+  /** The usage applied so far. */
+  usage(): TokenUsage;
   /**
    * The result so far. `pending` is a chunk still held back (read, not stored); `ended` says
    * whether the framing reached its end (the JSON array's `]`; SSE has no end marker).
@@ -101,6 +104,7 @@ export function createGeminiStreamState(): GeminiStreamState {
       if (facts.finished === true) finished = true;
       if (facts.errored === true) errored = true;
     },
+    usage: () => normaliseGeminiUsage(counts),
     result(pending, ended) {
       const merged = pending?.counts === undefined ? counts : mergeGeminiCounts(counts, pending.counts);
       const model = pending?.responseModel ?? responseModel;

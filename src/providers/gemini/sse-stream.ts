@@ -26,6 +26,7 @@ export function createGeminiSseTap(options: Omit<StreamTapOptions, 'stripUsageCh
         state.apply(readEvent(event));
         return 'keep';
       },
+      usage: () => state.usage(),
       // SSE has no end marker: the upstream closing cleanly is the end, which the core judges.
       result: (trailing) => state.result(trailing === undefined ? undefined : readEvent(trailing), true),
     },

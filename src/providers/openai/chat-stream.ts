@@ -76,6 +76,7 @@ export function createChatStreamTap(options: StreamTapOptions): StreamTap {
         return options.stripUsageChunk && usageOnly ? 'drop' : 'keep';
       },
       isComplete: () => state.isComplete(),
+      usage: () => state.usage(),
       result: (trailing) =>
         state.result(trailing === undefined ? undefined : readChatChunk(trailing.data).facts),
     },

@@ -61,6 +61,7 @@ export function createResponsesStreamTap(options: StreamTapOptions): StreamTap {
         return 'keep';
       },
       isComplete: () => state.isComplete(),
+      usage: () => state.usage(),
       result: (trailing) => state.result(trailing === undefined ? undefined : readResponsesEvent(trailing)),
     },
     { ...options, stripUsageChunk: false },

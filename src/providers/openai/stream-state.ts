@@ -32,6 +32,8 @@ export interface StreamAccumulator {
   result(pending?: EventFacts): StreamResult;
   /** Whether an event marked the documented end of the stream. */
   isComplete(): boolean;
+  /** The usage applied so far. */
+  usage(): TokenUsage;
 }
 
 /**
@@ -58,6 +60,7 @@ export function createStreamAccumulator(deferred?: DeferredEvents): StreamAccumu
       if (facts.errored === true) errored = true;
     },
     isComplete: () => completed,
+    usage: () => ({ ...usage }),
     result(pending?: EventFacts): StreamResult {
       const model = pending?.responseModel ?? responseModel ?? deferred?.model();
       let generated: string | undefined;
