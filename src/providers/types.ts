@@ -86,7 +86,10 @@ export interface StreamTap {
 }
 
 export interface StreamResult extends ExtractedUsage {
-  /** Text the model generated so far, for estimation when the provider sends no usage. */
+  /**
+   * Text the model generated so far, for estimation when the provider sends no usage. Bounded
+   * (MAX_GENERATED_TEXT_CHARS in generated-text.ts): an estimate counts the text kept.
+   */
   generatedText: string;
   /** True when the stream reached its documented end (e.g. [DONE], response.completed). */
   completed: boolean;
