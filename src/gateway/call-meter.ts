@@ -93,19 +93,30 @@ function mergeFlags(
 /**
  * Usage for a finished or interrupted stream. Reported usage wins; where the provider sent none
  * the counts are estimated with the tokenizer (prompt from the request, completion from the
- * streamed text). A stream that did not reach its documented end is `partial`.
+ * streamed text kept). A stream that did not reach its documented end is `partial`.
+ *
+ * A stream with an event over `gateway.maxEventBytes` (forwarded unread) is flagged
+ * `event_too_large`: if the provider's usage was still read after it, its counts stand (they
+ * are the provider's own); if not (none at all, or only a snapshot from before it), the call is
+ * estimated from what could be read.
  */
 export function streamOutcomeUsage(
   result: StreamResult,
   status: number,
   interrupted: boolean,
   promptText: () => string,
-): { usage: TokenUsage; source: UsageSource } {
+): { usage: TokenUsage; source: UsageSource; flags: RecordFlag[] } {
+  const tooLarge = result.eventTooLarge === true;
+  const flags: RecordFlag[] = tooLarge ? ['event_too_large'] : [];
   const cut = interrupted || !result.completed;
-  if (hasUsage(result.usage))
-    return { usage: result.usage, source: cut && !result.errored ? 'partial' : 'reported' };
-  if (status < 200 || status >= 300 || result.errored) return { usage: {}, source: 'reported' };
-  return { usage: estimateUsage(promptText(), result.generatedText), source: cut ? 'partial' : 'estimated' };
+  if (hasUsage(result.usage) && (!tooLarge || result.usageAfterTooLarge === true))
+    return { usage: result.usage, source: cut && !result.errored ? 'partial' : 'reported', flags };
+  if (status < 200 || status >= 300 || result.errored) return { usage: {}, source: 'reported', flags };
+  return {
+    usage: estimateUsage(promptText(), result.generatedText),
+    source: cut ? 'partial' : 'estimated',
+    flags,
+  };
 }
 
 /**

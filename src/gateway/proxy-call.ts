@@ -164,6 +164,7 @@ function forwardCall(
       route,
       requestBody: call.requestBody,
       stripUsageChunk: call.stripUsageChunk,
+      maxEventBytes: deps.config.gateway.maxEventBytes,
       backendId: backend.id,
       log: deps.log,
     },

@@ -88,7 +88,7 @@ export class StreamAnswer implements Answer {
     const ctx = this.#ctx;
     const interrupted = end.clientGone || end.failure !== undefined;
     const result = this.#tap.result();
-    const { usage, source } = streamOutcomeUsage(result, ctx.status, interrupted, ctx.promptText);
+    const { usage, source, flags } = streamOutcomeUsage(result, ctx.status, interrupted, ctx.promptText);
     const unreadable = unreadableReason(result, ctx.status, interrupted, end.unreadable);
     if (unreadable !== undefined) warnUnreadable(ctx, unreadable);
     return {
@@ -96,7 +96,7 @@ export class StreamAnswer implements Answer {
       usage,
       source,
       ...(result.responseModel !== undefined ? { responseModel: result.responseModel } : {}),
-      ...(unreadable !== undefined ? { flags: UNREADABLE } : {}),
+      flags: unreadable !== undefined ? [...flags, ...UNREADABLE] : flags,
       ...outcomeBase(ctx),
     };
   }

@@ -31,6 +31,8 @@ export interface RelayInit {
    */
   requestBody: Buffer;
   stripUsageChunk: boolean;
+  /** gateway.maxEventBytes: the largest stream event a tap reads. */
+  maxEventBytes: number;
   backendId: string;
   log: Logger;
 }
@@ -243,14 +245,23 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, DecoderSink {
    * read as a stream.
    */
   #decide(kind: SniffedKind): boolean {
-    const { adapter, route, stripUsageChunk } = this.#init;
+    const { adapter, route, stripUsageChunk, maxEventBytes, backendId, log } = this.#init;
     const label = String(this.#headers['content-type'] ?? '');
     const contentType = kind === 'sse' ? 'text/event-stream' : kind === 'json' ? 'application/json' : label;
     const isStream =
       adapter.isStreamedResponse?.(route, contentType) ?? contentType.includes('text/event-stream');
     const ctx = this.#answerContext();
+    const tapOptions = {
+      stripUsageChunk,
+      maxEventBytes,
+      onEventTooLarge: () =>
+        log.warn(
+          { backend: backendId, maxEventBytes },
+          'stream event larger than gateway.maxEventBytes: forwarded unread',
+        ),
+    };
     const answer = isStream
-      ? new StreamAnswer(ctx, adapter.createStreamTap(route, { stripUsageChunk }), this.#mode !== 'observe')
+      ? new StreamAnswer(ctx, adapter.createStreamTap(route, tapOptions), this.#mode !== 'observe')
       : new JsonAnswer(ctx, adapter, route);
     this.#reply.setHead(this.#status, this.#clientHeaders(isStream));
     this.#answer = answer;

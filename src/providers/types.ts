@@ -54,6 +54,14 @@ export interface ExtractedUsage {
 export interface StreamTapOptions {
   /** Drop the usage-only event the gateway asked for and the client did not. */
   stripUsageChunk: boolean;
+  /**
+   * `gateway.maxEventBytes`: the largest event (SSE event, element of a streamed JSON array) the
+   * tap buffers and reads (default 64 MiB). A larger one is forwarded as it passes, unread, and
+   * the tap goes on reading the events after it; the result says `eventTooLarge`.
+   */
+  maxEventBytes?: number;
+  /** Called once per stream, when its first event goes over `maxEventBytes` (to log it). */
+  onEventTooLarge?: () => void;
 }
 
 /**
@@ -68,8 +76,9 @@ export interface StreamTap {
   /** The usage seen so far (cumulative values replace earlier ones, never summed). */
   result(): StreamResult;
   /**
-   * Whether the stream has reached its documented end (e.g. `data: [DONE]`). Cheap; asked after
-   * every push. The gateway then holds the last bytes back until the record is committed, so
+   * Whether the stream has reached its documented end (e.g. `data: [DONE]`); once true it stays
+   * true, and nothing after the end is read, stripped or billed (it is still forwarded, byte for
+   * byte). Cheap; asked after every push. The gateway then holds the last bytes back until the record is committed, so
    * the final event and the end of the response leave together, after the commit. Optional:
    * without it the end of the response alone follows the commit.
    */
@@ -77,12 +86,26 @@ export interface StreamTap {
 }
 
 export interface StreamResult extends ExtractedUsage {
-  /** Text the model generated so far, for estimation when the provider sends no usage. */
+  /**
+   * Text the model generated so far, for estimation when the provider sends no usage. Bounded
+   * (MAX_GENERATED_TEXT_CHARS in generated-text.ts): an estimate counts the text kept.
+   */
   generatedText: string;
   /** True when the stream reached its documented end (e.g. [DONE], response.completed). */
   completed: boolean;
   /** True when the provider signalled an error inside the stream. */
   errored: boolean;
+  /**
+   * True when an event before the documented end was larger than `maxEventBytes` and was
+   * forwarded unread (whatever it said is not in this result).
+   */
+  eventTooLarge?: boolean;
+  /**
+   * With `eventTooLarge`: whether usage was read after the last such event (the usage changed
+   * since), so that what the provider reported is whole. False when the only usage read came
+   * before it: a cumulative snapshot the unread event may have superseded.
+   */
+  usageAfterTooLarge?: boolean;
 }
 
 /** How the backend credential is put on an upstream request. */

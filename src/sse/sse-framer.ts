@@ -8,7 +8,8 @@
  * (from `push` and `end`) equals the input.
  *
  * Work is linear in the input: chunks are scanned once from a moving offset, and bytes are only
- * copied when a line or an event spans several chunks.
+ * copied when a line or an event spans several chunks. Memory is bounded by the maximum event
+ * size: a larger event is handed back as it passes, and framing resumes after it.
  */
 
 const LF = 0x0a;
@@ -17,8 +18,8 @@ const COLON = 0x3a;
 const SPACE = 0x20;
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
-/** Default largest event the framer buffers before giving up: 1 MiB. */
-export const DEFAULT_MAX_EVENT_SIZE = 1024 * 1024;
+/** Default largest event the framer buffers: 64 MiB, the default of `gateway.maxEventBytes`. */
+export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024 * 1024;
 
 /** One event: a block of lines ended by a blank line. */
 export interface SseEvent {
@@ -40,16 +41,28 @@ export interface SseEvent {
   complete: boolean;
 }
 
-/** Bytes not parsed (the oversized event and all after it, or pushes after end): forward them. */
+/**
+ * Bytes of an event larger than the maximum size, handed back unparsed as they pass (the bytes
+ * buffered before the event went over the maximum first, then each chunk's share as it
+ * arrives). `first` marks the first span of each such event. The framer goes on parsing after
+ * the blank line that ends it.
+ */
+export interface SseOversized {
+  readonly kind: 'oversized';
+  raw: Buffer;
+  first: boolean;
+}
+
+/** Bytes pushed after `end()`: not parsed, to forward as they are. */
 export interface SseSkipped {
   readonly kind: 'skipped';
   raw: Buffer;
 }
 
-export type SseFrame = SseEvent | SseSkipped;
+export type SseFrame = SseEvent | SseOversized | SseSkipped;
 
 export interface SseFramerOptions {
-  /** Largest event, in bytes, before the framer reports overflow and stops parsing. */
+  /** Largest event, in bytes, that is buffered and parsed (default DEFAULT_MAX_EVENT_BYTES). */
   maxEventSize?: number;
 }
 
@@ -66,9 +79,9 @@ export interface SseFramer {
   end(): SseEvent | undefined;
   /** What `end()` would return now, without ending anything. */
   peek(): SseEvent | undefined;
-  /** True once an event exceeded the maximum size; from then on nothing is parsed. */
-  readonly overflowed: boolean;
-  /** Bytes held back: the event in progress. */
+  /** How many events were larger than the maximum size (handed back as `oversized` spans). */
+  readonly oversizedEvents: number;
+  /** Bytes held back: the event in progress (never more than the maximum size). */
   readonly pendingBytes: number;
 }
 
@@ -81,13 +94,19 @@ interface Fields {
 
 const newFields = (): Fields => ({ event: '', data: undefined, id: undefined });
 
-/** Creates an SSE framer. */
+/**
+ * Creates an SSE framer. An event larger than `maxEventSize` is never buffered whole: once it
+ * goes over, its bytes are handed back as `oversized` spans as they pass, the framer looks only
+ * for the blank line that ends it (a line break right after another, CR / LF / CRLF, split
+ * anywhere), and parses the events after it as usual. Memory held is at most one event of the
+ * maximum size.
+ */
 export function createSseFramer(options: SseFramerOptions = {}): SseFramer {
-  return new ByteSseFramer(options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE);
+  return new ByteSseFramer(options.maxEventSize ?? DEFAULT_MAX_EVENT_BYTES);
 }
 
 class ByteSseFramer implements SseFramer {
-  overflowed = false;
+  oversizedEvents = 0;
   private ended = false;
   /** Bytes of the event in progress (views into the pushed chunks). */
   private frameParts: Buffer[] = [];
@@ -102,6 +121,14 @@ class ByteSseFramer implements SseFramer {
   private awaitingLf = false;
   /** How many bytes of a leading UTF-8 BOM were matched; 3 or -1 once settled. */
   private bomMatched = 0;
+  /** Inside an oversized event: its bytes are handed back unparsed until its blank line. */
+  private skipping = false;
+  /** While skipping: no byte of the current line seen yet (a line break now ends the event). */
+  private skipLineEmpty = false;
+  /** While skipping: the last byte was a CR ending a line (an LF next is the same break). */
+  private skipCr = false;
+  /** An oversized event ended with a CR at a chunk's end: an LF next is still its own. */
+  private lfOfOversized = false;
 
   constructor(private readonly maxEventSize: number) {}
 
@@ -111,19 +138,34 @@ class ByteSseFramer implements SseFramer {
 
   push(chunk: Buffer): SseFrame[] {
     if (chunk.length === 0) return [];
-    if (this.overflowed || this.ended) return [{ kind: 'skipped', raw: chunk }];
+    if (this.ended) return [{ kind: 'skipped', raw: chunk }];
     const out: SseFrame[] = [];
-    let pos = this.bomMatched >= 0 && this.bomMatched < 3 ? this.skipBom(chunk) : 0;
-    let frameStart = 0;
+    let pos = 0;
+    if (this.lfOfOversized) {
+      this.lfOfOversized = false;
+      if (chunk[0] === LF) {
+        out.push({ kind: 'oversized', raw: chunk.subarray(0, 1), first: false });
+        pos = 1;
+      }
+    }
+    // Each pass goes to the end of the chunk, or to where an oversized event starts or ends.
+    while (pos < chunk.length) pos = this.skipping ? this.skip(chunk, pos, out) : this.frame(chunk, pos, out);
+    return out;
+  }
+
+  /** Frames events from `start`; returns the chunk's length, or where skipping starts or ends. */
+  private frame(chunk: Buffer, start: number, out: SseFrame[]): number {
+    let pos = this.bomMatched >= 0 && this.bomMatched < 3 ? this.skipBom(chunk, start) : start;
+    let frameStart = start;
     if (pos < chunk.length && this.awaitingLf) {
       if (chunk[pos] === LF) pos += 1;
       this.awaitingLf = false;
-      out.push(this.emitEvent(chunk.subarray(0, pos)));
+      out.push(this.emitEvent(chunk.subarray(start, pos)));
       frameStart = pos;
     } else if (pos < chunk.length && this.crPending) {
+      this.crPending = false;
       if (chunk[pos] === LF) pos += 1;
     }
-    if (pos < chunk.length) this.crPending = false;
     let nextLf = chunk.indexOf(LF, pos);
     let nextCr = chunk.indexOf(CR, pos);
     while (pos < chunk.length) {
@@ -145,10 +187,20 @@ class ByteSseFramer implements SseFramer {
           crAtChunkEnd = true;
         }
       }
+      const blank = this.lineSize === 0 && eol === pos;
       if (this.frameSize + (next - frameStart) > this.maxEventSize) {
-        return this.overflow(out, chunk.subarray(frameStart));
+        this.oversize(out, chunk.subarray(frameStart, next));
+        if (blank) {
+          // The oversized event ends with this very line: go on framing after it.
+          this.lfOfOversized = crAtChunkEnd;
+        } else {
+          this.skipping = true;
+          this.skipLineEmpty = true;
+          this.skipCr = crAtChunkEnd;
+        }
+        return next;
       }
-      if (this.lineSize === 0 && eol === pos) {
+      if (blank) {
         if (crAtChunkEnd) {
           // The blank line may be a CRLF split across chunks: wait for the next byte.
           this.awaitingLf = true;
@@ -171,13 +223,75 @@ class ByteSseFramer implements SseFramer {
     if (frameStart < chunk.length) {
       this.frameParts.push(chunk.subarray(frameStart));
       this.frameSize += chunk.length - frameStart;
-      if (this.frameSize > this.maxEventSize) return this.overflow(out, undefined);
+      if (this.frameSize > this.maxEventSize) {
+        // Every line end was checked above: what went over is a line still in progress.
+        this.oversize(out, undefined);
+        this.skipping = true;
+        this.skipLineEmpty = false;
+        this.skipCr = false;
+      }
     }
-    return out;
+    return chunk.length;
+  }
+
+  /**
+   * Hands back the bytes of an oversized event from `start` up to the blank line that ends it
+   * (then framing resumes there) or the end of the chunk. Only line breaks are looked at.
+   */
+  private skip(chunk: Buffer, start: number, out: SseFrame[]): number {
+    let pos = start;
+    let nextLf = chunk.indexOf(LF, pos);
+    let nextCr = chunk.indexOf(CR, pos);
+    while (pos < chunk.length) {
+      if (this.skipCr) {
+        this.skipCr = false;
+        if (chunk[pos] === LF) {
+          pos += 1;
+          continue;
+        }
+      }
+      if (nextLf !== -1 && nextLf < pos) nextLf = chunk.indexOf(LF, pos);
+      if (nextCr !== -1 && nextCr < pos) nextCr = chunk.indexOf(CR, pos);
+      const eol = nextLf === -1 ? nextCr : nextCr === -1 ? nextLf : Math.min(nextLf, nextCr);
+      if (eol === -1) {
+        this.skipLineEmpty = false;
+        break;
+      }
+      let next = eol + 1;
+      let crAtChunkEnd = false;
+      if (chunk[eol] === CR) {
+        if (next < chunk.length) {
+          if (chunk[next] === LF) next += 1;
+        } else {
+          crAtChunkEnd = true;
+        }
+      }
+      if (this.skipLineEmpty && eol === pos) {
+        out.push({ kind: 'oversized', raw: chunk.subarray(start, next), first: false });
+        this.skipping = false;
+        this.lfOfOversized = crAtChunkEnd;
+        return next;
+      }
+      this.skipLineEmpty = true;
+      this.skipCr = crAtChunkEnd;
+      pos = next;
+    }
+    out.push({ kind: 'oversized', raw: chunk.subarray(start), first: false });
+    return chunk.length;
+  }
+
+  /** Hands back the buffered bytes of an event that went over the maximum, without copying. */
+  private oversize(out: SseFrame[], tail: Buffer | undefined): void {
+    if (tail !== undefined && tail.length > 0) this.frameParts.push(tail);
+    this.frameParts.forEach((raw, i) => out.push({ kind: 'oversized', raw, first: i === 0 }));
+    this.oversizedEvents += 1;
+    // A BOM can only open the stream: whatever was matched of it is settled now.
+    if (this.bomMatched < 3) this.bomMatched = -1;
+    this.reset();
   }
 
   peek(): SseEvent | undefined {
-    if (this.overflowed || this.ended || this.frameSize === 0) return undefined;
+    if (this.ended || this.frameSize === 0) return undefined;
     const raw = concat(this.frameParts);
     if (this.awaitingLf) return buildEvent(this.fields, raw, true);
     const fields: Fields = { ...this.fields };
@@ -199,8 +313,8 @@ class ByteSseFramer implements SseFramer {
    * Matches a leading BOM byte by byte (it may itself be split across chunks). Its bytes stay in
    * the event's raw span but are not line content; bytes that turn out not to be a BOM are.
    */
-  private skipBom(chunk: Buffer): number {
-    let i = 0;
+  private skipBom(chunk: Buffer, start: number): number {
+    let i = start;
     while (this.bomMatched < 3 && i < chunk.length) {
       if (chunk[i] !== UTF8_BOM[this.bomMatched]) {
         if (this.bomMatched > 0) {
@@ -229,14 +343,6 @@ class ByteSseFramer implements SseFramer {
     const event = buildEvent(this.fields, concat(this.frameParts), true);
     this.reset(); // no line or CR is pending at an event's end
     return event;
-  }
-
-  private overflow(out: SseFrame[], tail: Buffer | undefined): SseFrame[] {
-    if (tail !== undefined) this.frameParts.push(tail);
-    out.push({ kind: 'skipped', raw: concat(this.frameParts) });
-    this.overflowed = true;
-    this.reset();
-    return out;
   }
 
   private reset(): void {

@@ -94,12 +94,18 @@ describe('how a stream is metered', () => {
     assert.deepEqual(streamOutcomeUsage(result({ usage }), 200, false, prompt), {
       usage,
       source: 'reported',
+      flags: [],
     });
     assert.deepEqual(streamOutcomeUsage(result({ usage, completed: false }), 200, false, prompt), {
       usage,
       source: 'partial',
+      flags: [],
     });
-    assert.deepEqual(streamOutcomeUsage(result({ usage }), 200, true, prompt), { usage, source: 'partial' });
+    assert.deepEqual(streamOutcomeUsage(result({ usage }), 200, true, prompt), {
+      usage,
+      source: 'partial',
+      flags: [],
+    });
   });
 
   test('no usage at all: estimated from the prompt and the streamed text; partial when cut', () => {
@@ -114,10 +120,15 @@ describe('how a stream is metered', () => {
   });
 
   test('errors and provider error events without usage bill nothing', () => {
-    assert.deepEqual(streamOutcomeUsage(result({}), 500, false, prompt), { usage: {}, source: 'reported' });
+    assert.deepEqual(streamOutcomeUsage(result({}), 500, false, prompt), {
+      usage: {},
+      source: 'reported',
+      flags: [],
+    });
     assert.deepEqual(streamOutcomeUsage(result({ errored: true, generatedText: 'x' }), 200, false, prompt), {
       usage: {},
       source: 'reported',
+      flags: [],
     });
   });
 });

@@ -130,14 +130,19 @@ test('response.incomplete ends the stream and carries usage; error events mark i
   assert.deepEqual(failed.result.usage, {});
 });
 
-test('an oversized event: no throw, every byte forwarded, the call is not completed', () => {
+test('an event over maxEventBytes: forwarded unread, the usage after it read and stripped', () => {
   const huge = `{"choices":[{"delta":{"content":"${'a'.repeat(1024 * 1024)}"}}]}`;
   const input = sse('{"choices":[{"delta":{"content":"ok"}}]}', huge, USAGE_CHUNK, '[DONE]');
   const chunks = splitAt(input, [100, 500_000, 1_000_000, input.length - 50]);
   for (const strip of [false, true]) {
-    const { output, result } = run(CHAT, chunks, strip);
-    assert.ok(output.equals(input));
-    assert.equal(result.completed, false);
+    const tap = openAiAdapter.createStreamTap(CHAT, { stripUsageChunk: strip, maxEventBytes: 64 * 1024 });
+    const out = Buffer.concat([...chunks.map((chunk) => tap.push(chunk)), tap.flush()]);
+    const result = tap.result();
+    const expected = strip ? input.toString().replace(`data: ${USAGE_CHUNK}\n\n`, '') : input.toString();
+    assert.ok(out.equals(Buffer.from(expected)));
+    assert.equal(result.completed, true);
+    assert.equal(result.eventTooLarge, true);
+    assert.equal(result.usage.totalTokens, 7);
     assert.equal(result.generatedText, 'ok');
   }
 });

@@ -125,3 +125,49 @@ test('a blank line ended by a CR at the end of a chunk dispatches, whatever the 
   assert.deepEqual(dispatched(all), [{ event: 'message', data: '', id: undefined }]);
   assert.deepEqual(dispatched(all), reference(input));
 });
+
+// Events larger than the maximum, in any line ending, with comments and several data lines.
+const MAX = 1024;
+// A line break after the last line then a blank line: the event ends where its text ends, even
+// when its last line ends with a CR and the break is an LF (the two would make one CRLF).
+const smallEvent = fc
+  .tuple(fc.array(line, { maxLength: 5 }), eol)
+  .map(([lines, e]) => lines.join('') + e + e);
+const bigEvent = fc
+  .tuple(fc.integer({ min: MAX + 1, max: 4 * MAX }), eol, fc.boolean(), fc.integer({ min: 1, max: 3 }))
+  .map(([size, e, comment, lines]) => {
+    const data = Array.from({ length: lines }, (_, i) => `data: ${'é'.repeat(size / (2 * lines))}${i}${e}`);
+    return (comment ? `: ${'c'.repeat(10)}${e}` : '') + data.join('') + e;
+  });
+
+test('oversized events are skipped whole: the other events equal eventsource-parser without them', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          smallEvent.map((text) => ({ text, big: false })),
+          bigEvent.map((text) => ({ text, big: true })),
+        ),
+        {
+          maxLength: 8,
+        },
+      ),
+      splits,
+      (parts, points) => {
+        const input = Buffer.from(parts.map((p) => p.text).join(''));
+        const framer = createSseFramer({ maxEventSize: MAX });
+        const chunks = splitAt(input, points);
+        const frames = chunks.flatMap((chunk) => framer.push(chunk));
+        const last = framer.end();
+        const all = last === undefined ? frames : [...frames, last];
+        const without = Buffer.from(parts.flatMap((p) => (p.big ? [] : [p.text])).join(''));
+        assert.deepEqual(dispatched(all), reference(without));
+        assert.ok(Buffer.concat(all.map((f) => f.raw)).equals(input));
+        assert.equal(framer.oversizedEvents, parts.filter((p) => p.big).length);
+        // No oversized event is ever held: what is held fits the maximum.
+        assert.ok(framer.pendingBytes <= MAX);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});

@@ -146,28 +146,85 @@ test('peek() shows the held event without consuming it', () => {
   assert.equal(framer.peek(), undefined);
 });
 
-test('an event over the maximum size: overflow, no throw, every byte still handed back', () => {
+test('an event over the maximum size is handed back as it passes; framing resumes after it', () => {
   const framer = createSseFramer({ maxEventSize: 64 });
   const head = 'data: ok\n\n';
   const big = `data: ${'x'.repeat(100)}\n\n`;
   const tail = 'data: after\n\n';
-  const fed = feed([head + big.slice(0, 30), big.slice(30) + tail, 'data: more\n\n'], framer);
-  assert.equal(framer.overflowed, true);
+  const fed = feed(
+    [head + big.slice(0, 30), big.slice(30, 80), big.slice(80) + tail, 'data: more\n\n'],
+    framer,
+  );
+  assert.equal(framer.oversizedEvents, 1);
   assert.deepEqual(
-    fed.frames.map((f) => f.kind),
-    ['event', 'skipped', 'skipped'],
+    fed.frames.map((f) => (f.kind === 'event' ? f.data : f.kind)),
+    ['ok', 'oversized', 'oversized', 'oversized', 'after', 'more'],
+  );
+  // The oversized spans are exactly the big event's bytes; only the first is marked first.
+  const spans = fed.frames.filter((f) => f.kind === 'oversized');
+  assert.equal(Buffer.concat(spans.map((f) => f.raw)).toString(), big);
+  assert.deepEqual(
+    spans.map((f) => f.kind === 'oversized' && f.first),
+    [true, false, false],
   );
   assert.equal(rawOf(fed), head + big + tail + 'data: more\n\n');
+  // Nothing of the oversized event is ever held: at most one event of the maximum size is.
   assert.equal(fed.last, undefined);
 });
 
-test('an oversized event completed inside one chunk also overflows', () => {
-  const fed = feed([`data: ${'y'.repeat(200)}\n\ndata: z\n\n`], createSseFramer({ maxEventSize: 100 }));
+test('an oversized event completed inside one chunk: later events in the same chunk are parsed', () => {
+  const big = `data: ${'y'.repeat(200)}\n\n`;
+  const fed = feed([`${big}data: z\n\n`], createSseFramer({ maxEventSize: 100 }));
   assert.deepEqual(
-    fed.frames.map((f) => f.kind),
-    ['skipped'],
+    events(fed.frames).map((e) => e.data),
+    ['z'],
   );
-  assert.equal(rawOf(fed), `data: ${'y'.repeat(200)}\n\ndata: z\n\n`);
+  const spans = fed.frames.filter((f) => f.kind === 'oversized');
+  assert.equal(Buffer.concat(spans.map((f) => f.raw)).toString(), big);
+});
+
+test('resynchronising after an oversized event: CR, LF and CRLF, the blank line split anywhere', () => {
+  for (const eol of ['\n', '\r', '\r\n']) {
+    const big = `event: e${eol}data: ${'w'.repeat(150)}${eol}data: 2${eol}: c${eol}${eol}`;
+    const after = `data: usage${eol}${eol}`;
+    const input = Buffer.from(`data: a${eol}${eol}${big}${after}`);
+    for (let cut = 1; cut < input.length; cut += 1) {
+      for (const second of [cut + 1, input.length - 2]) {
+        const framer = createSseFramer({ maxEventSize: 64 });
+        const fed = feed(splitAt(input, [cut, second]), framer);
+        const datas = [...events(fed.frames), ...(fed.last ? [fed.last] : [])]
+          .filter((e) => e.hasData)
+          .map((e) => e.data);
+        assert.deepEqual(datas, ['a', 'usage'], `eol ${JSON.stringify(eol)} cuts ${cut},${second}`);
+        assert.equal(framer.oversizedEvents, 1);
+        assert.equal(rawOf(fed), input.toString('latin1'));
+        const spans = fed.frames.filter((f) => f.kind === 'oversized');
+        // The LF of a CRLF blank line split from its CR still belongs to the oversized event.
+        assert.equal(Buffer.concat(spans.map((f) => f.raw)).toString(), big, `cuts ${cut},${second}`);
+      }
+    }
+  }
+});
+
+test('several oversized events in a row are each counted, the events between them parsed', () => {
+  const big = (c: string): string => `data: ${c.repeat(80)}\n\n`;
+  const input = `${big('a')}data: 1\n\n${big('b')}${big('c')}data: 2\n\n`;
+  const framer = createSseFramer({ maxEventSize: 40 });
+  const fed = feed(splitAt(Buffer.from(input), [7, 50, 90, 120, 200]), framer);
+  assert.equal(framer.oversizedEvents, 3);
+  assert.deepEqual(
+    events(fed.frames).map((e) => e.data),
+    ['1', '2'],
+  );
+  assert.equal(rawOf(fed), input);
+});
+
+test('a stream ending inside an oversized event: nothing held, end() returns nothing', () => {
+  const framer = createSseFramer({ maxEventSize: 16 });
+  const fed = feed([`data: ok\n\ndata: ${'q'.repeat(40)}`], framer);
+  assert.equal(framer.pendingBytes, 0);
+  assert.equal(fed.last, undefined);
+  assert.equal(rawOf(fed), `data: ok\n\ndata: ${'q'.repeat(40)}`);
 });
 
 test('events that exactly fit the maximum size are parsed', () => {
@@ -188,6 +245,14 @@ test('a large event fed in small chunks is framed in linear time', () => {
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
   assert.equal(events(frames)[0]?.data, payload);
   assert.ok(elapsedMs < 3000, `took ${elapsedMs} ms`);
+});
+
+test('a CRLF line break split CR | LF | LF: the second LF is a blank line', () => {
+  const fed = feed(['data: x\r', '\n', '\n', 'data: y\n\n']);
+  assert.deepEqual(
+    events(fed.frames).map((e) => e.data),
+    ['x', 'y'],
+  );
 });
 
 test('empty chunks are harmless and pushes after end() come back unparsed', () => {

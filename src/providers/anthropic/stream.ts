@@ -1,4 +1,5 @@
 import type { StreamResult, StreamTap, StreamTapOptions } from '../types.js';
+import { createEventLog } from '../../sse/event-log.js';
 import { createSseTap, type SseVerdict } from '../../sse/sse-tap.js';
 import { field, isJsonObject, parseJson, readText } from '../json.js';
 import {
@@ -97,19 +98,22 @@ const stringOf = (value: unknown): string => (typeof value === 'string' ? value 
 const IGNORED_EVENTS: ReadonlySet<string> = new Set(['ping', 'content_block_start', 'content_block_stop']);
 const DELTA_EVENT = 'content_block_delta';
 
-/** A tap for Messages streams: Anthropic always sends usage, so nothing is ever stripped. */
+/**
+ * A tap for Messages streams: Anthropic always sends usage, so nothing is ever stripped.
+ * `message_stop` is the documented end: nothing after it is read (sse-tap.ts). Events that
+ * carry generated output go to an event log in stream order, read only if tokens must be
+ * estimated (bounded: see sse/event-log.ts).
+ */
 export function createAnthropicStreamTap(options: StreamTapOptions): StreamTap {
   let counts: AnthropicCounts | undefined;
   let responseModel: string | undefined;
   let completed = false;
   let errored = false;
-  // Generated output in stream order: text already read, or the raw data of a deferred delta.
-  const output: { text?: string; raw?: string }[] = [];
+  const output = createEventLog((event) => ({ text: readAnthropicEvent(event).text }));
 
   const apply = (facts: AnthropicEventFacts): void => {
     if (facts.counts !== undefined) counts = mergeAnthropicCounts(counts ?? {}, facts.counts);
     if (facts.responseModel !== undefined) responseModel = facts.responseModel;
-    if (facts.text !== undefined) output.push({ text: facts.text });
     if (facts.completed === true) completed = true;
     if (facts.errored === true) errored = true;
   };
@@ -121,10 +125,7 @@ export function createAnthropicStreamTap(options: StreamTapOptions): StreamTap {
     const out: StreamResult = {
       usage: merged === undefined ? {} : normaliseAnthropicCounts(merged),
       get generatedText(): string {
-        generated ??=
-          output
-            .map((o) => o.text ?? readAnthropicEvent({ event: DELTA_EVENT, data: o.raw ?? '' }).text ?? '')
-            .join('') + (pending?.text ?? '');
+        generated ??= output.text() + (pending?.text ?? '');
         return generated;
       },
       completed: completed || pending?.completed === true,
@@ -139,11 +140,18 @@ export function createAnthropicStreamTap(options: StreamTapOptions): StreamTap {
     {
       onEvent(event): SseVerdict {
         if (IGNORED_EVENTS.has(event.event)) return 'keep';
-        if (event.event === DELTA_EVENT) output.push({ raw: event.data });
-        else apply(readAnthropicEvent(event));
+        if (event.event === DELTA_EVENT) {
+          output.append(event.raw);
+          return 'keep';
+        }
+        const facts = readAnthropicEvent(event);
+        // A delta sent under another event name: its text is read from the log, in order.
+        if (facts.text !== undefined) output.append(event.raw);
+        apply(facts);
         return 'keep';
       },
       isComplete: () => completed,
+      usage: () => (counts === undefined ? {} : normaliseAnthropicCounts(counts)),
       result: (trailing) => result(trailing === undefined ? undefined : readAnthropicEvent(trailing)),
     },
     { ...options, stripUsageChunk: false },

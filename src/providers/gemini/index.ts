@@ -1,4 +1,4 @@
-import type { ProviderAdapter, RouteMatch, StreamTap } from '../types.js';
+import type { ProviderAdapter, RouteMatch, StreamTap, StreamTapOptions } from '../types.js';
 import { createGeminiJsonArrayTap } from './json-array-stream.js';
 import { geminiPromptText, inspectGeminiRequest, prepareGeminiBody } from './request.js';
 import { extractGeminiUsage } from './response.js';
@@ -17,8 +17,8 @@ export {
 export { inspectGeminiRequest, prepareGeminiBody, geminiPromptText } from './request.js';
 
 /** The stream tap of a streamGenerateContent route: SSE with `alt=sse`, else the JSON array. */
-export function createGeminiStreamTap(route: RouteMatch): StreamTap {
-  return wantsSse(route) ? createGeminiSseTap() : createGeminiJsonArrayTap();
+export function createGeminiStreamTap(route: RouteMatch, options: StreamTapOptions): StreamTap {
+  return wantsSse(route) ? createGeminiSseTap(options) : createGeminiJsonArrayTap(options);
 }
 
 /**
@@ -48,7 +48,7 @@ export const geminiAdapter: ProviderAdapter = {
     route.operation === OPERATIONS.streamGenerateContent &&
     (!wantsSse(route) || contentType.includes('text/event-stream')),
   takeQueryCredential: takeGeminiQueryCredential,
-  createStreamTap: (route) => createGeminiStreamTap(route),
+  createStreamTap: createGeminiStreamTap,
   promptText: geminiPromptText,
   backendAuth: (apiKey) => ({ header: 'x-goog-api-key', value: apiKey }),
 };

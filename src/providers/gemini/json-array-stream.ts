@@ -1,6 +1,8 @@
-import type { StreamTap } from '../types.js';
+import type { StreamResult, StreamTap, StreamTapOptions } from '../types.js';
+import { DEFAULT_MAX_EVENT_BYTES } from '../../sse/sse-framer.js';
+import { usageKey } from '../../sse/sse-tap.js';
 import { parseJson } from '../json.js';
-import { createGeminiStreamState, MAX_CHUNK_BYTES, readGeminiChunk } from './response.js';
+import { createGeminiStreamState, readGeminiChunk } from './response.js';
 
 /**
  * `streamGenerateContent` without `alt=sse` answers with one JSON array whose elements are
@@ -20,8 +22,16 @@ const EMPTY = Buffer.alloc(0);
 
 /** An incremental scanner for a streamed JSON array of objects; it never throws. */
 export interface JsonArrayScanner {
-  /** Feeds the next bytes; returns the exact bytes of every element they complete, in order. */
+  /**
+   * Feeds the next bytes; returns the exact bytes of every element they complete, in order.
+   * Once the top-level value is closed, later bytes are not looked at.
+   */
   push(chunk: Buffer): Buffer[];
+  /**
+   * Like push, but hands each element to `visit` in order, and `undefined` in place of each
+   * element skipped for its size (so a caller knows what came before and after it).
+   */
+  scan(chunk: Buffer, visit: (element: Buffer | undefined) => void): void;
   /** True when the top-level value (the array, or a lone object such as an error body) is closed. */
   readonly closed: boolean;
   /** Elements skipped because they were larger than the maximum size. */
@@ -29,7 +39,7 @@ export interface JsonArrayScanner {
 }
 
 export interface JsonArrayScannerOptions {
-  /** Largest element, in bytes, that is buffered; larger ones are skipped (default 32 MiB). */
+  /** Largest element, in bytes, that is buffered; larger ones are skipped (default 64 MiB). */
   maxElementSize?: number;
 }
 
@@ -44,7 +54,7 @@ export interface JsonArrayScannerOptions {
  * scan, so later elements (with the latest cumulative usage) are still found.
  */
 export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): JsonArrayScanner {
-  const maxElementSize = options.maxElementSize ?? MAX_CHUNK_BYTES;
+  const maxElementSize = options.maxElementSize ?? DEFAULT_MAX_EVENT_BYTES;
   let depth = 0;
   let inString = false;
   let escaped = false;
@@ -70,7 +80,7 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
     size += piece.length;
   };
 
-  return {
+  const scanner: JsonArrayScanner = {
     get closed() {
       return started && depth === 0;
     },
@@ -79,6 +89,14 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
     },
     push(chunk) {
       const out: Buffer[] = [];
+      scanner.scan(chunk, (element) => {
+        if (element !== undefined) out.push(element);
+      });
+      return out;
+    },
+    scan(chunk, visit) {
+      // The closing `]` is the documented end: what follows is not part of the answer.
+      if (started && depth === 0) return;
       // Where the bytes of the element in progress start in this chunk.
       let from = elementDepth === -1 ? -1 : 0;
       // Inside strings (most of the bytes: text, base64 data) the scan jumps from one quote or
@@ -123,39 +141,64 @@ export function createJsonArrayScanner(options: JsonArrayScannerOptions = {}): J
           depth -= 1;
           if (depth === elementDepth) {
             take(chunk.subarray(from, i + 1));
-            if (oversized) skipped += 1;
-            else out.push(parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts));
+            if (oversized) {
+              skipped += 1;
+              visit(undefined);
+            } else {
+              visit(parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts));
+            }
             elementDepth = -1;
             from = -1;
             parts = [];
             size = 0;
             oversized = false;
           }
+          if (depth === 0) break; // the top-level value is closed: the documented end
         }
         i += 1;
       }
       if (from !== -1) take(chunk.subarray(from));
-      return out;
     },
   };
+  return scanner;
 }
 
 /**
  * A tap for the streamed JSON array: each element is parsed as it completes and the bytes go
- * on unchanged (`push` returns the very Buffer it was given). The stream is complete once an
- * element finished the answer and the array is closed. An element cut short by the end of the
- * stream cannot be parsed, so a truncated stream keeps the usage of its last whole element.
+ * on unchanged (`push` returns the very Buffer it was given). The closing `]` is the documented
+ * end (`isComplete`): bytes after it are forwarded, never read. The stream is `completed` once
+ * an element finished the answer and the array is closed. An element cut short by the end of
+ * the stream cannot be parsed, so a truncated stream keeps the usage of its last whole element.
+ * An element over `maxEventBytes` is skipped unread (`eventTooLarge`), the scan goes on.
  */
-export function createGeminiJsonArrayTap(options: JsonArrayScannerOptions = {}): StreamTap {
-  const scanner = createJsonArrayScanner(options);
+export function createGeminiJsonArrayTap(options: Omit<StreamTapOptions, 'stripUsageChunk'> = {}): StreamTap {
+  const scanner = createJsonArrayScanner({
+    maxElementSize: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+  });
   const state = createGeminiStreamState();
+  /** The usage read before the last element too large to read, as a comparable key. */
+  let usageAtTooLarge: string | undefined;
   return {
     push(chunk) {
-      for (const element of scanner.push(chunk))
-        state.apply(readGeminiChunk(parseJson(element.toString('utf8'))));
+      scanner.scan(chunk, (element) => {
+        if (element !== undefined) {
+          state.apply(readGeminiChunk(parseJson(element.toString('utf8'))));
+          return;
+        }
+        if (usageAtTooLarge === undefined) options.onEventTooLarge?.();
+        usageAtTooLarge = usageKey(state.usage());
+      });
       return chunk;
     },
     flush: () => EMPTY,
-    result: () => state.result(undefined, scanner.closed),
+    result: (): StreamResult => {
+      const out = state.result(undefined, scanner.closed);
+      if (usageAtTooLarge !== undefined) {
+        out.eventTooLarge = true;
+        out.usageAfterTooLarge = usageKey(out.usage) !== usageAtTooLarge;
+      }
+      return out;
+    },
+    isComplete: () => scanner.closed,
   };
 }

@@ -1,18 +1,13 @@
 import type { ExtractedUsage, StreamResult } from '../types.js';
+import type { TokenUsage } from '../../usage.js';
 import { field, isJsonObject, readText } from '../json.js';
+import { createGeneratedText } from '../generated-text.js';
 import { mergeGeminiCounts, normaliseGeminiUsage, readGeminiCounts, type GeminiCounts } from './usage.js';
 
 /**
  * Reading a `GenerateContentResponse` (https://ai.google.dev/api/generate-content#generatecontentresponse):
  * a whole non-streamed answer, or one chunk of a stream (every chunk has the same shape).
  */
-
-/**
- * Largest stream chunk parsed, in bytes. Image-generating models put whole images, base64
- * encoded, inside one chunk (`inlineData`:
- * https://ai.google.dev/gemini-api/docs/image-generation), far above the SSE framer's 1 MiB default.
- */
-export const MAX_CHUNK_BYTES = 32 * 1024 * 1024;
 
 /** What one response chunk says; every field is optional. */
 export interface ChunkFacts {
@@ -81,6 +76,8 @@ export function extractGeminiUsage(body: unknown): ExtractedUsage {
 /** Accumulates the chunks of a stream into a StreamResult. */
 export interface GeminiStreamState {
   apply(facts: ChunkFacts): void;
+  /** The usage applied so far. */
+  usage(): TokenUsage;
   /**
    * The result so far. `pending` is a chunk still held back (read, not stored); `ended` says
    * whether the framing reached its end (the JSON array's `]`; SSE has no end marker).
@@ -95,23 +92,25 @@ export interface GeminiStreamState {
 export function createGeminiStreamState(): GeminiStreamState {
   let counts: GeminiCounts | undefined;
   let responseModel: string | undefined;
-  const text: string[] = [];
+  // Kept for estimation up to MAX_GENERATED_TEXT_CHARS (an estimate counts the text kept).
+  const text = createGeneratedText();
   let finished = false;
   let errored = false;
   return {
     apply(facts) {
       if (facts.counts !== undefined) counts = mergeGeminiCounts(counts, facts.counts);
       if (facts.responseModel !== undefined) responseModel = facts.responseModel;
-      if (facts.text !== undefined) text.push(facts.text);
+      if (facts.text !== undefined) text.add(facts.text);
       if (facts.finished === true) finished = true;
       if (facts.errored === true) errored = true;
     },
+    usage: () => normaliseGeminiUsage(counts),
     result(pending, ended) {
       const merged = pending?.counts === undefined ? counts : mergeGeminiCounts(counts, pending.counts);
       const model = pending?.responseModel ?? responseModel;
       const out: StreamResult = {
         usage: normaliseGeminiUsage(merged),
-        generatedText: text.join('') + (pending?.text ?? ''),
+        generatedText: text.text() + (pending?.text ?? ''),
         completed: ended && (finished || pending?.finished === true),
         errored: errored || pending?.errored === true,
       };

@@ -1,9 +1,8 @@
 import type { StreamTap, StreamTapOptions } from '../types.js';
-import { createByteLog, type ByteLog } from '../../sse/byte-log.js';
-import { createSseFramer } from '../../sse/sse-framer.js';
+import { createEventLog } from '../../sse/event-log.js';
 import { createSseTap, type SseVerdict } from '../../sse/sse-tap.js';
 import { isJsonObject, parseJson, readText } from '../json.js';
-import { createStreamAccumulator, type DeferredEvents, type EventFacts } from './stream-state.js';
+import { createStreamAccumulator, type EventFacts } from './stream-state.js';
 import { readChatUsage } from './usage.js';
 import { choicesText } from './choices-text.js';
 
@@ -50,40 +49,21 @@ export function readChatChunk(data: string): ChatChunk {
  */
 const MAY_CARRY_FACTS = /[{,]\s*"(?:usage|error)"\s*:\s*\{/;
 
-/** The facts of the events in `raw` (complete SSE events, as a tap saw them), in order. */
-function* chunksIn(raw: Buffer): Generator<EventFacts> {
-  const framer = createSseFramer();
-  for (const frame of [...framer.push(raw), framer.end()]) {
-    if (frame?.kind === 'event' && frame.hasData) yield readChatChunk(frame.data).facts;
-  }
-}
-
-/** Events kept as bytes in a log, read only when the generated text or the model is asked for. */
-function deferredChunks(log: ByteLog): DeferredEvents {
-  return {
-    text() {
-      let text = '';
-      for (const facts of chunksIn(log.bytes())) text += facts.text ?? '';
-      return text;
-    },
-    model() {
-      for (const facts of chunksIn(log.bytes()))
-        if (facts.responseModel !== undefined) return facts.responseModel;
-      return undefined;
-    },
-  };
-}
-
 /**
- * A tap for chat/completions streams. Every event's bytes go to a byte log; chunks that can only
- * carry text (and the model) are not parsed while the stream runs: their text is read from the
- * log only if tokens must be estimated, and the model only if no usage chunk named it. Any chunk
- * that may hold usage or an error is parsed at once. With `stripUsageChunk` (the gateway added
- * `include_usage`), exactly the usage-only chunk is dropped, so the client sees its own stream.
+ * A tap for chat/completions streams. Every event's bytes go to an event log (bounded: see
+ * sse/event-log.ts); chunks that can only carry text (and the model) are not parsed while the
+ * stream runs: their text is read from the log only if tokens must be estimated, and the model
+ * only if no usage chunk named it. Any chunk that may hold usage or an error is parsed at once.
+ * With `stripUsageChunk` (the gateway added `include_usage`), exactly the usage-only chunk is
+ * dropped, so the client sees its own stream. `data: [DONE]` is the documented end: nothing
+ * after it is read or dropped (sse-tap.ts).
  */
 export function createChatStreamTap(options: StreamTapOptions): StreamTap {
-  const log = createByteLog();
-  const state = createStreamAccumulator(deferredChunks(log));
+  const log = createEventLog((event) => {
+    const { facts } = readChatChunk(event.data);
+    return { text: facts.text, model: facts.responseModel };
+  });
+  const state = createStreamAccumulator(log);
   return createSseTap(
     {
       onEvent(event): SseVerdict {
@@ -96,6 +76,7 @@ export function createChatStreamTap(options: StreamTapOptions): StreamTap {
         return options.stripUsageChunk && usageOnly ? 'drop' : 'keep';
       },
       isComplete: () => state.isComplete(),
+      usage: () => state.usage(),
       result: (trailing) =>
         state.result(trailing === undefined ? undefined : readChatChunk(trailing.data).facts),
     },

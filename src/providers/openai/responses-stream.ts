@@ -48,7 +48,10 @@ export function readResponsesEvent(event: SseEvent): EventFacts {
   return facts;
 }
 
-/** A tap for Responses streams: nothing is ever injected, so nothing is stripped. */
+/**
+ * A tap for Responses streams: nothing is ever injected, so nothing is stripped. A terminal
+ * event is the documented end: nothing after it is read (sse-tap.ts).
+ */
 export function createResponsesStreamTap(options: StreamTapOptions): StreamTap {
   const state = createStreamAccumulator();
   return createSseTap(
@@ -58,6 +61,7 @@ export function createResponsesStreamTap(options: StreamTapOptions): StreamTap {
         return 'keep';
       },
       isComplete: () => state.isComplete(),
+      usage: () => state.usage(),
       result: (trailing) => state.result(trailing === undefined ? undefined : readResponsesEvent(trailing)),
     },
     { ...options, stripUsageChunk: false },

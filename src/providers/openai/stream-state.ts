@@ -1,5 +1,6 @@
 import type { StreamResult } from '../types.js';
 import type { TokenUsage } from '../../usage.js';
+import { createGeneratedText } from '../generated-text.js';
 
 /** What one stream event says; every field is optional. */
 export interface EventFacts {
@@ -31,6 +32,8 @@ export interface StreamAccumulator {
   result(pending?: EventFacts): StreamResult;
   /** Whether an event marked the documented end of the stream. */
   isComplete(): boolean;
+  /** The usage applied so far. */
+  usage(): TokenUsage;
 }
 
 /**
@@ -38,12 +41,13 @@ export interface StreamAccumulator {
  * `deferred`: a metered stream with reported usage then never pays a JSON parse per token, and
  * their text is read only if a result's generatedText is asked for (estimation); the model is
  * read from them only when no parsed event named it. Such a tap applies no text of its own, so
- * that the text stays in stream order.
+ * that the text stays in stream order. Text is kept up to MAX_GENERATED_TEXT_CHARS
+ * (generated-text.ts): an estimate counts the text kept.
  */
 export function createStreamAccumulator(deferred?: DeferredEvents): StreamAccumulator {
   let usage: TokenUsage | undefined;
   let responseModel: string | undefined;
-  const text: string[] = [];
+  const text = createGeneratedText();
   let completed = false;
   let errored = false;
 
@@ -51,18 +55,25 @@ export function createStreamAccumulator(deferred?: DeferredEvents): StreamAccumu
     apply(facts: EventFacts): void {
       if (facts.usage !== undefined) usage = facts.usage;
       if (facts.responseModel !== undefined) responseModel = facts.responseModel;
-      if (facts.text !== undefined && facts.text !== '') text.push(facts.text);
+      if (facts.text !== undefined) text.add(facts.text);
       if (facts.completed === true) completed = true;
       if (facts.errored === true) errored = true;
     },
     isComplete: () => completed,
+    usage: () => ({ ...usage }),
     result(pending?: EventFacts): StreamResult {
       const model = pending?.responseModel ?? responseModel ?? deferred?.model();
       let generated: string | undefined;
       const out: StreamResult = {
         usage: { ...(pending?.usage ?? usage) },
         get generatedText(): string {
-          generated ??= text.join('') + (deferred?.text() ?? '') + (pending?.text ?? '');
+          if (generated === undefined) {
+            const all = createGeneratedText();
+            all.add(text.text());
+            if (deferred !== undefined && !all.full) all.add(deferred.text());
+            all.add(pending?.text ?? '');
+            generated = all.text();
+          }
           return generated;
         },
         completed: completed || pending?.completed === true,
