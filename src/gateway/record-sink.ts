@@ -234,7 +234,10 @@ export function createRecordSink(
           );
         }
         if (done.imported > 0)
-          log.info({ journal: journal.path, imported: done.imported }, 'fallback journal imported into the ledger');
+          log.info(
+            { journal: journal.path, imported: done.imported },
+            'fallback journal imported into the ledger',
+          );
       } catch (err) {
         stats.importFailures++;
         log.error(
@@ -313,9 +316,12 @@ export function createRecordSink(
       const reasons: string[] = [];
       if (ledgerDown) reasons.push('the ledger cannot write');
       if (held.length > 0)
-        reasons.push(`${held.length} usage records are held in memory only: the fallback journal cannot write either`);
+        reasons.push(
+          `${held.length} usage records are held in memory only: the fallback journal cannot write either`,
+        );
       const journalRecords = journal?.pendingRecords ?? 0;
-      if (journalRecords > 0) reasons.push(`${journalRecords} usage records in the fallback journal wait for import`);
+      if (journalRecords > 0)
+        reasons.push(`${journalRecords} usage records in the fallback journal wait for import`);
       return {
         ready: reasons.length === 0,
         ledger: ledgerDown ? 'failing' : 'writable',

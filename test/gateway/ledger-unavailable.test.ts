@@ -16,13 +16,21 @@ const silent = pino({ level: 'silent' });
 
 /** The calls tried in each state: every provider family and both answer shapes. */
 const CALLS: readonly { name: string; path: string; body: Record<string, unknown> }[] = [
-  { name: 'openai chat', path: '/openai/v1/chat/completions', body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] } },
+  {
+    name: 'openai chat',
+    path: '/openai/v1/chat/completions',
+    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+  },
   {
     name: 'openai chat stream',
     path: '/openai/v1/chat/completions',
     body: { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] },
   },
-  { name: 'openai embeddings', path: '/openai/v1/embeddings', body: { model: 'text-embedding-3-small', input: 'hi' } },
+  {
+    name: 'openai embeddings',
+    path: '/openai/v1/embeddings',
+    body: { model: 'text-embedding-3-small', input: 'hi' },
+  },
   { name: 'openai responses', path: '/openai/v1/responses', body: { model: 'gpt-4o-mini', input: 'hi' } },
   {
     name: 'anthropic messages',
@@ -59,10 +67,23 @@ function streamingScript(rogue: RogueBackend): void {
     }
     return [
       { write: httpHead(200, { 'content-type': 'text/event-stream', 'transfer-encoding': 'chunked' }) },
-      { write: httpChunk(json({ id: 's', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'hi' } }] })) },
       {
         write: httpChunk(
-          json({ id: 's', object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } }),
+          json({
+            id: 's',
+            object: 'chat.completion.chunk',
+            choices: [{ index: 0, delta: { content: 'hi' } }],
+          }),
+        ),
+      },
+      {
+        write: httpChunk(
+          json({
+            id: 's',
+            object: 'chat.completion.chunk',
+            choices: [],
+            usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
+          }),
         ),
       },
       { write: httpChunk('data: [DONE]\n\n') },
@@ -96,7 +117,10 @@ describe('gateway while the ledger cannot write', () => {
     await cleanup();
   });
 
-  async function start(name: string, whenUnavailable: 'serve' | 'refuse'): Promise<{ gw: Gateway; ledgerPath: string }> {
+  async function start(
+    name: string,
+    whenUnavailable: 'serve' | 'refuse',
+  ): Promise<{ gw: Gateway; ledgerPath: string }> {
     const ledgerPath = join(dir, `${name}.db`);
     const config = configSchema.parse({
       ledger: { url: `sqlite:${ledgerPath}`, whenUnavailable },
@@ -172,7 +196,8 @@ describe('gateway while the ledger cannot write', () => {
     // The call that finds the ledger failing was already answered: its record goes to the journal.
     assert.equal((await call(gw, CALLS[0] ?? assert.fail())).status, 200);
     const forwarded = rogue.requests.length;
-    for (const c of CALLS) assert.deepEqual(await call(gw, c), { status: 503, code: 'TM_LEDGER_UNAVAILABLE' }, c.name);
+    for (const c of CALLS)
+      assert.deepEqual(await call(gw, c), { status: 503, code: 'TM_LEDGER_UNAVAILABLE' }, c.name);
     assert.equal(rogue.requests.length, forwarded, 'nothing reached the backend');
     assert.equal((await readyz(gw)).status, 503);
     assert.equal(await gauge(gw, 'tokenmeter_ledger_calls_refused'), CALLS.length);
@@ -192,7 +217,10 @@ describe('gateway while the ledger cannot write', () => {
     const lock = lockLedger(ledgerPath);
     assert.equal((await call(gw, CALLS[1] ?? assert.fail())).status, 200);
     const forwarded = rogue.requests.length;
-    assert.deepEqual(await call(gw, CALLS[0] ?? assert.fail()), { status: 503, code: 'TM_LEDGER_UNAVAILABLE' });
+    assert.deepEqual(await call(gw, CALLS[0] ?? assert.fail()), {
+      status: 503,
+      code: 'TM_LEDGER_UNAVAILABLE',
+    });
     assert.equal(rogue.requests.length, forwarded);
     const down = await readyz(gw);
     assert.equal(down.status, 503);
@@ -202,7 +230,11 @@ describe('gateway while the ledger cannot write', () => {
 
     rmdirSync(journalPath);
     await gw.records.recover();
-    assert.equal((await call(gw, CALLS[0] ?? assert.fail())).status, 200, 'the journal writes: serving again');
+    assert.equal(
+      (await call(gw, CALLS[0] ?? assert.fail())).status,
+      200,
+      'the journal writes: serving again',
+    );
     lock.release();
     await gw.records.recover();
     assert.equal((await readyz(gw)).status, 200);

@@ -34,9 +34,7 @@ describe('record sink: a ledger that cannot write', () => {
   let n = 0;
 
   /** A real SQLite ledger in a new file, with the sink over it and its journal beside it. */
-  function setUp(
-    options: RecordSinkOptions & { maxPageCount?: number; journalBlocked?: boolean } = {},
-  ): {
+  function setUp(options: RecordSinkOptions & { maxPageCount?: number; journalBlocked?: boolean } = {}): {
     ledgerPath: string;
     journalPath: string;
     ledger: SqliteLedger;
@@ -225,7 +223,9 @@ describe('record sink: a ledger that cannot write', () => {
     assert.equal(openFallbackJournal(journaled.journalPath).pendingRecords, 1);
     await journaled.ledger.close();
     const ledger = createSqliteLedger(journaled.ledgerPath);
-    const sink = createRecordSink(ledger, [], silent, { journal: openFallbackJournal(journaled.journalPath) });
+    const sink = createRecordSink(ledger, [], silent, {
+      journal: openFallbackJournal(journaled.journalPath),
+    });
     await sink.recover();
     assert.ok(await ledger.get('j1'));
     await sink.close();
@@ -234,7 +234,10 @@ describe('record sink: a ledger that cannot write', () => {
 
   it('without a journal (in-memory ledger) a failing ledger holds records in memory and refuses calls', async () => {
     const ledger = createSqliteLedger(':memory:', { maxPageCount: 1 });
-    const sink = createRecordSink(ledger, [], silent, { retryDelayMs: 60_000, writeUnrecorded: () => undefined });
+    const sink = createRecordSink(ledger, [], silent, {
+      retryDelayMs: 60_000,
+      writeUnrecorded: () => undefined,
+    });
     for (let i = 0; i < 12; i++) await sink.commit(makeRecord({ id: `m${i}`, user: 'u'.repeat(2000) }));
     assert.ok(sink.stats.pending > 0);
     assert.equal(sink.refusal()?.code, 'TM_LEDGER_UNAVAILABLE');
