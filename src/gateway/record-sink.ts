@@ -191,8 +191,15 @@ export function createRecordSink(
     schedule();
   };
 
-  const markDown = (err: unknown): void => {
+  const markDown = (err: unknown, record: UsageRecord): void => {
     stats.appendFailures++;
+    if (ledger.rejectsRecord(err)) {
+      // The ledger writes, but not this record: the journal keeps it and its import sets it
+      // aside for an operator (fallback-journal.ts); the ledger stays in use for the others.
+      log.error({ err, recordId: record.id, journal: journal?.path }, 'the ledger refused a usage record');
+      schedule();
+      return;
+    }
     if (!ledgerDown) {
       ledgerDown = true;
       log.error(
@@ -294,7 +301,7 @@ export function createRecordSink(
           notify(record);
           return;
         } catch (err) {
-          markDown(err);
+          markDown(err, record);
         }
       }
       park([record]);

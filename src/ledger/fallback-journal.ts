@@ -30,7 +30,10 @@ export function fallbackJournalPath(location: LedgerLocation): string | undefine
 export interface JournalImport {
   /** Records handed to the ledger (those it already had are among them, and ignored by it). */
   imported: number;
-  /** Lines that are not a usage record (a torn last line, a damaged file): set aside, not imported. */
+  /**
+   * Lines set aside instead of imported: not a usage record (a torn last line, a damaged file),
+   * or a record the ledger refuses on its own (Ledger.rejectsRecord).
+   */
   rejected: number;
 }
 
@@ -46,8 +49,9 @@ export interface JournalImport {
  * start a new journal), its records are appended to the ledger, and only then is the file
  * removed. A crash in between leaves `.importing`, imported again at the next attempt; the ledger
  * ignores a record it already holds (same id and time), so nothing is lost and nothing doubled.
- * Lines that are not a valid record (a line torn by a crash mid-write, damage) are skipped,
- * counted, and copied to `<journal>.rejected` for an operator to look at: never deleted unseen.
+ * Lines that are not a valid record (a line torn by a crash mid-write, damage) and records the
+ * ledger refuses on their own are skipped, counted, and copied to `<journal>.rejected`, one JSON
+ * object `{"reason", "line"}` per line, for an operator to look at: never deleted unseen.
  */
 export interface FallbackJournal {
   readonly path: string;
@@ -59,10 +63,19 @@ export interface FallbackJournal {
    */
   append(records: readonly UsageRecord[]): void;
   /** Moves every journal record into the ledger (see above); rejects if the ledger fails. */
-  importInto(ledger: Pick<Ledger, 'append'>): Promise<JournalImport>;
+  importInto(ledger: JournalTarget): Promise<JournalImport>;
   /** Closes the file; a later append opens it again. */
   close(): void;
 }
+
+/** One line of `<journal>.rejected`: the journal line as it was, and why it was not imported. */
+interface RejectedLine {
+  reason: string;
+  line: string;
+}
+
+/** What an import needs of the ledger. */
+export type JournalTarget = Pick<Ledger, 'append' | 'rejectsRecord'>;
 
 const NEWLINE = 0x0a;
 /** Records handed to the ledger at once during an import: one group commit. */
@@ -97,34 +110,48 @@ export function openFallbackJournal(path: string): FallbackJournal {
     closeSync(toClose);
   };
 
-  const setAside = (lines: readonly string[]): void => {
+  const setAside = (lines: readonly RejectedLine[]): void => {
     if (lines.length === 0) return;
     const out = openSync(rejectedPath, 'a');
     try {
-      writeFully(out, Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8'));
+      writeFully(out, Buffer.from(lines.map((l) => `${JSON.stringify(l)}\n`).join(''), 'utf8'));
     } finally {
       closeSync(out);
     }
   };
 
   /** Imports one file; resolves once every valid record in it is committed to the ledger. */
-  const importFile = async (file: string, ledger: Pick<Ledger, 'append'>): Promise<JournalImport> => {
+  const importFile = async (file: string, ledger: JournalTarget): Promise<JournalImport> => {
     const result: JournalImport = { imported: 0, rejected: 0 };
     let batch: UsageRecord[] = [];
-    const rejectedLines: string[] = [];
+    const rejectedLines: RejectedLine[] = [];
     const commit = async (): Promise<void> => {
       if (batch.length === 0) return;
       const records = batch;
       batch = [];
       // Appended in one turn of the event loop: the ledger commits them as one transaction.
-      await Promise.all(records.map((r) => ledger.append(r)));
-      result.imported += records.length;
+      const results = await Promise.allSettled(records.map((r) => ledger.append(r)));
+      results.forEach((outcome, i) => {
+        if (outcome.status === 'fulfilled') {
+          result.imported++;
+          return;
+        }
+        // A record the ledger will never take must not hold the journal back for ever.
+        if (!ledger.rejectsRecord(outcome.reason)) throw outcome.reason;
+        rejectedLines.push({
+          reason: `refused by the ledger: ${String(outcome.reason)}`,
+          line: JSON.stringify(records[i]),
+        });
+      });
     };
     for await (const { line, terminated } of readLines(file)) {
       if (line.trim() === '') continue;
       const record = parseLine(line);
       if (record === undefined) {
-        rejectedLines.push(terminated ? line : `${line} (torn: no end of line)`);
+        rejectedLines.push({
+          reason: terminated ? 'not a usage record' : 'not a usage record, and torn: no end of line',
+          line,
+        });
         continue;
       }
       batch.push(record);

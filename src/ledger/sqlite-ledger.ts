@@ -170,6 +170,7 @@ function migrate(db: Database.Database): void {
  */
 function isRecordError(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
+  // Not an SQLite error: the driver refused to bind one of the record's values.
   if (typeof code !== 'string') return true;
   return (
     code.startsWith('SQLITE_CONSTRAINT') ||
@@ -267,6 +268,7 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
         checkpointer = startWalCheckpointer(path, onCheckpointError);
       return committer.add(record);
     },
+    rejectsRecord: (err) => db.open && isRecordError(err),
     query: (query) => settle(() => runQuery(query)),
     count: () => settle(() => countAll.get() ?? 0),
     customDimensionNames: () => settle(() => customNames.all()),

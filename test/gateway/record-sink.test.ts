@@ -247,6 +247,25 @@ describe('record sink: a ledger that cannot write', () => {
     await ledger.close();
   });
 
+  it('a record the ledger refuses on its own goes through the journal to the set-aside file; the ledger stays in use', async () => {
+    const t = setUp();
+    const other = new Database(t.ledgerPath);
+    other.exec(`CREATE TRIGGER refuse_bad BEFORE INSERT ON usage_records WHEN NEW.id = 'bad'
+                BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+    other.close();
+    await t.sink.commit(makeRecord({ id: 'bad' }));
+    assert.equal(t.sink.stats.ledgerWritable, true);
+    assert.equal(t.sink.refusal(), undefined);
+    await t.sink.commit(makeRecord({ id: 'good' }));
+    assert.ok(await t.ledger.get('good'), 'not diverted to the journal');
+    await t.sink.recover();
+    assert.equal(t.sink.stats.journalLinesRejected, 1);
+    assert.equal(t.sink.health().ready, true);
+    assert.match(readFileSync(`${t.journalPath}.rejected`, 'utf8'), /"id\\":\\"bad\\"/);
+    await t.sink.close();
+    await t.ledger.close();
+  });
+
   it('an observer that throws is counted and does not stop the others', async () => {
     const ledger = createSqliteLedger(join(dir, 'observers.db'));
     const seen: string[] = [];

@@ -2,11 +2,19 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { fallbackJournalPath, openFallbackJournal } from '../../src/ledger/fallback-journal.js';
 import { parseLedgerUrl } from '../../src/ledger/ledger.js';
 import { parseJournalRecord } from '../../src/ledger/journal-record.js';
 import { createSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import { makeRecord, makeTempDir } from './fixtures/records.js';
+
+/** The original lines set aside in `<journal>.rejected`. */
+const rejectedLines = (journalPath: string): string[] =>
+  readFileSync(`${journalPath}.rejected`, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => (JSON.parse(l) as { line: string }).line);
 
 describe('fallback journal', () => {
   let dir: string;
@@ -62,7 +70,11 @@ describe('fallback journal', () => {
     assert.equal(await ledger.count(), 2);
     assert.ok(await ledger.get('after'), 'the record written after the torn line is intact');
     const setAside = readFileSync(`${journalPath}.rejected`, 'utf8');
-    assert.ok(setAside.startsWith(torn), 'the torn fragment is kept for the operator');
+    assert.equal(
+      (JSON.parse(setAside) as { line: string }).line,
+      torn,
+      'the torn fragment is kept for the operator',
+    );
     await ledger.close();
   });
 
@@ -82,7 +94,7 @@ describe('fallback journal', () => {
     const journal = openFallbackJournal(journalPath);
     assert.deepEqual(await journal.importInto(ledger), { imported: 2, rejected: bad.length });
     assert.equal(await ledger.count(), 2);
-    assert.equal(readFileSync(`${journalPath}.rejected`, 'utf8').split('\n').length, bad.length + 1);
+    assert.deepEqual(rejectedLines(journalPath), bad);
     await ledger.close();
   });
 
@@ -130,6 +142,7 @@ describe('fallback journal', () => {
     const inner = createSqliteLedger(ledgerPath);
     let appendedDuringImport = false;
     const ledger = {
+      rejectsRecord: (err: unknown) => inner.rejectsRecord(err),
       append: (record: Parameters<typeof inner.append>[0]) => {
         if (!appendedDuringImport) {
           appendedDuringImport = true;
@@ -142,6 +155,27 @@ describe('fallback journal', () => {
     assert.equal(await inner.count(), 2);
     assert.equal(journal.pendingRecords, 0);
     await inner.close();
+  });
+
+  it('a record the ledger refuses on its own is set aside, not allowed to hold the journal back', async () => {
+    const { journalPath, ledgerPath } = fresh();
+    const ledger = createSqliteLedger(ledgerPath);
+    // A real constraint failure (SQLITE_CONSTRAINT_TRIGGER) for one record id.
+    const other = new Database(ledgerPath);
+    other.exec(`CREATE TRIGGER refuse_bad BEFORE INSERT ON usage_records WHEN NEW.id LIKE 'bad%'
+                BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+    other.close();
+    for (const ids of [['g1', 'bad1', 'g2'], ['bad2']]) {
+      const journal = openFallbackJournal(journalPath);
+      journal.append(ids.map((id) => makeRecord({ id })));
+      const expected = { imported: ids.length - 1, rejected: 1 };
+      assert.deepEqual(await journal.importInto(ledger), expected, ids.join());
+      assert.equal(existsSync(journalPath), false);
+    }
+    assert.equal(await ledger.count(), 2);
+    const setAside = rejectedLines(journalPath).map((l) => (JSON.parse(l) as { id: string }).id);
+    assert.deepEqual(setAside, ['bad1', 'bad2']);
+    await ledger.close();
   });
 
   it('a failed import keeps every record for the next attempt', async () => {
