@@ -212,7 +212,7 @@ export function createRecordSink(
     schedule();
   };
 
-  /** One retry of everything held back; true when nothing is held back any more. */
+  /** One retry of everything held back; true when the ledger took it all (or set it aside). */
   const retryOnce = async (): Promise<boolean> => {
     if (held.length > 0) {
       const records = held.splice(0);
@@ -254,8 +254,10 @@ export function createRecordSink(
         return false;
       }
     }
-    return held.length === 0 && (journal?.pendingRecords ?? 0) === 0;
+    return true;
   };
+
+  const nothingHeldBack = (): boolean => held.length === 0 && (journal?.pendingRecords ?? 0) === 0;
 
   const runRecovery = (): Promise<void> => {
     if (recovering !== undefined) return recovering;
@@ -264,12 +266,19 @@ export function createRecordSink(
       timer = undefined;
     }
     recovering = retryOnce()
-      .then((clear) => {
+      .then((writes) => {
         recovering = undefined;
-        if (clear) {
+        // Checked now, not when retryOnce ended: records may have gone to the journal since.
+        if (writes && nothingHeldBack()) {
           if (ledgerDown) log.warn('the ledger writes again: metered calls are recorded in it as usual');
           ledgerDown = false;
           delay = firstDelay;
+          return;
+        }
+        if (writes) {
+          // The ledger writes, but records arrived meanwhile: import them too, at once (when
+          // stopping, close() makes the further attempts).
+          if (!closing) void runRecovery();
           return;
         }
         ledgerDown = true;
@@ -343,7 +352,10 @@ export function createRecordSink(
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       await recovering;
-      if (held.length > 0 || (journal?.pendingRecords ?? 0) > 0) await runRecovery();
+      for (let attempt = 0; attempt < 3 && !nothingHeldBack(); attempt++) {
+        await runRecovery();
+        if (ledgerDown) break;
+      }
       if (held.length > 0) {
         const records = held.splice(0);
         log.fatal(
