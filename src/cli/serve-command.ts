@@ -14,7 +14,10 @@ export function addServeCommand(program: Command): void {
       const gateway = await startGateway(config, opts.port !== undefined ? { port: opts.port } : {});
       process.stdout.write(`tokenmeter listening on ${gateway.url} (metrics: ${gateway.url}/metrics)\n`);
       await waitForSignal();
+      // Closing writes records the ledger could not take to the fallback journal, or to stderr.
       await gateway.close();
+      // Records written to stderr exist nowhere else: a non-zero exit makes the stop visible.
+      if (gateway.records.stats.dropped > 0) process.exitCode = 1;
     });
 }
 

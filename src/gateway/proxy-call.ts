@@ -87,6 +87,9 @@ async function prepareCall(
       `Unknown operation ${req.method ?? 'GET'} ${subPath.split('?')[0] ?? ''} for API "${match.api.id}".`,
     );
   }
+  // A call that could not be recorded durably is not forwarded (ledger.whenUnavailable).
+  const refusal = route.metered ? deps.sink.refusal() : undefined;
+  if (refusal !== undefined) throw refusal;
   const raw = await readBody(req, deps.config.gateway.maxBodyBytes);
   const body = parseJsonBody(raw);
   const info = match.adapter.inspectRequest(route, body);

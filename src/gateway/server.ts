@@ -4,7 +4,8 @@ import pino, { type Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { createDimensionEvaluator } from '../dimensions/custom-dimensions.js';
 import { createRecordIdGenerator } from '../ledger/record-id.js';
-import { openLedger, type Ledger } from '../ledger/ledger.js';
+import { fallbackJournalPath, openFallbackJournal } from '../ledger/fallback-journal.js';
+import { openLedger, parseLedgerUrl, type Ledger } from '../ledger/ledger.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { createPriceCatalog } from '../pricing/price-catalog.js';
 import { startSimulator, type Simulator } from '../simulator/index.js';
@@ -19,6 +20,11 @@ import { createSubscriptionDirectory } from './subscriptions.js';
 export interface GatewayOptions {
   /** Overrides config.ledger (tests, demo). */
   ledgerUrl?: string;
+  /**
+   * A ledger opened by the caller for the URL in effect (tests of a failing ledger); the gateway
+   * still finds its fallback journal from the URL, and closes the ledger on close.
+   */
+  ledger?: Ledger;
   /** Overrides config.gateway.port (0 = any free port). */
   port?: number;
   logger?: Logger;
@@ -30,6 +36,8 @@ export interface Gateway {
   url: string;
   ledger: Ledger;
   metrics: PrometheusMetrics;
+  /** The recording path: its stats and health (GET /readyz). */
+  records: RecordSink;
   /** The simulator backends this gateway started, by backend id. */
   simulators: ReadonlyMap<string, Simulator>;
   close(): Promise<void>;
@@ -50,12 +58,17 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const metrics = createPrometheusMetrics(config.tokenMetrics);
   const router = createApiRouter(config);
   const customDimensions = createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions));
-  const ledger = openLedger(options.ledgerUrl ?? config.ledger);
+  const ledgerUrl = options.ledgerUrl ?? config.ledger;
+  const journalPath = fallbackJournalPath(parseLedgerUrl(ledgerUrl));
+  const ledger = options.ledger ?? openLedger(ledgerUrl);
   const simulators = new Map<string, Simulator>();
   let backends = new Map<string, Backend>();
   // Whatever was started is released again if a later step fails (e.g. EADDRINUSE), so the
   // process can exit with the error instead of hanging on open handles.
-  const sink = createRecordSink(ledger, [metrics], log);
+  const sink = createRecordSink(ledger, [metrics], log, {
+    whenUnavailable: config.ledgerPolicy.whenUnavailable,
+    ...(journalPath !== undefined ? { journal: openFallbackJournal(journalPath) } : {}),
+  });
   exposeRecordingStats(metrics, sink);
   const releaseResources = async (): Promise<void> => {
     await closeBackends(backends);
@@ -65,6 +78,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   };
   let server: Server;
   try {
+    // Records a previous run left in the fallback journal reach the ledger before new calls do.
+    await sink.recover();
     for (const backend of config.backends) {
       if (backend.type !== 'simulator') continue;
       const simulator = await startSimulator({ ...(backend.simulator ?? {}), host: '127.0.0.1', port: 0 });
@@ -84,7 +99,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       log,
     };
     server = createServer((req, res) => {
-      handleRequest(req, res, deps, metrics).catch((err: unknown) => {
+      handleRequest(req, res, deps, metrics, sink).catch((err: unknown) => {
         log.error({ err }, 'request failed');
         sendUnknownError(res, err);
       });
@@ -104,6 +119,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     url,
     ledger,
     metrics,
+    records: sink,
     simulators,
     async close() {
       await new Promise<void>((resolve) => {
@@ -120,6 +136,7 @@ async function handleRequest(
   res: ServerResponse,
   deps: ProxyDeps,
   metrics: PrometheusMetrics,
+  sink: RecordSink,
 ): Promise<void> {
   if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true)) {
     const body = await metrics.render();
@@ -130,6 +147,14 @@ async function handleRequest(
   if (req.method === 'GET' && req.url === '/healthz') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"status":"ok"}');
+    return;
+  }
+  if (req.method === 'GET' && req.url === '/readyz') {
+    // Readiness, not liveness: false while a metered call could not be recorded in the ledger.
+    const health = sink.health();
+    const body = health.ready ? { status: 'ready' } : { status: 'unavailable', ...health };
+    res.writeHead(health.ready ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
     return;
   }
   await proxyCall(req, res, deps);
@@ -155,13 +180,43 @@ function exposeRecordingStats(metrics: PrometheusMetrics, sink: RecordSink): voi
   );
   metrics.addInternalGauge(
     'tokenmeter_ledger_retry_pending',
-    'Usage records waiting for a ledger retry.',
+    'Usage records held only in memory: neither the ledger nor the fallback journal could write.',
     () => stats.pending,
   );
   metrics.addInternalGauge(
     'tokenmeter_ledger_records_dropped',
-    'Usage records dropped: the retry queue was full.',
+    'Usage records nothing could hold (memory bound, or stopping): written to stderr as JSON lines.',
     () => stats.dropped,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_ledger_writable',
+    '1 while the ledger writes, 0 from a failed append until it has taken every held-back record.',
+    () => (stats.ledgerWritable ? 1 : 0),
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_ledger_journal_pending',
+    'Usage records in the fallback journal waiting for import into the ledger.',
+    () => stats.journalPending,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_ledger_journal_write_failures',
+    'Appends to the fallback journal that failed.',
+    () => stats.journalWriteFailures,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_ledger_journal_import_failures',
+    'Fallback journal imports that failed (retried with backoff).',
+    () => stats.importFailures,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_ledger_journal_lines_rejected',
+    'Fallback journal lines that were not a usage record (torn, damaged): set aside, not imported.',
+    () => stats.journalLinesRejected,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_ledger_calls_refused',
+    'Metered calls refused with TM_LEDGER_UNAVAILABLE before forwarding.',
+    () => stats.refusedCalls,
   );
   metrics.addInternalGauge(
     'tokenmeter_record_observer_failures',

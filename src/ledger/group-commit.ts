@@ -20,10 +20,15 @@ interface Pending<T> {
  * @param commitBatch writes all items in one transaction (throws to roll the whole batch back)
  * @param commitOne writes one item on its own: after a failed batch each item is retried alone,
  *   so one bad record cannot take the others down with it.
+ * @param isItemError says whether a batch failure may be caused by one item (a constraint). When
+ *   it says no (the store is full, locked, unreadable), every item of the batch is rejected with
+ *   that error at once: retrying each alone would fail the same way, and with a lock each retry
+ *   would wait out the busy timeout on the event loop again. Default: every error may be.
  */
 export function createGroupCommitter<T>(
   commitBatch: (items: T[]) => void,
   commitOne: (item: T) => void,
+  isItemError: (err: unknown) => boolean = () => true,
 ): GroupCommitter<T> {
   let pending: Pending<T>[] = [];
   let scheduled = false;
@@ -37,7 +42,12 @@ export function createGroupCommitter<T>(
       commitBatch(batch.map((p) => p.item));
       for (const p of batch) p.resolve();
       return;
-    } catch {
+    } catch (err) {
+      if (!isItemError(err)) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        for (const p of batch) p.reject(error);
+        return;
+      }
       // fall through: retry one by one
     }
     for (const p of batch) {

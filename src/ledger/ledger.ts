@@ -16,6 +16,11 @@ export interface Ledger {
    * an outbox may retry.
    */
   append(record: UsageRecord): Promise<void>;
+  /**
+   * Whether an error from `append` is the record's own fault (a constraint it violates), so that
+   * the store itself can still write. Other errors (full, locked, unreachable) mean it cannot.
+   */
+  rejectsRecord(err: unknown): boolean;
   /** Aggregates records into rows (DESIGN.md, `tokenmeter usage --format json`). */
   query(query: UsageQuery): Promise<UsageRow[]>;
   /** Number of stored records. */

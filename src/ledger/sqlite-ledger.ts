@@ -164,6 +164,36 @@ function migrate(db: Database.Database): void {
   }).immediate();
 }
 
+/**
+ * SQLite errors that a single record can cause (the rest say the store cannot write: full,
+ * locked, I/O error, read-only, corrupt). See https://www.sqlite.org/rescode.html.
+ */
+function isRecordError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  // Not an SQLite error: the driver refused to bind one of the record's values.
+  if (typeof code !== 'string') return true;
+  return (
+    code.startsWith('SQLITE_CONSTRAINT') ||
+    code === 'SQLITE_MISMATCH' ||
+    code === 'SQLITE_TOOBIG' ||
+    code === 'SQLITE_RANGE'
+  );
+}
+
+/** Connection settings for tools and tests; the gateway uses the defaults. */
+export interface SqliteLedgerOptions {
+  /**
+   * How long a write waits for a lock held by another connection before it fails with
+   * SQLITE_BUSY, milliseconds (default 5000). better-sqlite3 waits on the calling thread.
+   */
+  busyTimeoutMs?: number;
+  /**
+   * Caps the database file at this many pages on this connection (`PRAGMA max_page_count`):
+   * writes beyond it fail with SQLITE_FULL, as on a full disk. For tests of that condition.
+   */
+  maxPageCount?: number;
+}
+
 /** An SQLite ledger; also exposes `get` for tests and tooling that need one record back. */
 export interface SqliteLedger extends Ledger {
   /**
@@ -182,17 +212,19 @@ export interface SqliteLedger extends Ledger {
  * nothing (the OS still holds the written pages). Only a power cut or kernel crash can lose the
  * last commits; `FULL` would protect those too at the price of an fsync per metered call.
  */
-export function createSqliteLedger(path: string): SqliteLedger {
+export function createSqliteLedger(path: string, options: SqliteLedgerOptions = {}): SqliteLedger {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   try {
     // A `tokenmeter usage` reading while the gateway writes waits briefly instead of failing.
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     // Checkpoints run in a worker (wal-checkpointer.ts); this connection only as a safety net.
     if (path !== ':memory:') db.pragma(`wal_autocheckpoint = ${SAFETY_NET_CHECKPOINT_PAGES}`);
     migrate(db);
+    if (options.maxPageCount !== undefined)
+      db.pragma(`max_page_count = ${Math.max(1, Math.trunc(options.maxPageCount))}`);
   } catch (err) {
     db.close();
     throw err;
@@ -211,6 +243,7 @@ export function createSqliteLedger(path: string): SqliteLedger {
     (records) =>
       records.length === 1 && records[0] !== undefined ? insertOne(records[0]) : insertMany(records),
     insertOne,
+    isRecordError,
   );
 
   function runQuery(query: UsageQuery): UsageRow[] {
@@ -235,6 +268,7 @@ export function createSqliteLedger(path: string): SqliteLedger {
         checkpointer = startWalCheckpointer(path, onCheckpointError);
       return committer.add(record);
     },
+    rejectsRecord: (err) => db.open && isRecordError(err),
     query: (query) => settle(() => runQuery(query)),
     count: () => settle(() => countAll.get() ?? 0),
     customDimensionNames: () => settle(() => customNames.all()),

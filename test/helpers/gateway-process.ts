@@ -13,19 +13,38 @@ export interface GatewayProcess {
   ledgerPath: string;
   stderr: () => string;
   stop(): Promise<void>;
+  /** Sends a signal (SIGKILL: a crash) and resolves when the process has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** How to start the child, beyond its configuration. */
+export interface GatewayProcessOptions {
+  /** Reuse this directory (and the ledger in it), e.g. to restart after a crash. */
+  dir?: string;
+  /** A command the gateway runs under, e.g. `['prlimit', '--fsize=65536']`. */
+  wrapper?: readonly string[];
 }
 
 /**
  * Writes `config` (ledger and port filled in) to a temp dir and starts `tokenmeter serve` on
  * port 0; resolves with the URL it prints.
  */
-export async function startGatewayProcess(config: Record<string, unknown>): Promise<GatewayProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-gw-'));
+export async function startGatewayProcess(
+  config: Record<string, unknown>,
+  options: GatewayProcessOptions = {},
+): Promise<GatewayProcess> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tokenmeter-gw-'));
   const ledgerPath = join(dir, 'ledger.db');
   const configPath = join(dir, 'tokenmeter.yaml');
   const gateway = { host: '127.0.0.1', ...(config.gateway as Record<string, unknown> | undefined), port: 0 };
-  writeFileSync(configPath, stringify({ ...config, gateway, ledger: `sqlite:${ledgerPath}` }));
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
+  // The long form of `ledger` keeps its policy; only the URL is the test's own.
+  const ledger =
+    typeof config.ledger === 'object' && config.ledger !== null
+      ? { ...config.ledger, url: `sqlite:${ledgerPath}` }
+      : `sqlite:${ledgerPath}`;
+  writeFileSync(configPath, stringify({ ...config, gateway, ledger }));
+  const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+  const child = spawn(command ?? process.execPath, [...prefix, CLI, 'serve', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TOKENMETER_LOG_LEVEL: 'warn' },
   });
@@ -40,13 +59,21 @@ export async function startGatewayProcess(config: Record<string, unknown>): Prom
     });
     child.once('exit', (code) => reject(new Error(`gateway exited with ${code}: ${err}`)));
   });
-  return { url, dir, configPath, ledgerPath, stderr: () => err, stop: () => stopChild(child) };
+  return {
+    url,
+    dir,
+    configPath,
+    ledgerPath,
+    stderr: () => err,
+    stop: () => stopChild(child, 'SIGTERM'),
+    kill: (signal) => stopChild(child, signal),
+  };
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
+function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
-    child.kill('SIGTERM');
+    child.kill(signal);
   });
 }

@@ -45,3 +45,21 @@ test('flush commits pending items at once (used by close)', () => {
   committer.flush();
   assert.deepEqual(batches, [['a']]);
 });
+
+test('a failed batch the store caused (full, locked) rejects every item at once, without retrying each', async () => {
+  const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+  let singles = 0;
+  const committer = createGroupCommitter<number>(
+    () => {
+      throw full;
+    },
+    () => void singles++,
+    (err) => (err as { code?: string }).code !== 'SQLITE_FULL',
+  );
+  const results = await Promise.allSettled([1, 2, 3].map((n) => committer.add(n)));
+  assert.deepEqual(
+    results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : r.status)),
+    ['SQLITE_FULL', 'SQLITE_FULL', 'SQLITE_FULL'],
+  );
+  assert.equal(singles, 0);
+});
