@@ -96,6 +96,28 @@ async function gaugeReaches(gateway: Gateway, expected: number): Promise<void> {
   );
 }
 
+/** Calls in the gateway's ledger. */
+async function ledgerCalls(gateway: Gateway): Promise<number> {
+  const rows = await gateway.ledger.query({ by: [], where: [] });
+  return rows.reduce((sum, row) => sum + row.requests, 0);
+}
+
+/** One complete non-streamed chat call; resolves with its status once the answer has ended. */
+function completeCall(gateway: Gateway): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${gateway.url}/openai/v1/chat/completions`,
+      { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }));
+  });
+}
+
 const REQUEST_TIMEOUT = 600;
 const HEADERS_TIMEOUT = 300;
 const KEEP_ALIVE_TIMEOUT = 300;
@@ -138,6 +160,7 @@ describe('client connection timeouts', { timeout: 60_000 }, () => {
   ] as const) {
     it(`a body trickled ${variant} is cut once requestTimeoutMs has passed, and nothing is forwarded`, async () => {
       const before = rogue.requests.length;
+      const callsBefore = await ledgerCalls(gateway);
       const client = await openRaw(gateway.url);
       client.socket.write(head(key));
       trickle(client, ' ', 50);
@@ -146,6 +169,9 @@ describe('client connection timeouts', { timeout: 60_000 }, () => {
       // Node answers 408 when nothing was sent yet; a 401 already sent stays the answer.
       assert.match(client.received(), key === undefined ? /^HTTP\/1\.1 401 / : /^HTTP\/1\.1 408 /);
       assert.equal(rogue.requests.length, before);
+      // The next complete call is the only one billed: the cut request left no record.
+      assert.equal(await within(5000, 'a complete call', completeCall(gateway)), 200);
+      assert.equal(await ledgerCalls(gateway), callsBefore + 1);
     });
   }
 
