@@ -38,18 +38,14 @@ interface RawClient {
   receivedText: (text: string) => Promise<void>;
 }
 
-/** Every raw socket a test opened, destroyed before its gateway closes (even when a test failed). */
-const openSockets = new Set<Socket>();
-
-function destroyOpenSockets(): void {
-  for (const socket of openSockets) socket.destroy();
-  openSockets.clear();
-}
-
-async function openRaw(url: string): Promise<RawClient> {
+/**
+ * Opens a raw connection; `opened` collects it so that the suite can destroy every socket before
+ * its gateway closes, even when a test failed half-way.
+ */
+async function openRaw(url: string, opened: Set<Socket>): Promise<RawClient> {
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
-  openSockets.add(socket);
+  opened.add(socket);
   socket.on('error', () => undefined); // a refused or reset connection ends in 'close' below
   let data = '';
   const waiters: { text: string; resolve: () => void }[] = [];
@@ -125,6 +121,7 @@ const KEEP_ALIVE_TIMEOUT = 300;
 describe('client connection timeouts', { timeout: 60_000 }, () => {
   let rogue: RogueBackend;
   let gateway: Gateway;
+  const opened = new Set<Socket>();
 
   before(async () => {
     rogue = await startRogueBackend();
@@ -138,7 +135,7 @@ describe('client connection timeouts', { timeout: 60_000 }, () => {
     );
   });
   after(async () => {
-    destroyOpenSockets();
+    for (const socket of opened) socket.destroy();
     await gateway.close();
     await rogue.close();
   });
@@ -161,7 +158,7 @@ describe('client connection timeouts', { timeout: 60_000 }, () => {
     it(`a body trickled ${variant} is cut once requestTimeoutMs has passed, and nothing is forwarded`, async () => {
       const before = rogue.requests.length;
       const callsBefore = await ledgerCalls(gateway);
-      const client = await openRaw(gateway.url);
+      const client = await openRaw(gateway.url, opened);
       client.socket.write(head(key));
       trickle(client, ' ', 50);
       const ms = await within(REQUEST_TIMEOUT + 5000, 'trickling client closed', client.closed);
@@ -176,7 +173,7 @@ describe('client connection timeouts', { timeout: 60_000 }, () => {
   }
 
   it('headers never finished are cut after headersTimeoutMs with a 408', async () => {
-    const client = await openRaw(gateway.url);
+    const client = await openRaw(gateway.url, opened);
     client.socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n');
     trickle(client, 'x', 40); // an endless header line
     const ms = await within(HEADERS_TIMEOUT + 5000, 'slow-headers client closed', client.closed);
@@ -186,7 +183,7 @@ describe('client connection timeouts', { timeout: 60_000 }, () => {
   });
 
   it('an idle keep-alive connection is closed after keepAliveTimeoutMs', async () => {
-    const client = await openRaw(gateway.url);
+    const client = await openRaw(gateway.url, opened);
     client.socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n');
     await within(5000, 'healthz answer', client.receivedText('{"status":"ok"}'));
     const answered = Date.now();
@@ -252,6 +249,7 @@ describe('gateway.maxConnections', { timeout: 60_000 }, () => {
   const MAX = 3;
   let rogue: RogueBackend;
   let gateway: Gateway;
+  const opened = new Set<Socket>();
 
   before(async () => {
     rogue = await startRogueBackend();
@@ -262,14 +260,14 @@ describe('gateway.maxConnections', { timeout: 60_000 }, () => {
     });
   });
   after(async () => {
-    destroyOpenSockets();
+    for (const socket of opened) socket.destroy();
     await gateway.close();
     await rogue.close();
   });
 
   /** A connection the gateway has accepted: it answered a request on it and keeps it open. */
   async function held(): Promise<RawClient> {
-    const client = await openRaw(gateway.url);
+    const client = await openRaw(gateway.url, opened);
     client.socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n');
     await within(5000, 'healthz answer', client.receivedText('{"status":"ok"}'));
     return client;
@@ -282,7 +280,7 @@ describe('gateway.maxConnections', { timeout: 60_000 }, () => {
       clients.push(await held());
       await gaugeReaches(gateway, i);
     }
-    const refused = await openRaw(gateway.url);
+    const refused = await openRaw(gateway.url, opened);
     refused.socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n');
     await within(5000, 'refused connection closed', refused.closed);
     assert.equal(refused.received(), '');
