@@ -14,7 +14,9 @@ export interface ConfigCommandIo {
 /**
  * Registers `tokenmeter config check [--config F]`. On success it prints
  * `config OK: N backends, N apis, N products, N subscriptions`; on a bad config it throws the
- * ConfigError (exit 2), whose message lists every issue as `file:line:col path: message`.
+ * ConfigError (exit 2), whose message lists every issue as `file:line:col path: message`. It
+ * runs serve's own checks, the ledger file included, so an OK is a config serve can start on
+ * (listening itself, e.g. a port already in use, is only known when serve tries).
  */
 export function addConfigCommand(program: Command, io: ConfigCommandIo = {}): Command {
   const config = program.command('config').description('work with the configuration file');
@@ -27,7 +29,8 @@ export function addConfigCommand(program: Command, io: ConfigCommandIo = {}): Co
       if (path === undefined) {
         throw new CliInputError('no configuration: pass --config FILE or create ./tokenmeter.yaml');
       }
-      const loaded = loadConfig(path, io.env ?? process.env);
+      // The checks serve runs before starting, so OK here means serve can start on this file.
+      const loaded = loadConfig(path, io.env ?? process.env, { checkLedgerFile: true });
       const write = io.stdout ?? ((text: string) => void process.stdout.write(text));
       write(
         `config OK: ${loaded.backends.length} backends, ${loaded.apis.length} apis, ` +

@@ -1,10 +1,10 @@
 import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createLogger, startGateway } from '../gateway/server.js';
 import { formatRows } from '../reports/format.js';
 import { demoConfig, DEMO_TEAMS } from './demo-config.js';
 import { sendDemoTraffic } from './demo-traffic.js';
 import { parsePort, waitForSignal } from './serve-command.js';
+import { startOrExplain } from './startup-failure.js';
 
 const DEMO_LEDGER_FILE = 'tokenmeter-demo.db';
 
@@ -25,8 +25,11 @@ export function addDemoCommand(program: Command): void {
         for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_LEDGER_FILE}${suffix}`, { force: true });
       }
       const out = process.stdout;
-      const gateway = await startGateway(demoConfig(opts.port, opts.ledger), {
-        logger: createLogger('warn'),
+      const config = demoConfig(opts.port, opts.ledger);
+      const { createLogger, startGateway } = await import('../gateway/server.js'); // see serve-command.ts
+      const gateway = await startOrExplain(() => startGateway(config, { logger: createLogger('warn') }), {
+        host: config.gateway.host,
+        port: opts.port,
       });
       out.write(`tokenmeter demo: gateway on ${gateway.url}, simulated backend "simulated-llm"\n`);
       out.write(`sending traffic from ${DEMO_TEAMS.map((t) => t.id).join(', ')} …\n`);

@@ -21,8 +21,8 @@ export function createProgram(): Command {
 }
 
 /**
- * Runs the CLI and returns the exit status: 0 on success, 2 for bad input (one clear line on
- * stderr, DESIGN.md), 1 for anything unexpected.
+ * Runs the CLI and returns the exit status: 0 on success, 2 for bad input or a gateway that
+ * cannot start (one clear line on stderr, DESIGN.md), 1 for anything unexpected.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = createProgram();
@@ -38,19 +38,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`tokenmeter: ${err.message}\n`);
       return err.exitCode;
     }
-    if (isAddressInUse(err)) {
-      process.stderr.write(
-        `tokenmeter: ${err.address}:${err.port} is already in use; choose another port with --port\n`,
-      );
-      return 1;
-    }
     process.stderr.write(`tokenmeter: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
   }
-}
-
-function isAddressInUse(err: unknown): err is { address: string; port: number } {
-  return (
-    typeof err === 'object' && err !== null && 'code' in err && err.code === 'EADDRINUSE' && 'port' in err
-  );
 }

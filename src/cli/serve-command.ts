@@ -1,8 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { startGateway } from '../gateway/server.js';
 import { loadCliConfig } from './config-file.js';
+import { startOrExplain } from './startup-failure.js';
 
-/** `tokenmeter serve [--config FILE]`: runs the gateway until SIGINT / SIGTERM. */
+/**
+ * `tokenmeter serve [--config FILE]`: runs the gateway until SIGINT / SIGTERM. The configuration
+ * passes the same checks as `config check` (the ledger file included); any start-up failure is
+ * one line on stderr and exit 2 (a CliInputError).
+ */
 export function addServeCommand(program: Command): void {
   program
     .command('serve')
@@ -10,8 +14,15 @@ export function addServeCommand(program: Command): void {
     .option('--config <file>', 'configuration file (default ./tokenmeter.yaml)')
     .option('--port <port>', 'override gateway.port', parsePort)
     .action(async (opts: { config?: string; port?: number }) => {
-      const config = loadCliConfig(opts.config);
-      const gateway = await startGateway(config, opts.port !== undefined ? { port: opts.port } : {});
+      const config = loadCliConfig(opts.config, { checkLedgerFile: true });
+      // Loaded here, not at the top: the gateway's modules take most of the CLI's start-up time,
+      // which `config check` and `usage` need not pay.
+      const { startGateway } = await import('../gateway/server.js');
+      const port = opts.port ?? config.gateway.port;
+      const gateway = await startOrExplain(() => startGateway(config, { port }), {
+        host: config.gateway.host,
+        port,
+      });
       process.stdout.write(`tokenmeter listening on ${gateway.url} (metrics: ${gateway.url}/metrics)\n`);
       await waitForSignal();
       // Closing writes records the ledger could not take to the fallback journal, or to stderr.

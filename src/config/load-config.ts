@@ -9,14 +9,25 @@ import {
   type Env,
 } from './interpolate.js';
 import { configSchema, type Config } from './schema.js';
+import { describeLedgerLocationProblem } from './ledger-location.js';
 import { describeSchemaIssues, type SchemaIssue } from './schema-issues.js';
 import { validateReferences } from './validate-references.js';
+
+/** What loadConfig / parseConfig check beyond the file itself. */
+export interface ConfigCheckOptions {
+  /**
+   * Also check on the file system that the ledger can be opened or created (see
+   * describeLedgerLocationProblem). `config check` and `serve` ask for it, so config check says
+   * OK only to what serve can start; readers of an existing ledger (`usage`) do not.
+   */
+  checkLedgerFile?: boolean;
+}
 
 /**
  * Reads, interpolates and validates a configuration file. Every problem is reported, each as
  * `file:line:col path: message`, in one {@link ConfigError}; an unreadable file is one line.
  */
-export function loadConfig(path: string, env: Env = process.env): Config {
+export function loadConfig(path: string, env: Env = process.env, options: ConfigCheckOptions = {}): Config {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -28,15 +39,21 @@ export function loadConfig(path: string, env: Env = process.env): Config {
         : `cannot read config file: ${err instanceof Error ? err.message : String(err)}`;
     throw new ConfigError([{ file: path, line: 0, column: 0, path: '', message }]);
   }
-  return parseConfig(text, path, env);
+  return parseConfig(text, path, env, options);
 }
 
 /**
  * Parses configuration text; `fileName` is only used in messages. Stages: YAML syntax (stops
  * here on error, the document is unreliable), `${VAR}` interpolation, the zod schema, then
- * cross-references (see validateReferences). Issues of all later stages are collected together.
+ * cross-references (see validateReferences), then (when asked) the ledger file. Issues of all
+ * later stages are collected together.
  */
-export function parseConfig(text: string, fileName: string, env: Env = process.env): Config {
+export function parseConfig(
+  text: string,
+  fileName: string,
+  env: Env = process.env,
+  options: ConfigCheckOptions = {},
+): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const issueAt = (offset: number, path: ConfigPath, message: string): ConfigIssue => {
@@ -85,12 +102,25 @@ export function parseConfig(text: string, fileName: string, env: Env = process.e
       if (isConsequence(issue.path)) continue;
       issues.push(issueAt(locate(doc, issue.path, false), issue.path, issue.message));
     }
+    const ledgerProblem =
+      options.checkLedgerFile === true ? describeLedgerLocationProblem(result.data.ledger) : undefined;
+    if (ledgerProblem !== undefined) {
+      const ledgerPath: ConfigPath = isLongLedgerForm(data) ? ['ledger', 'url'] : ['ledger'];
+      issues.push(issueAt(locate(doc, ledgerPath, false), ledgerPath, ledgerProblem));
+    }
   }
 
   if (issues.length > 0 || !result.success) {
     throw new ConfigError(issues.sort((a, b) => a.line - b.line || a.column - b.column));
   }
   return result.data;
+}
+
+/** True when the file uses `ledger: { url, … }` rather than `ledger: URL`. */
+function isLongLedgerForm(data: unknown): boolean {
+  const ledger =
+    typeof data === 'object' && data !== null ? (data as { ledger?: unknown }).ledger : undefined;
+  return typeof ledger === 'object' && ledger !== null;
 }
 
 /** `['apis', 1, 'backend']` → `apis[1].backend`. */

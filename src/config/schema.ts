@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { parseIpRange } from './ip-range.js';
+import { describeLedgerUrlProblem } from './ledger-location.js';
+import { describeApiPathProblem, describeBackendUrlProblem } from './url-checks.js';
 
 /**
  * The YAML configuration contract (DESIGN.md, "Configuration"). Unknown keys are errors, so a
@@ -10,13 +13,31 @@ const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, di
 export const BACKEND_TYPES = ['openai', 'azure-openai', 'anthropic', 'gemini', 'simulator'] as const;
 export const API_TYPES = ['openai', 'azure-openai', 'anthropic', 'gemini'] as const;
 
+/** A string whose problems a `describe` function names (undefined: none). */
+const checkedString = (describe: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = describe(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** Node's timers overflow above 2^31-1 ms (and then fire at once). */
+const MAX_TIMER_MS = 2_147_483_647;
+const milliseconds = z.number().int().positive().max(MAX_TIMER_MS);
+
 const gatewaySchema = z
   .object({
     id: z.string().min(1).default('gateway-1'),
     location: z.string().min(1).default('local'),
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
-    trustedProxies: z.array(z.string()).default([]),
+    trustedProxies: z
+      .array(
+        checkedString((entry) => {
+          const parsed = parseIpRange(entry);
+          return 'error' in parsed ? parsed.error : undefined;
+        }),
+      )
+      .default([]),
     /** Largest client request body accepted, bytes; larger bodies get 413. */
     maxBodyBytes: z
       .number()
@@ -24,7 +45,7 @@ const gatewaySchema = z
       .positive()
       .default(10 * 1024 * 1024),
     /** Upstream response headers timeout, milliseconds. */
-    upstreamTimeoutMs: z.number().int().positive().default(300_000),
+    upstreamTimeoutMs: milliseconds.default(300_000),
     /** Largest single stream event read for usage, bytes; larger ones are skipped and flagged. */
     maxEventBytes: z
       .number()
@@ -32,15 +53,32 @@ const gatewaySchema = z
       .positive()
       .default(64 * 1024 * 1024),
     /** Time a client has to send its whole request (headers and body), milliseconds. */
-    requestTimeoutMs: z.number().int().positive().default(30_000),
-    /** Time a client has to send its request headers, milliseconds. */
-    headersTimeoutMs: z.number().int().positive().default(10_000),
+    requestTimeoutMs: milliseconds.default(30_000),
+    /**
+     * Time a client has to send its request headers, milliseconds; at most requestTimeoutMs.
+     * Default 10 s, or requestTimeoutMs when that is shorter.
+     */
+    headersTimeoutMs: milliseconds.optional(),
     /** How long an idle keep-alive client connection is kept open, milliseconds. */
-    keepAliveTimeoutMs: z.number().int().positive().default(65_000),
+    keepAliveTimeoutMs: milliseconds.default(65_000),
     /** Client connections served at once; more are refused at accept. */
     maxConnections: z.number().int().positive().default(10_000),
   })
-  .strict();
+  .strict()
+  .superRefine((gateway, ctx) => {
+    // Node refuses a server whose headers timeout exceeds its request timeout (ERR_OUT_OF_RANGE):
+    // the whole request cannot take less time than its headers.
+    if (gateway.headersTimeoutMs !== undefined && gateway.headersTimeoutMs > gateway.requestTimeoutMs)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['headersTimeoutMs'],
+        message: `must not exceed gateway.requestTimeoutMs (${gateway.requestTimeoutMs}): the headers are part of the request`,
+      });
+  })
+  .transform(({ headersTimeoutMs, ...gateway }) => ({
+    ...gateway,
+    headersTimeoutMs: headersTimeoutMs ?? Math.min(10_000, gateway.requestTimeoutMs),
+  }));
 
 const simulatorOptions = z
   .object({
@@ -55,7 +93,7 @@ const backendSchema = z
   .object({
     id,
     type: z.enum(BACKEND_TYPES),
-    url: z.url().optional(),
+    url: checkedString(describeBackendUrlProblem).optional(),
     apiKey: z.string().optional(),
     /** inject: ask OpenAI-compatible servers for stream usage; never: estimate instead. */
     streamUsage: z.enum(['inject', 'never']).default('inject'),
@@ -74,10 +112,7 @@ const backendSchema = z
 const apiSchema = z
   .object({
     id,
-    path: z
-      .string()
-      .regex(/^\/[^?#]*$/, 'must start with "/" and hold no query')
-      .transform((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p)),
+    path: checkedString(describeApiPathProblem).transform((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p)),
     type: z.enum(API_TYPES),
     backend: id,
   })
@@ -117,9 +152,8 @@ const tokenMetricSchema = z
   })
   .strict();
 
-const ledgerUrl = z
-  .string()
-  .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must be sqlite:PATH or postgres://…');
+/** Only SQLite for now: the PostgreSQL ledger is in the contract but not implemented. */
+const ledgerUrl = checkedString(describeLedgerUrlProblem);
 
 /** `ledger: URL`, or the long form with the policy for a ledger that cannot write. */
 const ledgerObject = z

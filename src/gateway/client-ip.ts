@@ -1,5 +1,6 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { createIpRangeList } from '../config/ip-range.js';
 
 /**
  * Resolves the IP address dimension. X-Forwarded-For is believed only when the direct peer is a
@@ -13,14 +14,12 @@ function normalise(ip: string): string {
   return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
 }
 
+/**
+ * `trustedProxies` are addresses or CIDR blocks as parseIpRange reads them (the parser config
+ * validation uses); an entry it rejects throws, which a validated configuration never holds.
+ */
 export function createClientIpResolver(trustedProxies: readonly string[]): ClientIpResolver {
-  const trusted = new BlockList();
-  for (const entry of trustedProxies) {
-    const [address = '', prefix] = entry.split('/');
-    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) trusted.addAddress(address, family);
-    else trusted.addSubnet(address, Number(prefix), family);
-  }
+  const trusted = createIpRangeList(trustedProxies);
   const isTrusted = (ip: string): boolean => {
     const family = isIP(ip);
     return family !== 0 && trusted.check(ip, family === 6 ? 'ipv6' : 'ipv4');

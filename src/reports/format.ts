@@ -1,4 +1,6 @@
 import { CliInputError } from '../cli/cli-error.js';
+import { csvField } from './csv-cell.js';
+import { escapeForTerminal, escapeJsonForTerminal } from './terminal-text.js';
 import { USAGE_FIGURES, type UsageFigureKey, type UsageRow } from './usage-query.js';
 
 /** The output formats of `tokenmeter usage --format`. */
@@ -42,8 +44,9 @@ interface Column {
 const INTEGER = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const MONEY = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 6 });
 
+// Dimension values come from clients (user, model, custom headers): escaped, never raw.
 function showDimension(value: Cell): string {
-  return value === null || value === undefined ? '(none)' : String(value);
+  return value === null || value === undefined ? '(none)' : escapeForTerminal(String(value));
 }
 
 function showFigure(key: UsageFigureKey): (value: Cell) => string {
@@ -59,7 +62,12 @@ function showTime(value: Cell): string {
 function columnsOf(dimensions: readonly string[], time: boolean): Column[] {
   return [
     ...(time ? [{ key: 'time', label: 'time (UTC)', align: 'left' as const, show: showTime }] : []),
-    ...dimensions.map((key) => ({ key, label: key, align: 'left' as const, show: showDimension })),
+    ...dimensions.map((key) => ({
+      key,
+      label: escapeForTerminal(key),
+      align: 'left' as const,
+      show: showDimension,
+    })),
     ...USAGE_FIGURES.map((key) => ({
       key,
       label: FIGURE_LABELS[key],
@@ -109,13 +117,6 @@ function formatTable(rows: readonly UsageRow[], columns: readonly Column[]): str
   return out.join('\n');
 }
 
-/** RFC 4180: a field holding a comma, quote, CR or LF is quoted, quotes doubled. */
-function csvField(value: Cell): string {
-  if (value === null || value === undefined) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 function formatCsv(rows: readonly UsageRow[], columns: readonly Column[]): string {
   const lines = [columns.map((c) => csvField(c.key)).join(',')];
   for (const row of rows) lines.push(columns.map((c) => csvField(row[c.key])).join(','));
@@ -126,9 +127,13 @@ function formatCsv(rows: readonly UsageRow[], columns: readonly Column[]): strin
  * Renders usage rows. `dimensions` are the row keys of the `--by` dimensions, in order (they
  * give the columns even when there are no rows); `time` adds the interval column and defaults
  * to whether the rows carry one.
- * - `json`: one JSON array, exactly the rows.
- * - `csv`: a header line of row keys, then one line per row, CRLF-separated (RFC 4180).
- * - `table`: aligned columns for people, thousands separators, a TOTAL line when several rows.
+ * - `json`: one JSON array that parses to exactly the rows; characters a terminal would not print
+ *   as themselves (C1 controls, bidi overrides, …) are written as `\uXXXX` escapes.
+ * - `csv`: a header line of row keys, then one line per row, CRLF-separated (RFC 4180); a string
+ *   starting like a spreadsheet formula gets a leading `'` (see csvField).
+ * - `table`: aligned columns for people, thousands separators, a TOTAL line when several rows;
+ *   control, bidi and line-breaking characters of values are shown escaped (escapeForTerminal),
+ *   so each value is one cell on one line.
  * The text has no final line break; the caller adds one.
  */
 export function formatRows(
@@ -137,7 +142,7 @@ export function formatRows(
   format: OutputFormat,
   options: { time?: boolean } = {},
 ): string {
-  if (format === 'json') return JSON.stringify(rows, null, 2);
+  if (format === 'json') return escapeJsonForTerminal(JSON.stringify(rows, null, 2));
   const columns = columnsOf(dimensions, options.time ?? rows.some((r) => r.time !== undefined));
   return format === 'csv' ? formatCsv(rows, columns) : formatTable(rows, columns);
 }

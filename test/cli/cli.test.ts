@@ -44,8 +44,11 @@ test('a port already in use is one clear line, not a stack trace', async () => {
       ['demo', '--once', '--port', String(port)],
       mkdtempSync(join(tmpdir(), 'tokenmeter-port-')),
     );
-    assert.equal(res.status, 1);
-    assert.match(res.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
+    assert.equal(res.status, 2);
+    assert.match(
+      res.stderr,
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`),
+    );
     assert.equal(res.stderr.trim().split('\n').length, 1);
   } finally {
     blocker.close();

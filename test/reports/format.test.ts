@@ -111,6 +111,84 @@ describe('usage output formats', () => {
     assert.match(withNull, /TOTAL.*1\.50$/m);
   });
 
+  describe('hostile dimension values', () => {
+    const hostile = [
+      'team-a\x1b[2J\x1b[H',
+      'evil\nTOTAL  999  999',
+      'cr\roverwrite',
+      '\u202Eexe.gnp',
+      'csi\u009b31m-c1',
+      'del\u007f bell\u0007 nul\u0000',
+      'zero\u200Bwidth\uFEFF',
+      'lines\u2028para\u2029',
+      'tag\u{E0041}',
+      'lone\uD800surrogate',
+    ];
+    const formulas = [
+      '=HYPERLINK("http://evil.example","x")',
+      '+1+1',
+      '-2+3',
+      '@SUM(A1)',
+      '\tx',
+      '\rx',
+      '\nx',
+    ];
+    const plain = ['équipe-東京 🚀', 'back\\slash', 'x;=1+1', 'a,=1'];
+    const values = [...hostile, ...formulas, ...plain];
+    const hostileRows: UsageRow[] = values.map((user, i) => ({ user, model: `m${i}`, ...figures }));
+    // Anything a terminal would not print as itself; only the table's own line breaks may remain.
+    const unprintable = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+
+    it('table: one cell on one line per value, nothing unprintable, printable text kept', () => {
+      const text = formatRows(hostileRows, ['user', 'model'], 'table');
+      const lines = text.split('\n');
+      // header, rule, one line per row, rule, TOTAL
+      assert.equal(lines.length, values.length + 4, text);
+      for (const line of lines) assert.doesNotMatch(line, unprintable, JSON.stringify(line));
+      const dataLines = lines.slice(2, 2 + values.length);
+      dataLines.forEach((line, i) => assert.match(line, new RegExp(`\\sm${i}\\s`), line));
+      assert.ok(dataLines[0]?.startsWith('team-a\\x1b[2J\\x1b[H '));
+      assert.ok(dataLines[1]?.startsWith('evil\\nTOTAL  999  999 '));
+      assert.ok(dataLines[3]?.startsWith('\\u{202e}exe.gnp '));
+      assert.ok(dataLines[4]?.startsWith('csi\\x9b31m-c1 '));
+      assert.ok(dataLines[5]?.startsWith('del\\x7f bell\\x07 nul\\x00 '));
+      assert.ok(dataLines[9]?.startsWith('lone\\u{d800}surrogate '));
+      assert.ok(text.includes('équipe-東京 🚀'));
+      assert.ok(text.includes('back\\slash'));
+      assert.equal(lines.filter((l) => l.startsWith('TOTAL')).length, 1);
+      // Escaping is ASCII, so the columns stay aligned: every row is as long as the header.
+      const width = (lines[0] ?? '').length;
+      for (const line of dataLines.slice(0, hostile.length + formulas.length))
+        assert.equal(line.length, width);
+    });
+
+    it('csv: formula cells get a leading quote, every value stays one cell, numbers stay numbers', () => {
+      const withNegative: UsageRow[] = [...hostileRows, { user: '-5', model: 'neg', ...figures, cost: -1.5 }];
+      const records = readCsv(formatRows(withNegative, ['user', 'model'], 'csv'));
+      assert.equal(records.length, withNegative.length + 1);
+      for (const record of records) assert.equal(record.length, 12);
+      const users = records.slice(1).map((r) => r[0]);
+      assert.deepEqual(users, [...hostile, ...formulas.map((f) => `'${f}`), ...plain, "'-5"]);
+      for (const record of records.slice(1)) {
+        for (const cell of record.slice(0, 2))
+          assert.doesNotMatch(cell, /^[=+\-@\t\r\n]/, JSON.stringify(record));
+      }
+      const last = records.at(-1) ?? [];
+      assert.equal(last[11], '-1.5');
+      assert.equal(last[2], '1');
+      // In a locale whose separator is ";", the value is still quoted as one field.
+      assert.ok(formatRows(hostileRows, ['user'], 'csv').includes('"x;=1+1"'));
+    });
+
+    it('json: parses to exactly the raw values, with no raw control or bidi character in the text', () => {
+      const text = formatRows(hostileRows, ['user', 'model'], 'json');
+      assert.deepEqual(JSON.parse(text), hostileRows);
+      assert.doesNotMatch(text.replaceAll('\n', ''), unprintable);
+      assert.ok(text.includes('\\u202e'));
+      assert.ok(text.includes('équipe-東京 🚀'));
+    });
+  });
+
   it('validates --format', () => {
     assert.equal(parseOutputFormat('CSV'), 'csv');
     assert.throws(

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { addUsageCommand } from '../../src/cli/usage-command.js';
 import { createSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import type { UsageRow } from '../../src/reports/usage-query.js';
 import { makeRecord, makeTempDir } from '../ledger/fixtures/records.js';
+import { CLI } from '../helpers/paths.js';
 
 const NOW = Date.UTC(2025, 5, 30, 12, 0);
 const HOUR = 3_600_000;
@@ -182,5 +184,91 @@ describe('tokenmeter usage (in-process)', () => {
       throw new CliInputError('tokenmeter.yaml:3: ledger: must be sqlite:PATH');
     });
     await assert.rejects(program.parseAsync(['usage'], { from: 'user' }), cliInput(/tokenmeter\.yaml:3/));
+  });
+});
+
+/** Runs the real `tokenmeter usage` process; resolves with its exit code and output. */
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, 'usage', ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('tokenmeter usage (process) with hostile user and model values', () => {
+  // What a client can put in `user` or `model`: terminal escapes, forged rows, bidi overrides,
+  // C1 controls, spreadsheet formulas.
+  const users = [
+    'team-a\x1b[2J\x1b[H',
+    'evil\nTOTAL  999',
+    '=HYPERLINK("http://evil.example","click")',
+    '+cmd|/c calc',
+    '-2+3',
+    '@SUM(A1:A9)',
+    '\u202Eexe.gnp',
+  ];
+  const models = [
+    'gpt-4o\x1b]0;pwned\x07',
+    'csi\u009b2J',
+    '\tgpt',
+    'm\rX',
+    'ok-model',
+    'x;=1+1',
+    'del\u007f',
+  ];
+  let dir: string;
+  let url: string;
+  let cleanup: () => Promise<void>;
+
+  before(async () => {
+    ({ dir, cleanup } = await makeTempDir());
+    url = `sqlite:${join(dir, 'hostile.db')}`;
+    const ledger = createSqliteLedger(join(dir, 'hostile.db'));
+    const now = Date.now();
+    for (const [i, user] of users.entries())
+      await ledger.append(makeRecord({ id: `h${i}`, time: now - 60_000, user, model: models[i] ?? 'm' }));
+    await ledger.close();
+  });
+  after(() => cleanup());
+
+  const args = (format: string): string[] => ['--ledger', url, '--by', 'user,model', '--format', format];
+
+  it('table: each value escaped on its own line', async () => {
+    const { code, stdout, stderr } = await runCli(args('table'));
+    assert.equal(code, 0, stderr);
+    const lines = stdout.trimEnd().split('\n');
+    assert.equal(lines.length, users.length + 4, stdout);
+    for (const line of lines) assert.doesNotMatch(line, /[\p{Cc}\p{Cf}]/u, JSON.stringify(line));
+    assert.ok(
+      lines.some((l) => l.startsWith('team-a\\x1b[2J\\x1b[H ') && l.includes('gpt-4o\\x1b]0;pwned\\x07')),
+    );
+    assert.ok(lines.some((l) => l.startsWith('evil\\nTOTAL  999 ')));
+    assert.ok(lines.some((l) => l.startsWith('\\u{202e}exe.gnp ')));
+    assert.equal(lines.filter((l) => l.startsWith('TOTAL')).length, 1);
+  });
+
+  it('csv: formula cells neutralised, one record per row', async () => {
+    const { code, stdout, stderr } = await runCli(args('csv'));
+    assert.equal(code, 0, stderr);
+    assert.ok(stdout.includes(`"'=HYPERLINK(""http://evil.example"",""click"")"`), stdout);
+    for (const expected of ["'+cmd|/c calc", "'-2+3", "'@SUM(A1:A9)", `"'\tgpt"`, '"x;=1+1"'])
+      assert.ok(stdout.includes(expected), expected);
+    // A header and one record per row; the CR inside "m\rX" is quoted, not a record break.
+    assert.equal(stdout.match(/\r\n/g)?.length, users.length + 1);
+    assert.ok(stdout.includes('"m\rX"'));
+    for (const line of stdout.split('\r\n').slice(1, -1)) assert.doesNotMatch(line, /^[=+\-@\t]/);
+  });
+
+  it('json: the exact values', async () => {
+    const { code, stdout, stderr } = await runCli(args('json'));
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stdout.replaceAll('\n', ''), /[\p{Cc}\p{Cf}]/u);
+    const rows = JSON.parse(stdout) as UsageRow[];
+    assert.deepEqual(
+      rows.map((r) => [r['user'], r['model']]).sort(),
+      users.map((u, i) => [u, models[i]]).sort(),
+    );
   });
 });
