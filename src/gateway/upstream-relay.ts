@@ -2,9 +2,16 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { TokenmeterError } from '../errors.js';
-import type { ExtractedUsage, ProviderAdapter, RouteMatch, StreamTap } from '../providers/types.js';
-import { jsonOutcomeUsage, streamOutcomeUsage, type CallMeter, type CallOutcome } from './call-meter.js';
+import type { ProviderAdapter, RouteMatch, StreamTap } from '../providers/types.js';
+import {
+  jsonOutcomeUsage,
+  streamOutcomeUsage,
+  warnInvalidUsage,
+  type CallMeter,
+  type CallOutcome,
+} from './call-meter.js';
 import { clientResponseHeaders, upstreamRequestId } from './headers.js';
+import { createJsonAnswerReader } from './json-answer-reader.js';
 import { parseJsonBody } from './read-body.js';
 import { sendError } from './send-error.js';
 
@@ -46,7 +53,7 @@ export function relayUpstream(
     let status = 0;
     let headers: IncomingHttpHeaders = {};
     let tap: StreamTap | undefined;
-    const chunks: Buffer[] = [];
+    const answer = createJsonAnswerReader(adapter, route);
     let held: Buffer | undefined;
     let waitingForDrain = false;
     let ended = false;
@@ -112,24 +119,27 @@ export function relayUpstream(
         // whole answer of a fast upstream) usually go out as they are, not copied.
         if (flushed.length > 0) tail = held === undefined ? flushed : Buffer.concat([held, flushed]);
         const result = tap.result();
-        const { usage, source } = streamOutcomeUsage(result, status, clientGone || cut, promptText);
+        const outcome = streamOutcomeUsage(result, status, clientGone || cut, promptText);
+        warnInvalidUsage(log, init.backendId, outcome);
+        const { usage, source, flags } = outcome;
         await meter.finish({
           status,
           usage,
           source,
+          ...(flags !== undefined ? { flags } : {}),
           ...(result.responseModel !== undefined ? { responseModel: result.responseModel } : {}),
           ...common,
         });
       } else {
-        const extracted =
-          clientGone || cut
-            ? undefined
-            : extractFromBody(chunks, (json) => adapter.extractUsage(route, json));
-        const { usage, source } = jsonOutcomeUsage(extracted, status, clientGone || cut, promptText);
+        const extracted = clientGone || cut ? undefined : answer.result();
+        const outcome = jsonOutcomeUsage(extracted, status, clientGone || cut, promptText);
+        warnInvalidUsage(log, init.backendId, outcome);
+        const { usage, source, flags } = outcome;
         await meter.finish({
           status,
           usage,
           source,
+          ...(flags !== undefined ? { flags } : {}),
           ...(extracted?.responseModel !== undefined ? { responseModel: extracted.responseModel } : {}),
           ...common,
         });
@@ -177,7 +187,7 @@ export function relayUpstream(
           else write(out);
           return;
         }
-        chunks.push(chunk);
+        answer.push(chunk);
         if (held !== undefined) write(held);
         held = chunk;
       },
@@ -190,22 +200,6 @@ export function relayUpstream(
     };
     dispatcher.dispatch(options, handler);
   });
-}
-
-/** Upstream bodies that are not JSON (or not the expected shape) carry no usage; never throws. */
-function extractFromBody(
-  chunks: Buffer[],
-  extract: (json: unknown) => ExtractedUsage,
-): ExtractedUsage | undefined {
-  if (chunks.length === 0) return undefined;
-  try {
-    const text = (
-      chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks)
-    ).toString('utf8');
-    return extract(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
 }
 
 /** undici's timeout errors (connect, headers, body): the backend is too slow, not unreachable. */
