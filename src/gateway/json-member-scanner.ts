@@ -13,12 +13,15 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
+const OPENING_QUOTE = Buffer.from('"');
 const STRUCTURAL = [QUOTE, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET];
 
 /** The largest member kept by default: far above any usage, model or error member. */
 export const DEFAULT_MAX_MEMBER_BYTES = 1024 * 1024;
 /** The most bytes kept by default over all members. */
 export const DEFAULT_MAX_KEPT_BYTES = 4 * 1024 * 1024;
+/** Keys up to this size are read even when their member is skipped. */
+const MIN_KEY_BYTES = 4096;
 /** Distinct skipped keys remembered; further ones are added up under the empty key. */
 const MAX_SKIPPED_KEYS = 64;
 
@@ -86,6 +89,8 @@ const isWhitespace = (byte: number): boolean =>
 export function createJsonMemberScanner(options: JsonMemberScannerOptions = {}): JsonMemberScanner {
   const maxMember = options.maxMemberBytes ?? DEFAULT_MAX_MEMBER_BYTES;
   const maxKept = options.maxKeptBytes ?? DEFAULT_MAX_KEPT_BYTES;
+  // Keys are read even for skipped members (to name them), up to their own bound.
+  const maxKey = Math.max(maxMember, MIN_KEY_BYTES);
   let state = State.Before;
   let afterComma = false;
   let inString = false;
@@ -123,7 +128,7 @@ export function createJsonMemberScanner(options: JsonMemberScannerOptions = {}):
   };
 
   const keyOf = (): string | undefined => {
-    if (keySize > maxMember) return undefined;
+    if (keySize > maxKey) return undefined;
     try {
       const key: unknown = JSON.parse(Buffer.concat(keyParts).toString('utf8'));
       return typeof key === 'string' ? key : undefined;
@@ -257,15 +262,17 @@ export function createJsonMemberScanner(options: JsonMemberScannerOptions = {}):
             }
             state = State.KeyString;
             from = i;
-            keyFrom = i;
+            keyParts.push(OPENING_QUOTE);
+            keySize = 1;
             i += 1;
+            keyFrom = i;
             continue;
           }
           case State.KeyString: {
             const next = crossString(chunk, i);
             const end = next === -1 ? chunk.length : next;
             keySize += end - keyFrom;
-            if (keySize <= maxMember) keyParts.push(Buffer.from(chunk.subarray(keyFrom, end)));
+            if (keySize <= maxKey) keyParts.push(Buffer.from(chunk.subarray(keyFrom, end)));
             if (next === -1) {
               i = chunk.length;
               continue;
