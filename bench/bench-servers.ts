@@ -4,14 +4,16 @@ import { join } from 'node:path';
 import { configSchema } from '../src/config/schema.js';
 import { startSimulator } from '../src/simulator/index.js';
 import { startBareProxy } from './bare-proxy.js';
+import { startLargeAnswerServer } from './large-answer.js';
 import { BENCH_KEY, FAST_COMPLETION_TOKENS, PACED, type ChildMessage, type Role } from './protocol.js';
 
 /**
  * Child-process entry of the benchmark (forked by children.ts): each role runs in its own
  * process so that the load generator, the proxies and the upstream do not share an event loop.
- *   upstream          two simulators: "fast" (no pacing) and "paced" (for time-to-first-byte)
- *   bare FAST PACED   a bare proxy in front of each
- *   gateway FAST PACED  tokenmeter with one API per upstream
+ *   upstream [MB]     two simulators: "fast" (no pacing) and "paced" (for time-to-first-byte),
+ *                     and "large", answering MB-megabyte chat completions (memory scenario)
+ *   bare FAST PACED LARGE     a bare proxy in front of each
+ *   gateway FAST PACED LARGE  tokenmeter with one API per upstream
  * The child reports `{ type: 'ready', urls }` or `{ type: 'failed', message }` over IPC and
  * stops when the parent sends "stop" or goes away.
  */
@@ -25,31 +27,35 @@ async function start(role: Role, args: string[]): Promise<{ urls: Record<string,
       tokensPerSecond: PACED.tokensPerSecond,
       completionTokens: PACED.completionTokens,
     });
+    const large = await startLargeAnswerServer(Number(args[0] ?? 1));
     return {
-      urls: { fast: fast.url, paced: paced.url },
+      urls: { fast: fast.url, paced: paced.url, large: large.url },
       close: async () => {
-        await Promise.all([fast.close(), paced.close()]);
+        await Promise.all([fast.close(), paced.close(), large.close()]);
       },
     };
   }
-  const [fastUrl, pacedUrl] = args;
-  if (fastUrl === undefined || pacedUrl === undefined) throw new Error(`${role} needs the two upstream URLs`);
+  const [fastUrl, pacedUrl, largeUrl] = args;
+  if (fastUrl === undefined || pacedUrl === undefined || largeUrl === undefined)
+    throw new Error(`${role} needs the three upstream URLs`);
   if (role === 'bare') {
     const fast = await startBareProxy(fastUrl);
     const paced = await startBareProxy(pacedUrl);
+    const large = await startBareProxy(largeUrl);
     return {
-      urls: { fast: fast.url, paced: paced.url },
+      urls: { fast: fast.url, paced: paced.url, large: large.url },
       close: async () => {
-        await Promise.all([fast.close(), paced.close()]);
+        await Promise.all([fast.close(), paced.close(), large.close()]);
       },
     };
   }
-  return startTokenmeter(fastUrl, pacedUrl);
+  return startTokenmeter(fastUrl, pacedUrl, largeUrl);
 }
 
 async function startTokenmeter(
   fastUrl: string,
   pacedUrl: string,
+  largeUrl: string,
 ): Promise<{ urls: Record<string, string>; close: Closer }> {
   const { startGateway } = await import('../src/gateway/server.js');
   const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-bench-'));
@@ -61,12 +67,14 @@ async function startTokenmeter(
     backends: [
       { id: 'simulator', type: 'openai', url: `${fastUrl}/v1`, apiKey: 'sk-bench-upstream' },
       { id: 'simulator-paced', type: 'openai', url: `${pacedUrl}/v1`, apiKey: 'sk-bench-upstream' },
+      { id: 'large', type: 'openai', url: `${largeUrl}/v1`, apiKey: 'sk-bench-upstream' },
     ],
     apis: [
       { id: 'openai', path: '/openai/v1', type: 'openai', backend: 'simulator' },
       { id: 'openai-paced', path: '/paced/v1', type: 'openai', backend: 'simulator-paced' },
+      { id: 'openai-large', path: '/large/v1', type: 'openai', backend: 'large' },
     ],
-    products: [{ id: 'bench', apis: ['openai', 'openai-paced'] }],
+    products: [{ id: 'bench', apis: ['openai', 'openai-paced', 'openai-large'] }],
     subscriptions: [{ id: 'bench-team', key: BENCH_KEY, product: 'bench', costCenter: 'CC-BENCH' }],
     tokenMetrics: [
       {

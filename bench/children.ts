@@ -7,6 +7,8 @@ const ENTRY = fileURLToPath(new URL('./bench-servers.ts', import.meta.url));
 /** A server process of the benchmark. */
 export interface ServerProcess {
   urls: Record<string, string>;
+  /** The process id (for its memory in /proc). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -33,7 +35,7 @@ export function startServerProcess(role: Role, args: string[] = []): Promise<Ser
         reject(new Error(message.message));
         return;
       }
-      resolve({ urls: message.urls, stop: () => stopChild(child) });
+      resolve({ urls: message.urls, pid: child.pid ?? 0, stop: () => stopChild(child) });
     });
   });
 }

@@ -1,5 +1,6 @@
 import { cpus } from 'node:os';
 import { startServerProcess, type ServerProcess } from './children.js';
+import { measureLargeAnswers } from './large-answer.js';
 import { runLoad } from './load.js';
 import { BENCH_KEY, FAST_COMPLETION_TOKENS, PACED } from './protocol.js';
 import {
@@ -23,6 +24,12 @@ import { measureTtfb } from './ttfb.js';
  *   node --import tsx bench/proxy-bench.ts [--quick]
  *   BENCH_SECONDS=10 (default 5; --quick: 1)   BENCH_ROUNDS=5 (default 3; --quick: 1)
  *   BENCH_TTFB_REQUESTS=500 (default 200; --quick: 50)
+ *   BENCH_LARGE_MB=300 (default 200; --quick: 20; 0 skips the memory scenario)
+ *   BENCH_LARGE_CALLS=5 (default 3; --quick: 1)   --memory-only: the memory scenario alone
+ *
+ * The memory scenario runs first, on fresh processes: large non-streamed JSON answers, one
+ * after another, through (b) and (c), and each process's peak RSS over them (/proc VmHWM, reset
+ * before the calls).
  *
  * Each scenario runs in rounds; in a round every target runs once, back to back, in an order
  * that alternates from round to round. A shared machine's speed drifts over minutes, so each
@@ -34,6 +41,10 @@ const quick = process.argv.includes('--quick');
 const seconds = quick ? 1 : positiveNumber(process.env.BENCH_SECONDS, 5);
 const rounds = quick ? 1 : Math.round(positiveNumber(process.env.BENCH_ROUNDS, 3));
 const ttfbCount = quick ? 50 : Math.round(positiveNumber(process.env.BENCH_TTFB_REQUESTS, 200));
+const memoryOnly = process.argv.includes('--memory-only');
+const largeMb =
+  process.env.BENCH_LARGE_MB === '0' ? 0 : quick ? 20 : positiveNumber(process.env.BENCH_LARGE_MB, 200);
+const largeCalls = quick ? 1 : Math.round(positiveNumber(process.env.BENCH_LARGE_CALLS, 3));
 
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
 const chat = {
@@ -72,21 +83,24 @@ async function main(): Promise<void> {
   const processes: ServerProcess[] = [];
   const notes: string[] = [];
   try {
-    const upstream = await startServerProcess('upstream');
+    const upstream = await startServerProcess('upstream', [String(largeMb)]);
     processes.push(upstream);
-    const upstreamArgs = [upstream.urls.fast ?? '', upstream.urls.paced ?? ''];
+    const upstreamArgs = [upstream.urls.fast ?? '', upstream.urls.paced ?? '', upstream.urls.large ?? ''];
     const bare = await startServerProcess('bare', upstreamArgs);
     processes.push(bare);
-    const bases: Partial<Record<TargetId, { fast: string; paced: string }>> = {
+    const bases: Partial<Record<TargetId, { fast: string; paced: string; large?: string }>> = {
       upstream: { fast: `${upstream.urls.fast}/v1`, paced: `${upstream.urls.paced}/v1` },
-      bare: { fast: `${bare.urls.fast}/v1`, paced: `${bare.urls.paced}/v1` },
+      bare: { fast: `${bare.urls.fast}/v1`, paced: `${bare.urls.paced}/v1`, large: `${bare.urls.large}/v1` },
     };
+    const pids: Partial<Record<TargetId, number>> = { bare: bare.pid };
     try {
       const gateway = await startServerProcess('gateway', upstreamArgs);
       processes.push(gateway);
+      pids.tokenmeter = gateway.pid;
       bases.tokenmeter = {
         fast: `${gateway.urls.gateway}/openai/v1`,
         paced: `${gateway.urls.gateway}/paced/v1`,
+        large: `${gateway.urls.gateway}/large/v1`,
       };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -94,6 +108,39 @@ async function main(): Promise<void> {
       notes.push(`(c) tokenmeter was skipped: the gateway could not be started (${reason}).`);
     }
     const targets = TARGETS.filter((id) => bases[id] !== undefined);
+
+    let memory: BenchReport['memory'];
+    if (largeMb > 0) {
+      memory = {
+        title: `large non-streamed answers: ${largeCalls} × ${largeMb} MB, sequential`,
+        results: {},
+      };
+      for (const id of targets) {
+        const url = bases[id]?.large;
+        const pid = pids[id];
+        if (url === undefined || pid === undefined) continue;
+        progress(`memory: ${largeCalls} answer(s) of ${largeMb} MB through ${id}`);
+        const result = await measureLargeAnswers(`${url}/chat/completions`, pid, {
+          calls: largeCalls,
+          body: bodies.json,
+          headers,
+        });
+        if (result === undefined) notes.push(`${id}: memory could not be read from /proc.`);
+        else memory.results[id] = result;
+      }
+    }
+    if (memoryOnly) {
+      process.stdout.write(
+        renderMarkdown({
+          setup: [`memory scenario only: ${largeCalls} × ${largeMb} MB`],
+          scenarios: [],
+          ttfb: { title: '', results: {} },
+          ...(memory !== undefined ? { memory } : {}),
+          notes,
+        }),
+      );
+      return;
+    }
 
     for (const id of targets) {
       progress(`warming up ${id}`);
@@ -148,6 +195,7 @@ async function main(): Promise<void> {
       ],
       scenarios,
       ttfb,
+      ...(memory !== undefined ? { memory } : {}),
       notes,
     };
     for (const scenario of scenarios) {

@@ -1,4 +1,5 @@
 import { percentile, type LoadResult } from './load.js';
+import type { MemoryResult } from './large-answer.js';
 import type { TtfbResult } from './ttfb.js';
 
 /** The three things measured: (a) the upstream itself, (b) a bare proxy, (c) tokenmeter. */
@@ -60,6 +61,8 @@ export interface BenchReport {
   setup: string[];
   scenarios: ScenarioResult[];
   ttfb: { title: string; results: Partial<Record<TargetId, TtfbResult>> };
+  /** The memory scenario (large non-streamed answers), when it ran. */
+  memory?: { title: string; results: Partial<Record<TargetId, MemoryResult>> };
   notes: string[];
 }
 
@@ -87,6 +90,15 @@ function diff(c: number | undefined, b: number | undefined): number | undefined 
 export function renderMarkdown(report: BenchReport): string {
   const lines: string[] = ['## Proxy overhead', '', ...report.setup.map((s) => `- ${s}`), ''];
 
+  if (report.scenarios.length > 0) renderScenarios(report, lines);
+  if (report.scenarios.length > 0) renderTtfb(report, lines);
+  if (report.memory !== undefined) renderMemory(report.memory, lines);
+
+  if (report.notes.length > 0) lines.push('', ...report.notes.map((n) => `> ${n}`));
+  return `${lines.join('\n')}\n`;
+}
+
+function renderScenarios(report: BenchReport, lines: string[]): void {
   lines.push('| scenario | target | req/s | p50 ms | p99 ms |', '| --- | --- | ---: | ---: | ---: |');
   for (const scenario of report.scenarios) {
     TARGETS.forEach((target, i) => {
@@ -114,7 +126,9 @@ export function renderMarkdown(report: BenchReport): string {
       `| ${scenario.name} | ${ratio} | ${range} | ${signedMs(diff(c?.p50, b?.p50))} ms | ${signedMs(diff(c?.p99, b?.p99))} ms |`,
     );
   }
+}
 
+function renderTtfb(report: BenchReport, lines: string[]): void {
   const t = report.ttfb.results;
   lines.push('', `| ${report.ttfb.title} | ${TARGETS.map((id) => LABELS[id]).join(' | ')} | added (c − b) |`);
   lines.push('| --- | ---: | ---: | ---: | ---: |');
@@ -128,7 +142,24 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push(row('first byte p50 ms', (r) => r.firstByteP50));
   lines.push(row('first byte p99 ms', (r) => r.firstByteP99));
   lines.push(row('whole stream p50 ms', (r) => r.totalP50));
+}
 
-  if (report.notes.length > 0) lines.push('', ...report.notes.map((n) => `> ${n}`));
-  return `${lines.join('\n')}\n`;
+/** Peak resident memory of each proxy over the large answers, and (c) ÷ (b). */
+function renderMemory(memory: NonNullable<BenchReport['memory']>, lines: string[]): void {
+  const mb = (x: number | undefined): string =>
+    x === undefined ? dash : Math.round(x).toLocaleString('en-US');
+  lines.push('', `| ${memory.title} | RSS before, MB | peak RSS, MB | s per answer |`);
+  lines.push('| --- | ---: | ---: | ---: |');
+  for (const id of ['bare', 'tokenmeter'] as const) {
+    const r = memory.results[id];
+    const failed = r !== undefined && r.failed > 0 ? ` (${r.failed} failed)` : '';
+    lines.push(
+      `| ${LABELS[id]}${failed} | ${mb(r?.beforeMb)} | ${mb(r?.peakMb)} | ${r === undefined ? dash : r.secondsPerCall.toFixed(2)} |`,
+    );
+  }
+  const b = memory.results.bare;
+  const c = memory.results.tokenmeter;
+  const ratio =
+    b !== undefined && c !== undefined && b.peakMb > 0 ? `${(c.peakMb / b.peakMb).toFixed(2)}×` : dash;
+  lines.push(`| peak RSS (c) ÷ (b) | | ${ratio} | |`);
 }

@@ -54,7 +54,63 @@ export function withDerivedTotal(usage: TokenUsage): TokenUsage {
   return { ...usage, totalTokens: (usage.promptTokens ?? 0) + (usage.completionTokens ?? 0) };
 }
 
-/** Reads a non-negative integer count from an unknown JSON value; anything else is "not reported". */
+/**
+ * The largest token count one call may report for one field (10⁹). Real calls are far below it
+ * (the largest context windows hold a few million tokens); anything above is absurd and is not
+ * billed. The one place the bound is set.
+ */
+export const MAX_TOKEN_COUNT = 1_000_000_000;
+
+/**
+ * What a reader returns for a value that is present but is not a sane count (negative,
+ * fractional, above MAX_TOKEN_COUNT, a string, Infinity…). It is NaN on purpose: it travels
+ * through the readers' and taps' merges unchanged (it is not `undefined`, so it replaces and is
+ * replaced like any reported value), and any sum with it is NaN too, so an invalid part can never
+ * disappear into a plausible total (Anthropic's prompt = input + cache write + cache read, -5 + 10).
+ * The call meter's screen (`invalidUsageFields`) is the one gate: no record ever holds it.
+ */
+export const INVALID_COUNT = Number.NaN;
+
+/**
+ * Reads one token count from an unknown JSON value. Absent or `null` is "not reported"
+ * (`undefined`); a non-negative safe integer up to MAX_TOKEN_COUNT is the count; anything else
+ * is INVALID_COUNT.
+ */
 export function readCount(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined;
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= MAX_TOKEN_COUNT
+    ? value
+    : INVALID_COUNT;
+}
+
+/** A field value a record may hold: a non-negative safe integer (sums of bounded counts included). */
+function isCount(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * The fields of a provider's usage that cannot be billed: those holding INVALID_COUNT (or any
+ * other value that is not a count), and `totalTokens` when it is below prompt + completion (a
+ * total includes both for every provider; one above the sum is kept, as some OpenAI-compatible
+ * servers count reasoning outside completion_tokens). Empty when the usage is sane.
+ */
+export function invalidUsageFields(usage: TokenUsage): (keyof TokenUsage)[] {
+  const invalid: (keyof TokenUsage)[] = [];
+  for (const key of USAGE_FIELDS) {
+    const value = usage[key];
+    if (value !== undefined && !isCount(value)) invalid.push(key);
+  }
+  const { promptTokens, completionTokens, totalTokens } = usage;
+  if (
+    invalid.length === 0 &&
+    totalTokens !== undefined &&
+    totalTokens < (promptTokens ?? 0) + (completionTokens ?? 0)
+  )
+    invalid.push('totalTokens');
+  return invalid;
+}
+
+/** True when the provider reported at least one count and every count is sane. */
+export function hasValidUsage(usage: TokenUsage): boolean {
+  return hasUsage(usage) && invalidUsageFields(usage).length === 0;
 }

@@ -3,7 +3,14 @@ import type { RecordIdGenerator } from '../ledger/record-id.js';
 import type { DefaultDimensions, RecordFlag, UsageRecord } from '../ledger/record.js';
 import { estimateTokens, estimateUsage } from '../providers/estimate.js';
 import type { ExtractedUsage, StreamResult } from '../providers/types.js';
-import { hasUsage, withDerivedTotal, type TokenUsage, type UsageSource } from '../usage.js';
+import {
+  hasUsage,
+  invalidUsageFields,
+  withDerivedTotal,
+  type TokenUsage,
+  type UsageSource,
+} from '../usage.js';
+import type { Logger } from 'pino';
 import type { RecordSink } from './record-sink.js';
 
 /** How a call ended, as the proxy saw it. */
@@ -90,6 +97,52 @@ function mergeFlags(
   return [...new Set([...a, ...b])];
 }
 
+/** The usage decision for a call: counts, their source, and the flags the decision raised. */
+export interface UsageOutcome {
+  usage: TokenUsage;
+  source: UsageSource;
+  /** `usage_invalid` when the provider's counts were screened out (then `invalidFields` says which). */
+  flags?: RecordFlag[];
+  /** The normalised fields that held absurd counts (for the warning log). */
+  invalidFields?: (keyof TokenUsage)[];
+}
+
+/** The provider's usage after the absurd-count screen (issue #7, class 6). */
+interface ScreenedUsage {
+  /** The usage to decide on: the provider's, or nothing when any count was absurd. */
+  usage: TokenUsage;
+  /** Adds the `usage_invalid` flag and the fields to an outcome when the screen removed counts. */
+  mark(outcome: UsageOutcome): UsageOutcome;
+}
+
+/**
+ * Screens a provider's usage before any decision: one absurd count (negative, fractional,
+ * above MAX_TOKEN_COUNT, not a number, or a total below prompt + completion) and the whole usage
+ * is treated as not reported, so the call is estimated like one whose provider sent none; a
+ * backend that sends one absurd figure is not trusted for the others.
+ */
+function screenReportedUsage(usage: TokenUsage): ScreenedUsage {
+  const invalid = invalidUsageFields(usage);
+  if (invalid.length === 0) return { usage, mark: (outcome) => outcome };
+  return {
+    usage: {},
+    mark: (outcome) => ({
+      ...outcome,
+      flags: [...(outcome.flags ?? []), 'usage_invalid'],
+      invalidFields: invalid,
+    }),
+  };
+}
+
+/** Logs the backend and the fields whose counts were screened out; nothing when there were none. */
+export function warnInvalidUsage(log: Logger, backend: string, outcome: UsageOutcome): void {
+  if (outcome.invalidFields === undefined || outcome.invalidFields.length === 0) return;
+  log.warn(
+    { backend, fields: outcome.invalidFields },
+    'backend reported token counts that are not sane counts: not billed, tokens estimated',
+  );
+}
+
 /**
  * Usage for a finished or interrupted stream. Reported usage wins; where the provider sent none
  * the counts are estimated with the tokenizer (prompt from the request, completion from the
@@ -105,18 +158,22 @@ export function streamOutcomeUsage(
   status: number,
   interrupted: boolean,
   promptText: () => string,
-): { usage: TokenUsage; source: UsageSource; flags: RecordFlag[] } {
+): UsageOutcome {
+  const screen = screenReportedUsage(result.usage);
   const tooLarge = result.eventTooLarge === true;
   const flags: RecordFlag[] = tooLarge ? ['event_too_large'] : [];
   const cut = interrupted || !result.completed;
-  if (hasUsage(result.usage) && (!tooLarge || result.usageAfterTooLarge === true))
-    return { usage: result.usage, source: cut && !result.errored ? 'partial' : 'reported', flags };
-  if (status < 200 || status >= 300 || result.errored) return { usage: {}, source: 'reported', flags };
-  return {
+  if (hasUsage(screen.usage) && (!tooLarge || result.usageAfterTooLarge === true)) {
+    const source = cut && !result.errored ? 'partial' : 'reported';
+    return screen.mark({ usage: screen.usage, source, flags });
+  }
+  if (status < 200 || status >= 300 || result.errored)
+    return screen.mark({ usage: {}, source: 'reported', flags });
+  return screen.mark({
     usage: estimateUsage(promptText(), result.generatedText),
     source: cut ? 'partial' : 'estimated',
     flags,
-  };
+  });
 }
 
 /**
@@ -132,19 +189,23 @@ export function jsonOutcomeUsage(
   status: number,
   interrupted: boolean,
   promptText: () => string,
-): { usage: TokenUsage; source: UsageSource; flags?: RecordFlag[] } {
-  const usage = extracted?.usage ?? {};
+): UsageOutcome {
+  const reported = extracted?.usage ?? {};
+  const screen = screenReportedUsage(reported);
+  const usage = screen.usage;
   const success = status >= 200 && status < 300;
   if (interrupted) {
-    if (hasUsage(usage) || !success) return { usage, source: 'partial' };
-    return { usage: { promptTokens: estimateTokens(promptText()) }, source: 'partial' };
+    if (hasUsage(usage) || !success) return screen.mark({ usage, source: 'partial' });
+    return screen.mark({ usage: { promptTokens: estimateTokens(promptText()) }, source: 'partial' });
   }
-  if (hasUsage(usage) || !success) return { usage, source: 'reported' };
+  if (hasUsage(usage) || !success) return screen.mark({ usage, source: 'reported' });
   const prompt = promptText();
   // No text read: the completion is unknown, not zero.
   const estimated =
     extracted?.generatedText === undefined
       ? { promptTokens: estimateTokens(prompt) }
-      : estimateUsage(prompt, extracted.generatedText);
-  return { usage: estimated, source: 'estimated', flags: ['usage_unreadable'] };
+      : estimateUsage(prompt, extracted.generatedText, extracted.unreadOutputBytes);
+  // Counts that were there but absurd are flagged usage_invalid (by the screen), not unreadable.
+  const flags: RecordFlag[] = hasUsage(reported) ? [] : ['usage_unreadable'];
+  return screen.mark({ usage: estimated, source: 'estimated', flags });
 }

@@ -1,5 +1,6 @@
-import type { ProviderAdapter, RouteMatch, ExtractedUsage } from '../providers/types.js';
-import { jsonOutcomeUsage } from './call-meter.js';
+import type { ProviderAdapter, RouteMatch } from '../providers/types.js';
+import { jsonOutcomeUsage, warnInvalidUsage } from './call-meter.js';
+import { createJsonAnswerReader, type JsonAnswerReader } from './json-answer-reader.js';
 import {
   endReply,
   outcomeBase,
@@ -16,19 +17,17 @@ import {
  */
 export class JsonAnswer implements Answer {
   readonly #ctx: AnswerContext;
-  readonly #adapter: ProviderAdapter;
-  readonly #route: RouteMatch;
-  readonly #chunks: Buffer[] = [];
+  /** Reads usage as the bytes pass, holding a bounded part of the answer (json-answer-reader.ts). */
+  readonly #reader: JsonAnswerReader;
   #held: Buffer | undefined;
 
   constructor(ctx: AnswerContext, adapter: ProviderAdapter, route: RouteMatch) {
     this.#ctx = ctx;
-    this.#adapter = adapter;
-    this.#route = route;
+    this.#reader = createJsonAnswerReader(adapter, route);
   }
 
   read(decoded: Buffer): Buffer {
-    this.#chunks.push(decoded);
+    this.#reader.push(decoded);
     return decoded;
   }
 
@@ -40,9 +39,11 @@ export class JsonAnswer implements Answer {
   async finish(end: AnswerEnd): Promise<void> {
     const ctx = this.#ctx;
     const nothingSent = !ctx.reply.started;
-    const extracted = extractFromBody(this.#chunks, (json) => this.#adapter.extractUsage(this.#route, json));
+    const extracted = this.#reader.result();
     const interrupted = end.clientGone || end.failure !== undefined;
-    const { usage, source, flags } = jsonOutcomeUsage(extracted, ctx.status, interrupted, ctx.promptText);
+    const outcome = jsonOutcomeUsage(extracted, ctx.status, interrupted, ctx.promptText);
+    warnInvalidUsage(ctx.log, ctx.backendId, outcome);
+    const { usage, source, flags } = outcome;
     if (flags?.includes('usage_unreadable') === true)
       warnUnreadable(
         ctx,
@@ -57,21 +58,5 @@ export class JsonAnswer implements Answer {
       ...outcomeBase(ctx),
     });
     endReply(ctx.reply, end, nothingSent, this.#held);
-  }
-}
-
-/** Upstream bodies that are not JSON (or not the expected shape) carry no usage; never throws. */
-function extractFromBody(
-  chunks: Buffer[],
-  extract: (json: unknown) => ExtractedUsage,
-): ExtractedUsage | undefined {
-  if (chunks.length === 0) return undefined;
-  try {
-    const text = (
-      chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks)
-    ).toString('utf8');
-    return extract(JSON.parse(text));
-  } catch {
-    return undefined;
   }
 }

@@ -1,7 +1,7 @@
 import type { RecordFlag } from '../ledger/record.js';
 import type { StreamResult, StreamTap } from '../providers/types.js';
 import { hasUsage } from '../usage.js';
-import { streamOutcomeUsage, type CallOutcome } from './call-meter.js';
+import { streamOutcomeUsage, warnInvalidUsage, type CallOutcome } from './call-meter.js';
 import {
   endReply,
   outcomeBase,
@@ -88,7 +88,9 @@ export class StreamAnswer implements Answer {
     const ctx = this.#ctx;
     const interrupted = end.clientGone || end.failure !== undefined;
     const result = this.#tap.result();
-    const { usage, source, flags } = streamOutcomeUsage(result, ctx.status, interrupted, ctx.promptText);
+    const outcome = streamOutcomeUsage(result, ctx.status, interrupted, ctx.promptText);
+    warnInvalidUsage(ctx.log, ctx.backendId, outcome);
+    const { usage, source, flags = [] } = outcome;
     const unreadable = unreadableReason(result, ctx.status, interrupted, end.unreadable);
     if (unreadable !== undefined) warnUnreadable(ctx, unreadable);
     return {

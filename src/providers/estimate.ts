@@ -16,12 +16,20 @@ export function estimateTokens(text: string): number {
 }
 
 /**
+ * Bytes of a JSON answer per estimated token, for output too large to keep: o200k averages about
+ * four characters of English text per token, and the JSON around the text (keys, quotes,
+ * escapes) counts too, so the estimate errs high rather than low.
+ */
+export const BYTES_PER_TOKEN = 4;
+
+/**
  * Estimated usage of a call: prompt tokens from the prompt text, completion tokens from the
- * generated text, total = their sum. Cache and reasoning counts cannot be estimated and stay
+ * generated text (plus `unreadOutputBytes / BYTES_PER_TOKEN` for output members of an answer too
+ * large to keep), total = their sum. Cache and reasoning counts cannot be estimated and stay
  * absent.
  */
-export function estimateUsage(promptText: string, generatedText: string): TokenUsage {
+export function estimateUsage(promptText: string, generatedText: string, unreadOutputBytes = 0): TokenUsage {
   const promptTokens = estimateTokens(promptText);
-  const completionTokens = estimateTokens(generatedText);
+  const completionTokens = estimateTokens(generatedText) + Math.ceil(unreadOutputBytes / BYTES_PER_TOKEN);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
 }

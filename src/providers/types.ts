@@ -48,6 +48,12 @@ export interface ExtractedUsage {
    * usage, for estimation. Optional: adapters whose provider always reports usage omit it.
    */
   generatedText?: string;
+  /**
+   * Bytes of output members (see ProviderAdapter.outputMembers) of a non-streamed answer that
+   * were too large to keep, so not in `generatedText`: estimation counts them at
+   * BYTES_PER_TOKEN. Set by the core's answer reader, never by an adapter.
+   */
+  unreadOutputBytes?: number;
 }
 
 /** The context a stream tap is created with. */
@@ -133,8 +139,19 @@ export interface ProviderAdapter {
     raw: Buffer,
     injectStreamUsage: boolean,
   ): PreparedBody;
-  /** Usage from a complete non-streamed JSON response body (already parsed). */
+  /**
+   * Usage from a complete non-streamed JSON response body (already parsed). The core keeps only
+   * the top-level members small enough to hold (src/gateway/json-answer-reader.ts): a member
+   * too large (a huge `choices`, embeddings `data`) is absent from `body`. Counts are read with
+   * `readCount`, so an absurd one arrives as INVALID_COUNT and is screened by the core.
+   */
   extractUsage(route: RouteMatch, body: unknown): ExtractedUsage;
+  /**
+   * The top-level members of a non-streamed answer that hold generated output (e.g. `choices`),
+   * for estimation: when one is too large to keep, its size in bytes is estimated instead of its
+   * text. Optional: without it, nothing left out is counted as output.
+   */
+  outputMembers?(route: RouteMatch): readonly string[];
   /**
    * Whether a response is a stream to relay through a tap. Optional: by default a response is
    * streamed when its content type is text/event-stream. Providers with other stream framings

@@ -50,3 +50,24 @@ test('the report gives the median round (the lower middle one for an even count)
   });
   assert.match(text, /\| chat \| 70 % \| 70 % – 90 % \|/);
 });
+
+test('the memory scenario gives each proxy its peak RSS and the ratio, alone or after the load tables', () => {
+  const memory = {
+    title: 'large, 3 × 200 MB',
+    results: {
+      bare: { beforeMb: 60, peakMb: 80, secondsPerCall: 1.5, failed: 0 },
+      tokenmeter: { beforeMb: 100, peakMb: 120, secondsPerCall: 2, failed: 1 },
+    },
+  };
+  const text = renderMarkdown({
+    setup: [],
+    scenarios: [],
+    ttfb: { title: 't', results: {} },
+    memory,
+    notes: [],
+  });
+  assert.match(text, /\| \(b\) bare Node proxy \| 60 \| 80 \| 1\.50 \|/);
+  assert.match(text, /\| \(c\) tokenmeter \(1 failed\) \| 100 \| 120 \| 2\.00 \|/);
+  assert.match(text, /\| peak RSS \(c\) ÷ \(b\) \| \| 1\.50× \| \|/);
+  assert.doesNotMatch(text, /req\/s/);
+});

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { anthropicAdapter } from '../../src/providers/anthropic/index.js';
 import { getProviderAdapter, PROVIDER_TYPES } from '../../src/providers/registry.js';
 import type { RouteMatch } from '../../src/providers/types.js';
+import { invalidUsageFields, type TokenUsage } from '../../src/usage.js';
 
 function route(subPath: string): RouteMatch {
   const match = anthropicAdapter.matchRoute('POST', subPath);
@@ -130,7 +131,13 @@ test('usage: only reported counts; prompt is the sum of the input parts reported
     { promptTokens: 15, completionTokens: 4, totalTokens: 19, cachedTokens: 5 },
   );
   assert.deepEqual(usageOf({ output_tokens: 4 }), { completionTokens: 4, totalTokens: 4 });
-  assert.deepEqual(usageOf({ input_tokens: -1, output_tokens: 1.5 }), {});
+  // Absurd counts are not dropped here (that would bill the sane parts alone, -5 + 10 = 10): they
+  // poison the sums they are part of, and the core's screen turns the call into an estimate.
+  assert.deepEqual(invalidUsageFields(usageOf({ input_tokens: -1, output_tokens: 1.5 }) as TokenUsage), [
+    'promptTokens',
+    'completionTokens',
+    'totalTokens',
+  ]);
   assert.deepEqual(usageOf(null), {});
   assert.deepEqual(usageOf({}), {});
 });

@@ -31,6 +31,7 @@ export const anthropicAdapter: ProviderAdapter = {
   inspectRequest: inspectAnthropicRequest,
   prepareBody: (_route, _info, _body, raw) => ({ body: raw, stripUsageChunk: false }),
   extractUsage: (route, body) => extractAnthropicUsage(route.operation, body),
+  outputMembers: () => ['content'],
   createStreamTap: (_route, options) => createAnthropicStreamTap(options),
   promptText: anthropicPromptText,
   backendAuth: (apiKey) => ({ header: 'x-api-key', value: apiKey }),

@@ -1,5 +1,5 @@
 import type { ExtractedUsage } from '../types.js';
-import { readCount, withDerivedTotal, type TokenUsage } from '../../usage.js';
+import { invalidUsageFields, readCount, withDerivedTotal, type TokenUsage } from '../../usage.js';
 import { field, isJsonObject, readText } from '../json.js';
 import { ANTHROPIC_OPERATIONS } from './routes.js';
 
@@ -83,5 +83,26 @@ export function extractAnthropicUsage(operation: string, body: unknown): Extract
   const extracted: ExtractedUsage = { usage: counts === undefined ? {} : normaliseAnthropicCounts(counts) };
   const model = readText(field(body, 'model'));
   if (model !== undefined) extracted.responseModel = model;
+  // Absurd counts are not billed: the text is kept for estimation.
+  if (invalidUsageFields(extracted.usage).length > 0) extracted.generatedText = messageText(body);
   return extracted;
+}
+
+/**
+ * The output of a complete Messages answer: text, thinking and tool-use input blocks of
+ * `content` (https://docs.anthropic.com/en/api/messages#response-content).
+ */
+function messageText(body: unknown): string {
+  const content = field(body, 'content');
+  if (!Array.isArray(content)) return '';
+  let text = '';
+  for (const block of content) {
+    for (const key of ['text', 'thinking'] as const) {
+      const value = field(block, key);
+      if (typeof value === 'string') text += value;
+    }
+    const input = field(block, 'input');
+    if (isJsonObject(input)) text += JSON.stringify(input);
+  }
+  return text;
 }

@@ -39,6 +39,7 @@ export const geminiAdapter: ProviderAdapter = {
   // countTokens answers `{ totalTokens }`: the size of a prompt, not tokens consumed.
   extractUsage: (route, body) =>
     route.operation === OPERATIONS.countTokens ? { usage: {} } : extractGeminiUsage(body),
+  outputMembers: () => ['candidates'],
   /**
    * Streams are relayed through a tap whatever their framing: with `alt=sse` when the answer is
    * an event stream (an error answer is plain JSON), and always for the streamed JSON array,

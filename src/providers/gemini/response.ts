@@ -1,5 +1,5 @@
 import type { ExtractedUsage, StreamResult } from '../types.js';
-import type { TokenUsage } from '../../usage.js';
+import { invalidUsageFields, type TokenUsage } from '../../usage.js';
 import { field, isJsonObject, readText } from '../json.js';
 import { createGeneratedText } from '../generated-text.js';
 import { mergeGeminiCounts, normaliseGeminiUsage, readGeminiCounts, type GeminiCounts } from './usage.js';
@@ -70,6 +70,8 @@ export function extractGeminiUsage(body: unknown): ExtractedUsage {
   const facts = readGeminiChunk(body);
   const extracted: ExtractedUsage = { usage: normaliseGeminiUsage(facts.counts) };
   if (facts.responseModel !== undefined) extracted.responseModel = facts.responseModel;
+  // Absurd counts are not billed: the text is kept for estimation.
+  if (invalidUsageFields(extracted.usage).length > 0) extracted.generatedText = facts.text ?? '';
   return extracted;
 }
 

@@ -20,6 +20,9 @@ export function createOpenAiStreamTap(route: RouteMatch, options: StreamTapOptio
     : createChatStreamTap(options);
 }
 
+/** Members of a non-streamed answer holding output: chat / completions `choices`, Responses `output`. */
+const OUTPUT_MEMBERS: readonly string[] = ['choices', 'output'];
+
 /** What differs between services that speak the OpenAI API shape. */
 export interface OpenAiCompatibleSpec {
   type: string;
@@ -38,6 +41,8 @@ export function createOpenAiCompatibleAdapter(spec: OpenAiCompatibleSpec): Provi
     inspectRequest: inspectOpenAiRequest,
     prepareBody: prepareOpenAiBody,
     extractUsage: (route, body) => extractOpenAiUsage(route.operation, body),
+    // Embeddings `data` is not generated text.
+    outputMembers: (route) => (route.operation === OPERATIONS.embeddings ? [] : OUTPUT_MEMBERS),
     createStreamTap: createOpenAiStreamTap,
     promptText: openAiPromptText,
     backendAuth: (apiKey) => spec.backendAuth(apiKey),

@@ -1,5 +1,5 @@
 import type { ExtractedUsage } from '../types.js';
-import { readCount, USAGE_FIELDS, type TokenUsage } from '../../usage.js';
+import { hasValidUsage, readCount, USAGE_FIELDS, type TokenUsage } from '../../usage.js';
 import { field, isJsonObject, readText } from '../json.js';
 import { OPERATIONS } from './routes.js';
 import { choicesText } from './choices-text.js';
@@ -65,8 +65,8 @@ export function extractOpenAiUsage(operation: string, body: unknown): ExtractedU
   const extracted: ExtractedUsage = { usage: read(field(body, 'usage')) ?? {} };
   const model = readText(field(body, 'model'));
   if (model !== undefined) extracted.responseModel = model;
-  // OpenAI-compatible servers that report no usage: the text is kept for estimation.
-  if (Object.keys(extracted.usage).length === 0) extracted.generatedText = responseText(body);
+  // OpenAI-compatible servers that report no usage (or absurd counts): the text is kept for estimation.
+  if (!hasValidUsage(extracted.usage)) extracted.generatedText = responseText(body);
   return extracted;
 }
 
