@@ -254,6 +254,7 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, DecoderSink {
     const tapOptions = {
       stripUsageChunk,
       maxEventBytes,
+      contentType,
       onEventTooLarge: () =>
         log.warn(
           { backend: backendId, maxEventBytes },

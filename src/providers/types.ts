@@ -68,6 +68,11 @@ export interface StreamTapOptions {
   maxEventBytes?: number;
   /** Called once per stream, when its first event goes over `maxEventBytes` (to log it). */
   onEventTooLarge?: () => void;
+  /**
+   * The answer's content type as the gateway judged it (its first bytes win over a lying
+   * label): a provider with several stream framings picks the tap by it.
+   */
+  contentType?: string;
 }
 
 /**

@@ -207,13 +207,15 @@ describe('huge dimension values never reach a metric, and the ledger keeps 1024 
       const labelled = last.requests.filter((s) => s.labels.model === labelOf(model));
       assert.equal(labelled.length, 1, 'the call is counted under its capped model');
     }
-    // The simulator echoes the model: the answering model is capped and flagged the same way.
-    const nonStreamed = rowsWhere((r) => r.stream === 0 && typeof r.response_model === 'string');
-    assert.ok(nonStreamed.length >= 8);
-    for (const row of nonStreamed) {
-      assert.equal((row.response_model as string).length, MAX_LEDGER_VALUE_CHARS);
-      assert.equal(row.response_model, row.model);
-    }
+    // The simulator echoes the model. In a stream each event carries it (read, then capped and
+    // flagged like the asked-for one); a non-streamed answer's 3 MiB `model` member is larger
+    // than the bounded answer reader keeps (json-member-scanner.ts), so it is not read at all.
+    const hostile = rowsWhere((r) => typeof r.model === 'string' && r.model.startsWith('hostile-model-'));
+    const streamed = hostile.filter((r) => r.stream === 1);
+    assert.equal(streamed.length, 2);
+    for (const row of streamed) assert.equal(row.response_model, row.model);
+    for (const row of hostile.filter((r) => r.stream === 0))
+      assert.equal(row.response_model, null, 'a member over the reader bound is not read');
     assert.match(last.text, /tokenmeter_dimension_truncated_total\{backend="sim"\} 10\n/);
     assert.match(last.text, /tokenmeter_dimension_truncated_total\{backend="claude"\} 2\n/);
   });

@@ -99,14 +99,40 @@ test('inspectRequest and prepareBody: model from the path, stream from the metho
   assert.equal(geminiAdapter.inspectRequest(route('/v1/models/m:generateContent'), body).stream, false);
 });
 
-test('isStreamedResponse: the JSON array always, alt=sse only when it is an event stream', () => {
+test('isStreamedResponse: every streamGenerateContent answer, whatever its framing; never generateContent', () => {
   const array = route('/v1beta/models/m:streamGenerateContent');
   const sse = route('/v1beta/models/m:streamGenerateContent?alt=sse');
   const unary = route('/v1beta/models/m:generateContent');
   assert.equal(geminiAdapter.isStreamedResponse?.(array, 'application/json; charset=UTF-8'), true);
   assert.equal(geminiAdapter.isStreamedResponse?.(sse, 'text/event-stream'), true);
-  assert.equal(geminiAdapter.isStreamedResponse?.(sse, 'application/json'), false);
+  // An alt=sse call answered with JSON (an array, or one error object) is read as the array.
+  assert.equal(geminiAdapter.isStreamedResponse?.(sse, 'application/json'), true);
   assert.equal(geminiAdapter.isStreamedResponse?.(unary, 'text/event-stream'), false);
+});
+
+test("the stream tap follows the answer's framing, not the alt the call asked for", () => {
+  const usage = { promptTokenCount: 5, candidatesTokenCount: 1, totalTokenCount: 6 };
+  const chunk = JSON.stringify({
+    candidates: [{ content: { parts: [{ text: 'hi' }] } }],
+    usageMetadata: usage,
+  });
+  const sseRoute = route('/v1beta/models/m:streamGenerateContent?alt=sse');
+  const arrayRoute = route('/v1beta/models/m:streamGenerateContent');
+  const cases = [
+    { r: sseRoute, contentType: 'application/json', body: `[${chunk}]` },
+    { r: arrayRoute, contentType: 'text/event-stream', body: `data: ${chunk}\r\n\r\n` },
+    { r: sseRoute, contentType: undefined, body: `data: ${chunk}\r\n\r\n` },
+    { r: arrayRoute, contentType: undefined, body: `[${chunk}]` },
+  ];
+  for (const { r, contentType, body } of cases) {
+    const tap = geminiAdapter.createStreamTap(r, {
+      stripUsageChunk: false,
+      ...(contentType !== undefined ? { contentType } : {}),
+    });
+    tap.push(Buffer.from(body));
+    tap.flush();
+    assert.deepEqual(tap.result().usage, { promptTokens: 5, completionTokens: 1, totalTokens: 6 }, body);
+  }
 });
 
 test('promptText: systemInstruction and contents text parts; countTokens wrapper', () => {

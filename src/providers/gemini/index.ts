@@ -16,9 +16,15 @@ export {
 } from './json-array-stream.js';
 export { inspectGeminiRequest, prepareGeminiBody, geminiPromptText } from './request.js';
 
-/** The stream tap of a streamGenerateContent route: SSE with `alt=sse`, else the JSON array. */
+/**
+ * The stream tap of a streamGenerateContent answer: SSE when the answer is an event stream, else
+ * the JSON array. The answer decides, not what the call asked for (`alt=sse`): a backend that
+ * answers the other framing is still metered. Without a content type, the route's `alt` decides.
+ */
 export function createGeminiStreamTap(route: RouteMatch, options: StreamTapOptions): StreamTap {
-  return wantsSse(route) ? createGeminiSseTap(options) : createGeminiJsonArrayTap(options);
+  const sse =
+    options.contentType === undefined ? wantsSse(route) : options.contentType.includes('text/event-stream');
+  return sse ? createGeminiSseTap(options) : createGeminiJsonArrayTap(options);
 }
 
 /**
@@ -45,9 +51,9 @@ export const geminiAdapter: ProviderAdapter = {
    * an event stream (an error answer is plain JSON), and always for the streamed JSON array,
    * whose content type is application/json.
    */
-  isStreamedResponse: (route, contentType) =>
-    route.operation === OPERATIONS.streamGenerateContent &&
-    (!wantsSse(route) || contentType.includes('text/event-stream')),
+  // Both framings of streamGenerateContent are streams (an error answered as one JSON object is
+  // read as the array's only element).
+  isStreamedResponse: (route) => route.operation === OPERATIONS.streamGenerateContent,
   takeQueryCredential: takeGeminiQueryCredential,
   createStreamTap: createGeminiStreamTap,
   promptText: geminiPromptText,
