@@ -27,6 +27,8 @@ export interface RogueRequest {
   /** Raw header lines as received, in order. */
   rawHeaders: string[];
   body: Buffer;
+  /** Which connection it came on (numbered from 1 in the order they were accepted). */
+  connection: number;
 }
 
 /** Returns the steps that answer one request. */
@@ -93,8 +95,11 @@ export async function startRogueBackend(): Promise<RogueBackend> {
   const requests: RogueRequest[] = [];
   const sockets = new Set<Socket>();
   let current: RogueScript = DEFAULT_SCRIPT;
+  let connections = 0;
 
   const server: Server = createServer((socket) => {
+    connections += 1;
+    const connection = connections;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
@@ -118,7 +123,7 @@ export async function startRogueBackend(): Promise<RogueBackend> {
       if (buffered.length < headEnd + 4 + length) return;
       const body = Buffer.from(buffered.subarray(headEnd + 4, headEnd + 4 + length));
       buffered = buffered.subarray(headEnd + 4 + length);
-      const request: RogueRequest = { method, path, headers, rawHeaders, body };
+      const request: RogueRequest = { method, path, headers, rawHeaders, body, connection };
       requests.push(request);
       busy = true;
       void play(socket, current(request)).then(() => {
