@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 
 /**
@@ -90,14 +91,19 @@ const DEFAULT_SCRIPT: RogueScript = () => [
   },
 ];
 
+export interface RogueOptions {
+  /** Serve https with this key and certificate (the scripted bytes go inside TLS). */
+  tls?: { key: string; cert: string };
+}
+
 /** Starts a rogue backend on 127.0.0.1, port 0. */
-export async function startRogueBackend(): Promise<RogueBackend> {
+export async function startRogueBackend(options: RogueOptions = {}): Promise<RogueBackend> {
   const requests: RogueRequest[] = [];
   const sockets = new Set<Socket>();
   let current: RogueScript = DEFAULT_SCRIPT;
   let connections = 0;
 
-  const server: Server = createServer((socket) => {
+  const onConnection = (socket: Socket): void => {
     connections += 1;
     const connection = connections;
     sockets.add(socket);
@@ -135,11 +141,13 @@ export async function startRogueBackend(): Promise<RogueBackend> {
       buffered = Buffer.concat([buffered, data]);
       tryRequest();
     });
-  });
+  };
+  const server: Server =
+    options.tls === undefined ? createServer(onConnection) : createTlsServer(options.tls, onConnection);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     requests,
     script(next) {
       current = next;
