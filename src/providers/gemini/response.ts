@@ -1,5 +1,6 @@
 import type { ExtractedUsage, StreamResult } from '../types.js';
 import { field, isJsonObject, readText } from '../json.js';
+import { jsonText } from '../json-text.js';
 import { mergeGeminiCounts, normaliseGeminiUsage, readGeminiCounts, type GeminiCounts } from './usage.js';
 
 /**
@@ -65,7 +66,8 @@ function candidateText(candidate: unknown): string {
     const value = field(part, 'text');
     if (typeof value === 'string') text += value;
     const call = field(part, 'functionCall');
-    if (isJsonObject(call)) text += `${readText(call['name']) ?? ''}${JSON.stringify(call['args'] ?? {})}`;
+    // A backend's arguments can nest deeper than JSON.stringify can recurse: jsonText cannot fail.
+    if (isJsonObject(call)) text += `${readText(call['name']) ?? ''}${jsonText(call['args'] ?? {})}`;
   }
   return text;
 }
