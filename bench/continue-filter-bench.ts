@@ -2,13 +2,15 @@
 // 1. the filter alone, per read, in the three cases of a normal answer: a body read (the
 //    filter passes), the first read of an answer (it classifies the status line), and the
 //    rarer first read that begins with a 100 (it removes it);
-// 2. undici Pools over loopback, with and without the filter, on small answers (calls/s) and
+// 2. a read through a socket's push and read, as Node and undici do it, with and without it;
+// 3. undici Pools over loopback, with and without the filter, on small answers (calls/s) and
 //    a large one (MB/s), interleaved rounds so that machine noise hits both alike.
 // Run: node --import tsx bench/continue-filter-bench.ts
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { ContinueFilter } from '../src/gateway/continue-filter.js';
-import { createUpstreamPool } from '../src/gateway/upstream-socket.js';
+import { createUpstreamPool, filterContinueAnswers } from '../src/gateway/upstream-socket.js';
 import { httpAnswer, startRogueBackend } from '../test/helpers/rogue-backend.js';
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
@@ -55,6 +57,31 @@ function filterAlone(): void {
   console.log(`filter, first read beginning with 100: ${removing.toFixed(1)} ns`);
 }
 
+/**
+ * A read as Node hands it over (`push`) and undici takes it (`read`), on a connected socket
+ * (an unconnected one queues a listener per read), with and without the filter, alternated.
+ */
+async function pushAndRead(): Promise<void> {
+  const server = createServer(() => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const body = Buffer.alloc(16 * 1024, 0x61);
+  for (const filtered of [false, true, false, true, false, true]) {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    if (filtered) filterContinueAnswers(socket);
+    const ns = nsPerCall(300_000, () => {
+      socket.push(body);
+      return socket.read() as unknown;
+    });
+    console.log(
+      `push + read of 16 KiB, ${filtered ? 'with the filter:   ' : 'without the filter:'} ${ns.toFixed(1)} ns`,
+    );
+    socket.destroy();
+  }
+  server.close();
+}
+
 async function pools(): Promise<void> {
   const rogue = await startRogueBackend();
   const small = httpAnswer(200, { 'content-type': 'application/json' }, '{"usage":{"total_tokens":3}}');
@@ -65,8 +92,8 @@ async function pools(): Promise<void> {
     ['with the filter', createUpstreamPool(rogue.url, options)],
   ];
   const results = new Map<string, { calls: number[]; mbps: number[] }>();
-  for (let round = 0; round < 5; round++) {
-    for (const [name, pool] of variants) {
+  for (let round = 0; round < 9; round++) {
+    for (const [name, pool] of round % 2 === 0 ? variants : [...variants].reverse()) {
       const result = results.get(name) ?? { calls: [], mbps: [] };
       results.set(name, result);
       rogue.script(() => [{ write: small }]);
@@ -96,4 +123,5 @@ async function pools(): Promise<void> {
 }
 
 filterAlone();
+await pushAndRead();
 await pools();
