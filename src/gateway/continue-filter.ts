@@ -10,7 +10,7 @@
  * Where it looks: only at the start of a response, i.e. at the bytes that arrive after a request
  * was written ({@link ContinueFilter.requestWritten}) and before the first byte of a head that is
  * not informational. It walks over other 1xx heads (103, 102, …: passed on unchanged, undici
- * hands them to the relay) and removes whole, well-formed `HTTP/1.x 100` heads. Once a final
+ * hands them to the relay) and removes whole, well-formed `HTTP/1.0|1.1 100` heads. Once a final
  * (or unrecognised) head starts, every byte passes untouched until the next request is written,
  * so nothing inside a response body is ever examined. Anything it does not recognise exactly
  * (a bare CR or LF, a 100 head longer than {@link MAX_CONTINUE_HEAD_BYTES}, more than
@@ -43,7 +43,7 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
 /** A whole 100 head: status line, header fields, empty line; CRLF line ends only. */
 const CONTINUE_HEAD =
-  /^HTTP\/1\.[0-9] 100(?: [\t\x20-\x7e\x80-\xff]*)?\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n$/;
+  /^HTTP\/1\.[01] 100(?: [\t\x20-\x7e\x80-\xff]*)?\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n$/;
 
 /** Where the filter stands in the bytes of the current response. */
 const PASS = 0; // inside a final answer (or before any request): bytes go through untouched
@@ -58,6 +58,14 @@ const IS_CONTINUE = 1;
 const IS_OTHER_INFORMATIONAL = 2;
 const IS_FINAL = 3;
 type StatusClass = typeof NEED_MORE | typeof IS_CONTINUE | typeof IS_OTHER_INFORMATIONAL | typeof IS_FINAL;
+
+/** Where another 1xx head ends, when not at an offset. */
+const INSIDE = -1; // the data ended inside it
+const UNCERTAIN = -2; // its line ends are not all CRLF
+
+/** Where a 100 head ends, when not at an offset. */
+const NOT_YET = -1; // not whole yet, and it may still be
+const NOT_A_CONTINUE_HEAD = -2; // malformed or too long
 
 /**
  * The filter of one connection. Every byte read from the connection goes through
@@ -132,7 +140,6 @@ export class ContinueFilter {
         const end = continueHeadEnd(data, at);
         if (end === NOT_YET) {
           this.#hold(data, at);
-          from = at;
           break;
         }
         if (end === NOT_A_CONTINUE_HEAD) {
@@ -192,9 +199,10 @@ export class ContinueFilter {
 }
 
 /**
- * Classifies the status line starting at `at` from its first bytes: `HTTP/1.x 100` followed by
- * a space or CR is a 100; other `HTTP/1.x 1NN` (but 101, a protocol switch) are informational;
- * anything else, including what is not a status line at all, is final for the filter.
+ * Classifies the status line starting at `at` from its first bytes: `HTTP/1.0` or `HTTP/1.1`,
+ * then `100` and a space or CR, is a 100; another `1NN` (but 101, a protocol switch) is
+ * informational; anything else, including what is not a status line at all, is final for the
+ * filter.
  */
 function classifyStatusLine(data: Buffer, at: number): StatusClass {
   const available = Math.min(data.length - at, STATUS_PREFIX_BYTES);
@@ -202,7 +210,9 @@ function classifyStatusLine(data: Buffer, at: number): StatusClass {
     const byte = data[at + i] ?? 0;
     if (i < HTTP_1_DOT.length) {
       if (byte !== HTTP_1_DOT[i]) return IS_FINAL;
-    } else if (i === 7 || i === 10 || i === 11) {
+    } else if (i === 7) {
+      if (byte !== DIGIT_0 && byte !== DIGIT_1) return IS_FINAL;
+    } else if (i === 10 || i === 11) {
       if (byte < DIGIT_0 || byte > DIGIT_9) return IS_FINAL;
     } else if (i === 8) {
       if (byte !== SP) return IS_FINAL;
@@ -221,11 +231,6 @@ function classifyStatusLine(data: Buffer, at: number): StatusClass {
   const isContinue = data[at + 10] === DIGIT_0 && data[at + 11] === DIGIT_0;
   return isContinue ? IS_CONTINUE : IS_OTHER_INFORMATIONAL;
 }
-
-const INSIDE = -1;
-const UNCERTAIN = -2;
-const NOT_YET = -1;
-const NOT_A_CONTINUE_HEAD = -2;
 
 /**
  * The offset just after the 100 head that starts at `at`, once it is whole and well formed;

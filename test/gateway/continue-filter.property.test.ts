@@ -221,7 +221,8 @@ test('examples: what is removed and what is not', () => {
   // A protocol switch ends the filter's part: what follows is not HTTP any more.
   const upgrade = 'HTTP/1.1 101 Switching Protocols\r\n\r\n' + CONTINUE;
   assert.equal(run([upgrade]), upgrade);
-  // Not HTTP/1.x, or a 4-digit status: not the filter's to judge.
+  // Not HTTP/1.0 or 1.1, or a 4-digit status: not the filter's to judge.
+  assert.equal(run(['HTTP/1.9 100 Continue\r\n\r\n' + OK]), 'HTTP/1.9 100 Continue\r\n\r\n' + OK);
   assert.equal(run(['HTTP/2 100 Continue\r\n\r\n' + OK]), 'HTTP/2 100 Continue\r\n\r\n' + OK);
   assert.equal(run(['HTTP/1.1 1000 Continue\r\n\r\n' + OK]), 'HTTP/1.1 1000 Continue\r\n\r\n' + OK);
   // Another 1xx whose line ends are not CRLF: where it ends is uncertain, the filter stops.
