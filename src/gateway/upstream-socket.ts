@@ -45,7 +45,8 @@ export function createUpstreamConnector(options: buildConnector.BuildOptions = {
 
 /**
  * The start of an HTTP/1.1 request as undici writes it: a request's head is always its first
- * write, one latin1 string (`client-h1.js`, writeH1); bodies and chunk frames never start so.
+ * write, one latin1 string (`client-h1.js`, writeH1). The gateway's bodies are Buffers, and
+ * undici's chunk frames start with CRLF, so no other write of a request is taken for a head.
  */
 const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^ \r\n]+ HTTP\/1\.1\r\n/;
 
