@@ -1,8 +1,9 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { BackendConfig, Config } from '../config/schema.js';
 import { getProviderAdapter } from '../providers/registry.js';
 import type { BackendAuth } from '../providers/types.js';
 import { createHeaderPolicy, type HeaderPolicy } from './headers.js';
+import { createUpstreamPool } from './upstream-socket.js';
 
 /** A backend ready to receive calls: its pool, its base path and its credential header. */
 export interface Backend {
@@ -44,9 +45,10 @@ export function createBackends(config: Config, resolveUrl: BackendUrlResolver): 
     backends.set(backend.id, {
       id: backend.id,
       type: backend.type,
-      pool: new Pool(url.origin, {
+      // One request per connection at a time (pipelining 1), which the 100 Continue filter
+      // of its sockets relies on.
+      pool: createUpstreamPool(url.origin, {
         connections: 256,
-        pipelining: 1,
         keepAliveTimeout: 30_000,
         headersTimeout: config.gateway.upstreamTimeoutMs,
         bodyTimeout: config.gateway.upstreamTimeoutMs,

@@ -197,8 +197,9 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, DecoderSink {
    * 1xx answers: 103 Early Hints goes on to the client (its Link header only; HTTP/1.1 clients),
    * 101 on a POST is a protocol switch nobody asked for (the call fails), the others are dropped
    * (RFC 9110 §15.2: a client MUST be able to parse them, a user agent MAY ignore them; a
-   * gateway answers as an origin server). undici 7 itself never delivers 100 Continue: it closes
-   * the connection on one it did not ask for, which the relay sees as a failing upstream.
+   * gateway answers as an origin server). A 100 Continue never gets here: undici 7 closes the
+   * connection on one it did not ask for, so the upstream sockets remove it first
+   * (upstream-socket.ts); one they leave (malformed, too long) is a failing upstream.
    */
   #onInformational(
     controller: Dispatcher.DispatchController,

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 
 /**
@@ -27,6 +28,8 @@ export interface RogueRequest {
   /** Raw header lines as received, in order. */
   rawHeaders: string[];
   body: Buffer;
+  /** Which connection it came on (numbered from 1 in the order they were accepted). */
+  connection: number;
 }
 
 /** Returns the steps that answer one request. */
@@ -88,13 +91,21 @@ const DEFAULT_SCRIPT: RogueScript = () => [
   },
 ];
 
+export interface RogueOptions {
+  /** Serve https with this key and certificate (the scripted bytes go inside TLS). */
+  tls?: { key: string; cert: string };
+}
+
 /** Starts a rogue backend on 127.0.0.1, port 0. */
-export async function startRogueBackend(): Promise<RogueBackend> {
+export async function startRogueBackend(options: RogueOptions = {}): Promise<RogueBackend> {
   const requests: RogueRequest[] = [];
   const sockets = new Set<Socket>();
   let current: RogueScript = DEFAULT_SCRIPT;
+  let connections = 0;
 
-  const server: Server = createServer((socket) => {
+  const onConnection = (socket: Socket): void => {
+    connections += 1;
+    const connection = connections;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
@@ -118,7 +129,7 @@ export async function startRogueBackend(): Promise<RogueBackend> {
       if (buffered.length < headEnd + 4 + length) return;
       const body = Buffer.from(buffered.subarray(headEnd + 4, headEnd + 4 + length));
       buffered = buffered.subarray(headEnd + 4 + length);
-      const request: RogueRequest = { method, path, headers, rawHeaders, body };
+      const request: RogueRequest = { method, path, headers, rawHeaders, body, connection };
       requests.push(request);
       busy = true;
       void play(socket, current(request)).then(() => {
@@ -130,11 +141,13 @@ export async function startRogueBackend(): Promise<RogueBackend> {
       buffered = Buffer.concat([buffered, data]);
       tryRequest();
     });
-  });
+  };
+  const server: Server =
+    options.tls === undefined ? createServer(onConnection) : createTlsServer(options.tls, onConnection);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     requests,
     script(next) {
       current = next;

@@ -2,6 +2,7 @@ import type { ExtractedUsage, StreamResult } from '../types.js';
 import { invalidUsageFields, type TokenUsage } from '../../usage.js';
 import { field, isJsonObject, readText } from '../json.js';
 import { createGeneratedText } from '../generated-text.js';
+import { jsonText } from '../json-text.js';
 import { mergeGeminiCounts, normaliseGeminiUsage, readGeminiCounts, type GeminiCounts } from './usage.js';
 
 /**
@@ -60,7 +61,8 @@ function candidateText(candidate: unknown): string {
     const value = field(part, 'text');
     if (typeof value === 'string') text += value;
     const call = field(part, 'functionCall');
-    if (isJsonObject(call)) text += `${readText(call['name']) ?? ''}${JSON.stringify(call['args'] ?? {})}`;
+    // A backend's arguments can nest deeper than JSON.stringify can recurse: jsonText cannot fail.
+    if (isJsonObject(call)) text += `${readText(call['name']) ?? ''}${jsonText(call['args'] ?? {})}`;
   }
   return text;
 }
