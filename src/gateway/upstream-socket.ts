@@ -36,8 +36,9 @@ export function createUpstreamConnector(options: buildConnector.BuildOptions = {
   const connect = buildConnector(options);
   return (target, callback) => {
     connect(target, (...args) => {
-      const socket = args[1];
-      if (socket !== null) filterContinueAnswers(socket);
+      // On a failed connect undici passes the error and no socket (undefined, not null).
+      const [err, socket] = args;
+      if (err === null && socket !== null && socket !== undefined) filterContinueAnswers(socket);
       callback(...args);
     });
   };

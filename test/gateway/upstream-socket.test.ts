@@ -111,3 +111,16 @@ test('a pool without the filter: undici closes the connection on the 100 (why th
     await rogue.close();
   }
 });
+
+test('a connection that fails (nobody listens) is an error of the call, not of the process', async () => {
+  // undici's connector calls back with the error and no socket: the filter must not touch it.
+  const pool = createUpstreamPool('http://127.0.0.1:9', POOL_OPTIONS);
+  try {
+    await assert.rejects(call(pool), (err: unknown) => {
+      assert.equal((err as { code?: string }).code, 'ECONNREFUSED');
+      return true;
+    });
+  } finally {
+    await pool.close();
+  }
+});
