@@ -54,6 +54,11 @@ type Ending = { kind: 'end' } | { kind: 'error'; error: Error };
  */
 type BodyMode = 'plain' | 'observe' | 'decoded' | 'opaque';
 
+/** Sniffed bytes looked at whole; past them, only the new chunk and the last bytes before it. */
+const SNIFF_WHOLE_BYTES = 256;
+/** Longer than any SSE field prefix the sniffer waits on (`retry:`). */
+const SNIFF_TAIL_BYTES = 8;
+
 const PAUSED_BY_CLIENT = 1;
 const PAUSED_BY_DECODER = 2;
 
@@ -97,6 +102,9 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, DecoderSink {
   #sniffed: Buffer[] | undefined;
   #sniffedRaw: Buffer[] | undefined;
   #sniffedBytes = 0;
+  /** Decoded bytes sniffed, and the last of them (see #sniff). */
+  #sniffedDecoded = 0;
+  #sniffTail: Buffer | undefined;
   #pausedBy = 0;
   #ended = false;
 
@@ -230,12 +238,22 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, DecoderSink {
     }
   }
 
-  /** Collects leading decoded bytes until the answer's kind can be told. */
+  /**
+   * Collects leading decoded bytes until the answer's kind can be told. Past the first few
+   * hundred bytes an undecided answer can only be leading whitespace, maybe ending in part of
+   * a field name: the new chunk is then looked at with the last bytes before it only, so a
+   * backend trickling whitespace byte by byte costs linear work, not a growing concatenation.
+   */
   #sniff(chunk: Buffer): void {
     const sniffed = (this.#sniffed ??= []);
     sniffed.push(chunk);
     this.#sniffedBytes += chunk.length;
-    const bytes = sniffed.length === 1 ? chunk : Buffer.concat(sniffed);
+    this.#sniffedDecoded += chunk.length;
+    let bytes: Buffer;
+    if (sniffed.length === 1) bytes = chunk;
+    else if (this.#sniffedDecoded <= SNIFF_WHOLE_BYTES) bytes = Buffer.concat(sniffed);
+    else bytes = Buffer.concat([this.#sniffTail ?? Buffer.alloc(0), chunk]);
+    this.#sniffTail = bytes.subarray(Math.max(0, bytes.length - SNIFF_TAIL_BYTES));
     const kind = sniffAnswerKind(bytes) ?? (this.#sniffedBytes >= SNIFF_LIMIT ? 'other' : undefined);
     if (kind !== undefined) this.#decide(kind);
   }

@@ -232,6 +232,27 @@ describe('mislabelled answers are read as what they are', () => {
         assertReported(provider, label);
       });
     }
+    test(`SSE labelled application/json after 2 KiB of blank lines, split mid field name (${provider.name})`, async () => {
+      // Past the first bytes the sniffer looks at each chunk with only the few bytes before it:
+      // a field name split across chunks far into the answer must still be recognised.
+      const body = `${'\r\n'.repeat(1024)}${provider.sse}`;
+      const cut = 2048 + 2;
+      h.rogue.script(() => [
+        {
+          write: httpHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }),
+        },
+        { write: httpChunk(body.slice(0, 300)) },
+        { pause: 10 },
+        { write: httpChunk(body.slice(300, cut)) },
+        { pause: 10 },
+        { write: httpChunk(body.slice(cut)) },
+        { write: httpChunk('') },
+      ]);
+      const view = await callGateway(h, provider.streamPath, { body: provider.streamBody });
+      assert.equal(view.status, 200);
+      assert.equal(view.body.toString(), body);
+      assertReported(provider, 'sse after blank lines');
+    });
     test(`JSON labelled text/event-stream (${provider.name})`, async () => {
       h.rogue.script(() => [
         { write: httpAnswer(200, { 'content-type': 'text/event-stream' }, provider.json) },
