@@ -178,15 +178,9 @@ class ByteSseFramer implements SseFramer {
         this.lineSize += chunk.length - pos;
         break;
       }
-      let next = eol + 1;
-      let crAtChunkEnd = false;
-      if (chunk[eol] === CR) {
-        if (next < chunk.length) {
-          if (chunk[next] === LF) next += 1;
-        } else {
-          crAtChunkEnd = true;
-        }
-      }
+      const next = lineBreakEnd(chunk, eol);
+      // A CR that ends the chunk may be the first half of a CRLF split across chunks.
+      const crAtChunkEnd = chunk[eol] === CR && eol + 1 === chunk.length;
       const blank = this.lineSize === 0 && eol === pos;
       if (this.frameSize + (next - frameStart) > this.maxEventSize) {
         this.oversize(out, chunk.subarray(frameStart, next));
@@ -257,15 +251,9 @@ class ByteSseFramer implements SseFramer {
         this.skipLineEmpty = false;
         break;
       }
-      let next = eol + 1;
-      let crAtChunkEnd = false;
-      if (chunk[eol] === CR) {
-        if (next < chunk.length) {
-          if (chunk[next] === LF) next += 1;
-        } else {
-          crAtChunkEnd = true;
-        }
-      }
+      const next = lineBreakEnd(chunk, eol);
+      // A CR that ends the chunk may be the first half of a CRLF split across chunks.
+      const crAtChunkEnd = chunk[eol] === CR && eol + 1 === chunk.length;
       if (this.skipLineEmpty && eol === pos) {
         out.push({ kind: 'oversized', raw: chunk.subarray(start, next), first: false });
         this.skipping = false;
@@ -354,6 +342,11 @@ class ByteSseFramer implements SseFramer {
     this.crPending = false;
     this.awaitingLf = false;
   }
+}
+
+/** The index just past the line break at `eol` (CR, LF, or a CRLF within the chunk). */
+function lineBreakEnd(chunk: Buffer, eol: number): number {
+  return chunk[eol] === CR && chunk[eol + 1] === LF ? eol + 2 : eol + 1;
 }
 
 function concat(parts: Buffer[]): Buffer {
