@@ -3,6 +3,8 @@
  * event stream labelled `application/json`, a JSON error labelled `text/event-stream`).
  */
 
+import { isJsonWhitespace } from '../providers/json-bytes.js';
+
 /** `sse`: an event stream; `json`: a JSON value; `other`: neither, the label decides. */
 export type SniffedKind = 'sse' | 'json' | 'other';
 
@@ -25,7 +27,7 @@ export function sniffAnswerKind(bytes: Buffer): SniffedKind | undefined {
   let i = 0;
   while (i < bytes.length && i < BOM.length && bytes[i] === BOM[i]) i++;
   if (i > 0 && i < BOM.length) return i === bytes.length ? undefined : 'other';
-  while (i < bytes.length && isWhitespace(bytes[i] ?? 0)) i++;
+  while (i < bytes.length && isJsonWhitespace(bytes[i])) i++;
   if (i === bytes.length) return undefined;
   const first = bytes[i];
   if (first === 0x7b || first === 0x5b) return 'json';
@@ -38,8 +40,4 @@ export function sniffAnswerKind(bytes: Buffer): SniffedKind | undefined {
     undecided = true;
   }
   return undecided ? undefined : 'other';
-}
-
-function isWhitespace(byte: number): boolean {
-  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }

@@ -5,6 +5,8 @@
  * 150 MB to 1 GB RSS when the whole body was kept to be parsed at the end).
  */
 
+import { isJsonWhitespace } from '../providers/json-bytes.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_BRACE = 0x7b;
@@ -74,9 +76,6 @@ const enum State {
   Raw,
   Failed,
 }
-
-const isWhitespace = (byte: number): boolean =>
-  byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 
 /**
  * Creates a scanner. Each byte is looked at once; the contents of strings are crossed with
@@ -239,7 +238,7 @@ export function createJsonMemberScanner(options: JsonMemberScannerOptions = {}):
         switch (state) {
           case State.Before: {
             const byte = chunk[i] as number;
-            if (isWhitespace(byte)) break;
+            if (isJsonWhitespace(byte)) break;
             if (byte !== OPEN_BRACE) {
               state = State.Raw;
               pushRaw(chunk.subarray(i));
@@ -251,7 +250,7 @@ export function createJsonMemberScanner(options: JsonMemberScannerOptions = {}):
           }
           case State.Key: {
             const byte = chunk[i] as number;
-            if (isWhitespace(byte)) break;
+            if (isJsonWhitespace(byte)) break;
             if (byte === CLOSE_BRACE && !afterComma) {
               state = State.Done;
               break;
@@ -284,7 +283,7 @@ export function createJsonMemberScanner(options: JsonMemberScannerOptions = {}):
           }
           case State.Colon: {
             const byte = chunk[i] as number;
-            if (isWhitespace(byte)) break;
+            if (isJsonWhitespace(byte)) break;
             if (byte !== COLON) {
               fail();
               return;
@@ -294,7 +293,7 @@ export function createJsonMemberScanner(options: JsonMemberScannerOptions = {}):
           }
           case State.ValueStart: {
             const byte = chunk[i] as number;
-            if (isWhitespace(byte)) break;
+            if (isJsonWhitespace(byte)) break;
             if (byte === QUOTE) {
               state = State.Value;
               depth = 0;
@@ -355,7 +354,7 @@ export function createJsonMemberScanner(options: JsonMemberScannerOptions = {}):
           }
           case State.Primitive: {
             const byte = chunk[i] as number;
-            if (byte === COMMA || byte === CLOSE_BRACE || isWhitespace(byte)) {
+            if (byte === COMMA || byte === CLOSE_BRACE || isJsonWhitespace(byte)) {
               take(chunk.subarray(from, i));
               finishMember();
               from = -1;
@@ -365,7 +364,7 @@ export function createJsonMemberScanner(options: JsonMemberScannerOptions = {}):
           }
           case State.AfterValue: {
             const byte = chunk[i] as number;
-            if (isWhitespace(byte)) break;
+            if (isJsonWhitespace(byte)) break;
             if (byte === COMMA) {
               state = State.Key;
               afterComma = true;
@@ -378,7 +377,7 @@ export function createJsonMemberScanner(options: JsonMemberScannerOptions = {}):
             break;
           }
           case State.Done: {
-            if (!isWhitespace(chunk[i] as number)) {
+            if (!isJsonWhitespace(chunk[i])) {
               fail();
               return;
             }

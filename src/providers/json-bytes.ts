@@ -15,14 +15,14 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
 /** JSON insignificant whitespace: space, tab, LF, CR. */
-function isWhitespace(byte: number | undefined): boolean {
+export function isJsonWhitespace(byte: number | undefined): boolean {
   return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }
 
 /** The index of the first non-whitespace byte at or after `at` (or the length). */
 export function skipWhitespace(bytes: Buffer, at: number): number {
   let i = at;
-  while (i < bytes.length && isWhitespace(bytes[i])) i += 1;
+  while (i < bytes.length && isJsonWhitespace(bytes[i])) i += 1;
   return i;
 }
 
@@ -51,7 +51,7 @@ export function skipValue(bytes: Buffer, at: number): number {
     let i = at;
     while (i < bytes.length) {
       const byte = bytes[i];
-      if (byte === COMMA || byte === CLOSE_BRACE || byte === CLOSE_BRACKET || isWhitespace(byte)) break;
+      if (byte === COMMA || byte === CLOSE_BRACE || byte === CLOSE_BRACKET || isJsonWhitespace(byte)) break;
       i += 1;
     }
     return i;
