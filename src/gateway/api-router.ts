@@ -1,6 +1,6 @@
 import type { ApiConfig, Config } from '../config/schema.js';
 import { getProviderAdapter } from '../providers/registry.js';
-import { checkRequestPath } from '../providers/sub-path.js';
+import { checkRequestPath, splitQuery } from '../providers/sub-path.js';
 import type { ProviderAdapter } from '../providers/types.js';
 
 /** An API with the adapter for the shape its clients speak. */
@@ -39,8 +39,7 @@ export function createApiRouter(config: Config): ApiRouter {
 
   return {
     match(url) {
-      const query = url.indexOf('?');
-      checkRequestPath(query === -1 ? url : url.slice(0, query));
+      checkRequestPath(splitQuery(url).path);
       for (const entry of routed) {
         const base = entry.api.path === '/' ? '' : entry.api.path;
         if (!url.startsWith(base)) continue;

@@ -80,21 +80,16 @@ export function createCallMeter(init: CallMeterInit): CallMeter {
       if (cost !== undefined) record.cost = cost;
       const cut: readonly RecordFlag[] =
         responseModel !== outcome.responseModel ? ['dimension_truncated'] : [];
-      const flags = mergeFlags(mergeFlags(init.flags, outcome.flags), cut);
+      const flags = mergeFlags(init.flags, outcome.flags, cut);
       if (flags.length > 0) record.flags = flags;
       return init.sink.commit(record);
     },
   };
 }
 
-/** The union of two flag lists, in RECORD_FLAGS order of first appearance, without repeats. */
-function mergeFlags(
-  a: readonly RecordFlag[] | undefined,
-  b: readonly RecordFlag[] | undefined,
-): RecordFlag[] {
-  if (a === undefined || a.length === 0) return b === undefined ? [] : [...new Set(b)];
-  if (b === undefined || b.length === 0) return [...new Set(a)];
-  return [...new Set([...a, ...b])];
+/** The flags of several lists, each once, in the order they first appear. */
+function mergeFlags(...lists: (readonly RecordFlag[] | undefined)[]): RecordFlag[] {
+  return [...new Set(lists.flatMap((list) => list ?? []))];
 }
 
 /** The usage decision for a call: counts, their source, and the flags the decision raised. */
