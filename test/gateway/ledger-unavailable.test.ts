@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import pino from 'pino';
 import { configSchema } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
@@ -10,6 +9,7 @@ import { createSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
 import { httpChunk, httpHead, startRogueBackend, type RogueBackend } from '../helpers/rogue-backend.js';
 import { makeTempDir } from '../ledger/fixtures/records.js';
+import { lockLedger } from '../helpers/ledger-lock.js';
 
 const KEY = 'team-a-key-123';
 const silent = pino({ level: 'silent' });
@@ -90,17 +90,6 @@ function streamingScript(rogue: RogueBackend): void {
       { write: httpChunk('') },
     ];
   });
-}
-
-function lockLedger(path: string): { release: () => void } {
-  const db = new Database(path);
-  db.exec('BEGIN EXCLUSIVE');
-  return {
-    release: () => {
-      db.exec('COMMIT');
-      db.close();
-    },
-  };
 }
 
 describe('gateway while the ledger cannot write', () => {

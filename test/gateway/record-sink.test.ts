@@ -9,22 +9,11 @@ import { openFallbackJournal } from '../../src/ledger/fallback-journal.js';
 import type { UsageRecord } from '../../src/ledger/record.js';
 import { createSqliteLedger, type SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import { makeRecord, makeTempDir } from '../ledger/fixtures/records.js';
+import { lockLedger } from '../helpers/ledger-lock.js';
 
 const silent = pino({ level: 'silent' });
 // Long enough that a test that wrongly waited for it per record would show in its duration.
 const BUSY_MS = 150;
-
-/** Another process's connection holding the ledger's write lock, as a backup tool or sqlite3 shell would. */
-function lockLedger(path: string): { release: () => void } {
-  const db = new Database(path);
-  db.exec('BEGIN EXCLUSIVE');
-  return {
-    release: () => {
-      db.exec('COMMIT');
-      db.close();
-    },
-  };
-}
 
 describe('record sink: a ledger that cannot write', () => {
   let dir: string;

@@ -4,7 +4,14 @@ import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:
 import { sniffAnswerKind } from '../../src/gateway/answer-sniffer.js';
 import { readAnswerCoding } from '../../src/gateway/content-decoding.js';
 import { httpAnswer, httpChunk, httpHead, type RogueStep } from '../helpers/rogue-backend.js';
-import { callGateway, startRelayHarness, type RelayHarness } from './relay-harness.js';
+import {
+  assertLastReported,
+  callGateway,
+  lastRow as lastRowOf,
+  startRelayHarness,
+  type RelayHarness,
+} from './relay-harness.js';
+import type { LedgerRow } from '../helpers/ledger-rows.js';
 import { CHAT, GEMINI, PROVIDERS, type ProviderCase } from './rogue-answers.js';
 
 // Class 7 of issue #7: compressed or mislabelled answers, and answers without readable usage.
@@ -41,18 +48,9 @@ function chunkedAnswer(headers: Record<string, string>, body: Buffer, pieces = 5
   return steps;
 }
 
-function lastRow(): Record<string, unknown> | undefined {
-  return h.rows().at(-1);
-}
-
-function assertReported(provider: ProviderCase, label: string): void {
-  const row = lastRow();
-  assert.equal(row?.status, 200, label);
-  assert.equal(row?.source, 'reported', label);
-  assert.equal(row?.prompt_tokens, provider.prompt, label);
-  assert.equal(row?.completion_tokens, provider.completion, label);
-  assert.equal(row?.flags, null, label);
-}
+const lastRow = (): LedgerRow | undefined => lastRowOf(h);
+const assertReported = (provider: ProviderCase, label: string): void =>
+  assertLastReported(h, provider, label);
 
 describe('compressed answers are decoded for the meter and relayed as sent', () => {
   for (const provider of PROVIDERS) {

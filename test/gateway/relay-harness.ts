@@ -3,11 +3,13 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import assert from 'node:assert/strict';
 import pino from 'pino';
 import { configSchema } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import { readLedgerRows, type LedgerRow } from '../helpers/ledger-rows.js';
 import { startRogueBackend, type RogueBackend } from '../helpers/rogue-backend.js';
+import type { ProviderCase } from './rogue-answers.js';
 
 /**
  * A gateway in this process in front of one rogue backend, with an OpenAI, an Anthropic and a
@@ -155,4 +157,19 @@ export async function eventually<T>(check: () => T | undefined, timeoutMs = 5000
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** The harness's latest ledger row. */
+export function lastRow(h: RelayHarness): LedgerRow | undefined {
+  return h.rows().at(-1);
+}
+
+/** Asserts that the latest record is a 200 with the provider's exact counts, reported, unflagged. */
+export function assertLastReported(h: RelayHarness, provider: ProviderCase, label: string): void {
+  const row = lastRow(h);
+  assert.equal(row?.status, 200, label);
+  assert.equal(row?.source, 'reported', label);
+  assert.equal(row?.prompt_tokens, provider.prompt, label);
+  assert.equal(row?.completion_tokens, provider.completion, label);
+  assert.equal(row?.flags, null, label);
 }

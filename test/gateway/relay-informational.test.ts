@@ -3,7 +3,14 @@ import { after, before, describe, test } from 'node:test';
 import { MAX_CONTINUE_HEAD_BYTES, MAX_CONTINUES_REMOVED } from '../../src/gateway/continue-filter.js';
 import { MAX_INFORMATIONAL_ANSWERS } from '../../src/gateway/upstream-relay.js';
 import { httpAnswer, httpChunk, httpHead, type RogueStep } from '../helpers/rogue-backend.js';
-import { callGateway, startRelayHarness, type RelayHarness } from './relay-harness.js';
+import {
+  assertLastReported,
+  callGateway,
+  lastRow as lastRowOf,
+  startRelayHarness,
+  type RelayHarness,
+} from './relay-harness.js';
+import type { LedgerRow } from '../helpers/ledger-rows.js';
 import { ANTHROPIC, CHAT, GEMINI, PROVIDERS, RESPONSES, type ProviderCase } from './rogue-answers.js';
 
 // Class 3 of issue #7: informational (1xx) answers before the final one.
@@ -20,18 +27,9 @@ after(async () => {
 
 const HINTS = 'HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload; as=style\r\n\r\n';
 
-function lastRow(): Record<string, unknown> | undefined {
-  return h.rows().at(-1);
-}
-
-function assertReported(provider: ProviderCase, label: string): void {
-  const row = lastRow();
-  assert.equal(row?.status, 200, label);
-  assert.equal(row?.source, 'reported', label);
-  assert.equal(row?.prompt_tokens, provider.prompt, label);
-  assert.equal(row?.completion_tokens, provider.completion, label);
-  assert.equal(row?.flags, null, label);
-}
+const lastRow = (): LedgerRow | undefined => lastRowOf(h);
+const assertReported = (provider: ProviderCase, label: string): void =>
+  assertLastReported(h, provider, label);
 
 test('103 Early Hints then a JSON answer: the hint is passed on, the answer relayed and metered', async () => {
   for (const provider of [CHAT, GEMINI]) {
