@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 import { parseIpRange } from './ip-range.js';
 import { describeLedgerUrlProblem } from './ledger-location.js';
 import { describeApiPathProblem, describeBackendUrlProblem } from './url-checks.js';
@@ -63,6 +64,11 @@ const gatewaySchema = z
     keepAliveTimeoutMs: milliseconds.default(65_000),
     /** Client connections served at once; more are refused at accept. */
     maxConnections: z.number().int().positive().default(10_000),
+    /**
+     * How often the gateway reloads managed subscription keys from the ledger database,
+     * milliseconds: a create, revoke or rotation is honoured within this time (plus one reload).
+     */
+    keyRefreshMs: z.number().int().min(100).max(5000).default(1000),
   })
   .strict()
   .superRefine((gateway, ctx) => {
@@ -109,16 +115,52 @@ const backendSchema = z
     path: ['url'],
   });
 
+/** A non-empty string or a non-empty list of them (JWT `aud` / accepted issuers). */
+const oneOrMore = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+/**
+ * `apis[].auth.jwt`: a JWT every call to the API must carry in `Authorization: Bearer`
+ * (verified with jose), on top of the subscription key. Exactly one of `jwksUrl` / `publicKey`.
+ */
+const jwtAuthSchema = z
+  .object({
+    /** Accepted `iss` value(s). */
+    issuer: oneOrMore,
+    /** Accepted `aud` value(s): the token's audience must contain one of them. */
+    audience: oneOrMore,
+    /** Where the identity provider publishes its signing keys (JWKS, RFC 7517). */
+    jwksUrl: checkedString(describeBackendUrlProblem).optional(),
+    /** One verification key instead of a JWKS: PEM (SPKI public key or X.509 certificate) or a JWK as JSON. */
+    publicKey: z.string().min(1).optional(),
+    /** The claim naming the end user (the User ID dimension), e.g. `oid` for Entra ID. */
+    userClaim: z.string().min(1).optional(),
+    /** false: a call without a token is served (no claims); a token sent must still be valid. */
+    required: z.boolean().default(true),
+    /** Tolerance for `exp` / `nbf` against this host's clock, seconds. */
+    clockSkewSeconds: z.number().int().min(0).max(600).default(60),
+  })
+  .strict()
+  .refine((jwt) => (jwt.jwksUrl === undefined) !== (jwt.publicKey === undefined), {
+    message: 'give exactly one of jwksUrl or publicKey',
+  });
+
 const apiSchema = z
   .object({
     id,
     path: checkedString(describeApiPathProblem).transform((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p)),
     type: z.enum(API_TYPES),
     backend: id,
+    /** How callers of this API identify themselves beyond the subscription key. */
+    auth: z.object({ jwt: jwtAuthSchema.optional() }).strict().optional(),
   })
   .strict();
 
 const productSchema = z.object({ id, apis: z.array(id).min(1, 'must list at least one api') }).strict();
+
+/** A `subscription.metadata` key: an identifier, so `subscription.metadata.team` reads it. */
+const metadataKey = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier (letters, digits, "_")');
 
 const subscriptionSchema = z
   .object({
@@ -128,6 +170,8 @@ const subscriptionSchema = z
     owner: z.string().optional(),
     costCenter: z.string().optional(),
     revoked: z.boolean().default(false),
+    /** A free map the subscription carries (`subscription.metadata` in expressions). */
+    metadata: z.record(metadataKey, z.string()).default({}),
   })
   .strict();
 
@@ -139,16 +183,45 @@ const dimensionSchema = z.union(
       .object({
         name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier (letters, digits, "_")'),
         value: z.string().min(1),
+        /** Used when the expression yields '' or fails at run time (default: ''). */
+        default: z.string().optional(),
       })
       .strict(),
   ],
   { error: 'must be a dimension name or {name, value}' },
 );
 
+/**
+ * Which calls an emitter counts, like the scope an APIM policy is applied at. Every key given
+ * must match the call (a product, an API, an operation id such as `chat.completions`).
+ */
+const scopeSchema = z
+  .object({ product: id.optional(), api: id.optional(), operation: z.string().min(1).optional() })
+  .strict()
+  .refine((scope) => Object.values(scope).some((v) => v !== undefined), {
+    message: 'name at least one of product, api or operation',
+  });
+
+/** A duration such as `30m`, `1h`, `1d`, as milliseconds. */
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms > MAX_TIMER_MS) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 90s, 30m, 1h or 1d (at most 24d)' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const tokenMetricSchema = z
   .object({
     namespace: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a valid Prometheus metric prefix'),
     dimensions: z.array(dimensionSchema).max(32).default([]),
+    /** Count only the calls in this scope (absent: every call). */
+    scope: scopeSchema.optional(),
+    /** Distinct values a label keeps within the window; beyond, `__other__`. */
+    maxValuesPerDimension: z.number().int().positive().max(1_000_000).default(1000),
+    /** The rolling window distinct values are counted over (a value unseen for this long frees its slot). */
+    cardinalityWindow: duration.default(3_600_000),
   })
   .strict();
 
@@ -176,6 +249,11 @@ const configObject = z
     apis: z.array(apiSchema).min(1, 'must list at least one api'),
     products: z.array(productSchema).default([]),
     subscriptions: z.array(subscriptionSchema).default([]),
+    /** Where the User ID comes from besides a JWT's userClaim and the body (see "Who is calling"). */
+    users: z
+      .object({ header: z.string().min(1).toLowerCase().optional() })
+      .strict()
+      .default({}),
     tokenMetrics: z.array(tokenMetricSchema).default([]),
   })
   .strict();
@@ -198,3 +276,5 @@ export type ApiConfig = Config['apis'][number];
 export type SubscriptionConfig = Config['subscriptions'][number];
 export type TokenMetricConfig = Config['tokenMetrics'][number];
 export type DimensionConfig = TokenMetricConfig['dimensions'][number];
+export type JwtAuthConfig = NonNullable<NonNullable<ApiConfig['auth']>['jwt']>;
+export type MetricScope = NonNullable<TokenMetricConfig['scope']>;

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { CREDENTIAL_HEADERS } from './client-credentials.js';
+import { CREDENTIAL_HEADERS } from '../auth/client-credentials.js';
 
 /**
  * Which headers cross the gateway, in each direction. Header names are compared lower-cased

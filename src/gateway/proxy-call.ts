@@ -8,13 +8,12 @@ import type { Backend } from './backends.js';
 import { resolveCallDimensions } from './call-dimensions.js';
 import { createCallMeter, type CallMeter } from './call-meter.js';
 import type { ClientIpResolver } from './client-ip.js';
-import { readSubscriptionKey } from './client-credentials.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { parseJsonBody, readBody } from './read-body.js';
 import type { RecordSink } from './record-sink.js';
 import { relayUpstream } from './upstream-relay.js';
 import { sendError } from './send-error.js';
-import type { SubscriptionDirectory } from './subscriptions.js';
+import type { CallerIdentifier } from '../auth/identify-caller.js';
 import type { RecordIdGenerator } from '../ledger/record-id.js';
 import type { PriceCatalog } from '../pricing/price-catalog.js';
 import type { DimensionEvaluator } from '../dimensions/custom-dimensions.js';
@@ -23,7 +22,7 @@ import type { DimensionEvaluator } from '../dimensions/custom-dimensions.js';
 export interface ProxyDeps {
   config: Config;
   router: ApiRouter;
-  subscriptions: SubscriptionDirectory;
+  callers: CallerIdentifier;
   backends: ReadonlyMap<string, Backend>;
   clientIp: ClientIpResolver;
   customDimensions: DimensionEvaluator;
@@ -76,10 +75,7 @@ async function prepareCall(
   // A key in the query string (Gemini's ?key=) is taken out before anything is forwarded or logged.
   const fromQuery = match.adapter.takeQueryCredential?.(match.subPath);
   const subPath = fromQuery?.subPath ?? match.subPath;
-  const { subscription } = deps.subscriptions.authenticate(
-    readSubscriptionKey(req.headers) ?? fromQuery?.key,
-    match.api.id,
-  );
+  const caller = await deps.callers.identify(req.headers, match.api, fromQuery?.key);
   const route = match.adapter.matchRoute(req.method ?? 'GET', subPath);
   if (route === undefined) {
     throw new TokenmeterError(
@@ -110,7 +106,7 @@ async function prepareCall(
     api: match.api,
     route,
     info,
-    subscription,
+    caller,
     backend,
     gateway: deps.config.gateway,
     clientIp: deps.clientIp,

@@ -17,7 +17,8 @@ import { createClientIpResolver } from './client-ip.js';
 import { proxyCall, type ProxyDeps } from './proxy-call.js';
 import { createRecordSink, type RecordSink } from './record-sink.js';
 import { sendUnknownError } from './send-error.js';
-import { createSubscriptionDirectory } from './subscriptions.js';
+import { createCallerIdentifier } from '../auth/identify-caller.js';
+import { createSubscriptionDirectory } from '../auth/subscription-directory.js';
 
 export interface GatewayOptions {
   /** Overrides config.ledger (tests, demo). */
@@ -60,6 +61,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const metrics = createPrometheusMetrics(config.tokenMetrics);
   const router = createApiRouter(config);
   const customDimensions = createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions));
+  const callers = createCallerIdentifier(config, createSubscriptionDirectory(config));
   const ledgerUrl = options.ledgerUrl ?? config.ledger;
   const journalPath = fallbackJournalPath(parseLedgerUrl(ledgerUrl));
   const ledger = options.ledger ?? openLedgerForStart(ledgerUrl);
@@ -73,6 +75,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   exposeRecordingStats(metrics, sink);
   const releaseResources = async (): Promise<void> => {
+    callers.close();
     await closeBackends(backends);
     await Promise.all([...simulators.values()].map((s) => s.close()));
     await sink.close();
@@ -91,7 +94,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     const deps: ProxyDeps = {
       config,
       router,
-      subscriptions: createSubscriptionDirectory(config),
+      callers,
       backends,
       clientIp: createClientIpResolver(config.gateway.trustedProxies),
       customDimensions,

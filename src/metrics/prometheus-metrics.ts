@@ -20,8 +20,11 @@ const TOKEN_TYPES = [
   ['reasoning', 'reasoningTokens'],
 ] as const;
 
+/** An emitter as configured; the optional parts take the schema's defaults. */
+export type EmitterConfig = Pick<TokenMetricConfig, 'namespace' | 'dimensions'> & Partial<TokenMetricConfig>;
+
 /** When no tokenMetrics entry is configured, this one is used. */
-export const DEFAULT_TOKEN_METRICS: TokenMetricConfig[] = [
+export const DEFAULT_TOKEN_METRICS: EmitterConfig[] = [
   { namespace: 'tokenmeter', dimensions: ['api', 'operation', 'subscription', 'model', 'backend'] },
 ];
 
@@ -144,7 +147,7 @@ function labelFor(dimension: TokenMetricConfig['dimensions'][number]): { name: s
  * the values up to 1024 characters.
  */
 export function createPrometheusMetrics(
-  entries: readonly TokenMetricConfig[],
+  entries: readonly EmitterConfig[],
   guardOptions: CardinalityGuardOptions = {},
 ): PrometheusMetrics {
   const registry = new Registry();

@@ -1,24 +1,15 @@
 import { CliInputError } from '../cli/cli-error.js';
+import { parseDuration } from '../config/duration.js';
 
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+export { parseDuration };
 
 /** The look-back of `tokenmeter usage` without `--since`. */
 export const DEFAULT_SINCE = '30d';
-
-const DURATION = /^(\d{1,6})([mhd])$/;
 
 // Dates are ISO 8601 only: Date.parse alone also takes "March 7" and silently rolls 2025-02-30
 // over to March 2nd, so components are parsed here and checked after conversion.
 const ISO_DATE =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
-
-/** Parses `30d`, `12h`, `90m` into milliseconds; undefined when the text is not a duration. */
-export function parseDuration(text: string): number | undefined {
-  const match = DURATION.exec(text.trim());
-  if (match === null) return undefined;
-  const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
-  return ms > 0 ? ms : undefined;
-}
 
 /**
  * Parses an ISO 8601 date or date-time to epoch ms; undefined when it is not one or names a day

@@ -69,6 +69,7 @@ describe('loadConfig', () => {
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 65_000,
       maxConnections: 10_000,
+      keyRefreshMs: 1000,
     });
     assert.equal(config.ledger, 'sqlite:./tokenmeter.db');
     assert.deepEqual(config.ledgerPolicy, { whenUnavailable: 'serve' });
@@ -76,6 +77,8 @@ describe('loadConfig', () => {
     assert.deepEqual(config.admin, {});
     assert.equal(config.backends[0]?.streamUsage, 'inject');
     assert.equal(config.subscriptions[0]?.revoked, false);
+    assert.deepEqual(config.subscriptions[0]?.metadata, {});
+    assert.deepEqual(config.users, {});
     assert.deepEqual(config.tokenMetrics, []);
   });
 

@@ -5,7 +5,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { createApiRouter } from '../../src/gateway/api-router.js';
 import { jsonOutcomeUsage, streamOutcomeUsage } from '../../src/gateway/call-meter.js';
 import { createClientIpResolver } from '../../src/gateway/client-ip.js';
-import { readSubscriptionKey } from '../../src/gateway/client-credentials.js';
+import { readSubscriptionKey } from '../../src/auth/client-credentials.js';
 import { estimateTokens } from '../../src/providers/estimate.js';
 
 function request(remoteAddress: string, xff?: string): IncomingMessage {
