@@ -1,7 +1,7 @@
 /** Shared constants and the IPC messages between proxy-bench.ts and its server processes. */
 
 /** The server roles, each in its own process. */
-export type Role = 'upstream' | 'bare' | 'gateway';
+export type Role = 'upstream' | 'bare' | 'gateway' | 'gateway-identity';
 
 /** What a server process reports once. */
 export type ChildMessage =
@@ -15,6 +15,22 @@ export const PACED = { tokensPerSecond: 1000, completionTokens: 24 } as const;
 
 /** Completion tokens of the unpaced simulator (the simulator's default). */
 export const FAST_COMPLETION_TOKENS = 24;
+
+/**
+ * Who the identity scenario's caller is: an Entra ID–shaped application token (RS256, served
+ * through a JWKS the gateway fetches once and caches) and the headers two of the five custom
+ * dimensions read.
+ */
+export const IDENTITY = {
+  issuer: 'https://login.microsoftonline.com/00000000-0000-4000-8000-00000000b001/v2.0',
+  audience: 'api://tokenmeter-bench',
+  claims: {
+    appid: '11111111-2222-4333-8444-555555555555',
+    oid: '66666666-7777-4888-9999-000000000000',
+    tid: '00000000-0000-4000-8000-00000000b001',
+  },
+  headers: { 'x-team': 'blue', 'x-channel': 'web' },
+} as const;
 
 /** Narrows an IPC message from a server process. */
 export function parseChildMessage(message: unknown): ChildMessage | undefined {

@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { startServerProcess, type ServerProcess } from './children.js';
 import { measureLargeAnswers } from './large-answer.js';
 import { runLoad } from './load.js';
-import { BENCH_KEY, FAST_COMPLETION_TOKENS, PACED } from './protocol.js';
+import { BENCH_KEY, FAST_COMPLETION_TOKENS, IDENTITY, PACED } from './protocol.js';
 import {
   renderMarkdown,
   summarizeRounds,
@@ -59,9 +59,10 @@ const bodies = {
   streamWithUsage: JSON.stringify({ ...chat, stream: true, stream_options: { include_usage: true } }),
 };
 
+/** Scenarios marked `identity` also run (d), tokenmeter identifying its caller by a JWT. */
 const SCENARIOS = [
-  { name: 'chat, non-streaming, 1 connection', connections: 1, body: bodies.json },
-  { name: 'chat, non-streaming, 64 connections', connections: 64, body: bodies.json },
+  { name: 'chat, non-streaming, 1 connection', connections: 1, body: bodies.json, identity: true },
+  { name: 'chat, non-streaming, 64 connections', connections: 64, body: bodies.json, identity: true },
   { name: 'chat, streaming, 16 connections', connections: 16, body: bodies.stream },
   {
     name: 'chat, streaming with include_usage, 16 connections',
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
       bare: { fast: `${bare.urls.fast}/v1`, paced: `${bare.urls.paced}/v1`, large: `${bare.urls.large}/v1` },
     };
     const pids: Partial<Record<TargetId, number>> = { bare: bare.pid };
+    const headersOf: Partial<Record<TargetId, Record<string, string>>> = {};
     try {
       const gateway = await startServerProcess('gateway', upstreamArgs);
       processes.push(gateway);
@@ -106,6 +108,27 @@ async function main(): Promise<void> {
       const reason = err instanceof Error ? err.message : String(err);
       progress(`tokenmeter skipped: the gateway could not be started (${reason})`);
       notes.push(`(c) tokenmeter was skipped: the gateway could not be started (${reason}).`);
+    }
+    if (!memoryOnly) {
+      try {
+        const identity = await startServerProcess('gateway-identity', [
+          upstream.urls.fast ?? '',
+          upstream.urls.jwks ?? '',
+        ]);
+        processes.push(identity);
+        bases.identity = { fast: `${identity.urls.gateway}/openai/v1`, paced: '' };
+        // The JWT in Authorization, the subscription key beside it, two headers custom dimensions read.
+        headersOf.identity = {
+          'content-type': 'application/json',
+          authorization: `Bearer ${upstream.urls.token ?? ''}`,
+          'api-key': BENCH_KEY,
+          ...IDENTITY.headers,
+        };
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        progress(`(d) skipped: the identity gateway could not be started (${reason})`);
+        notes.push(`(d) tokenmeter with JWT was skipped: it could not be started (${reason}).`);
+      }
     }
     const targets = TARGETS.filter((id) => bases[id] !== undefined);
 
@@ -148,7 +171,7 @@ async function main(): Promise<void> {
         connections: 64,
         seconds: quick ? 0.5 : 2,
         body: bodies.json,
-        headers,
+        headers: headersOf[id] ?? headers,
       });
     }
 
@@ -157,14 +180,15 @@ async function main(): Promise<void> {
       const runs: RoundResults = [];
       for (let round = 0; round < rounds; round++) {
         const results: RoundResults[number] = {};
-        const order = round % 2 === 0 ? targets : [...targets].reverse();
+        const inScenario = targets.filter((id) => id !== 'identity' || 'identity' in scenario);
+        const order = round % 2 === 0 ? inScenario : [...inScenario].reverse();
         for (const id of order) {
           progress(`${scenario.name}, round ${round + 1}/${rounds}: ${id} for ${seconds} s`);
           results[id] = await runLoad(`${bases[id]?.fast}/chat/completions`, {
             connections: scenario.connections,
             seconds,
             body: scenario.body,
-            headers,
+            headers: headersOf[id] ?? headers,
           });
         }
         runs.push(results);
@@ -177,6 +201,7 @@ async function main(): Promise<void> {
       results: {},
     };
     for (const id of targets) {
+      if (id === 'identity') continue;
       progress(`time to first byte: ${id}, ${ttfbCount} requests`);
       ttfb.results[id] = await measureTtfb(`${bases[id]?.paced}/chat/completions`, {
         count: ttfbCount,
@@ -192,6 +217,7 @@ async function main(): Promise<void> {
         `autocannon, keep-alive, ${rounds} round(s) of ${seconds} s per target and scenario (figures: the median round; ratio range over rounds); in "streaming" the client does not ask for usage (tokenmeter injects stream_options.include_usage and strips the usage chunk), in "streaming with include_usage" it does (both proxies relay the same stream)`,
         `upstream: tokenmeter simulator, ${FAST_COMPLETION_TOKENS} completion tokens, no pacing; TTFB upstream paced at ${PACED.tokensPerSecond} tokens/s (${PACED.completionTokens} tokens)`,
         'tokenmeter: subscription key auth, SQLite ledger (WAL), Prometheus metrics with 5 dimensions',
+        '(d): as (c), in its own process, plus a JWT per call (RS256, Entra ID–shaped claims, JWKS fetched once and cached; user from `oid`) and 5 custom CEL dimensions (2 JWT claims, 2 headers, 1 subscription field; 10 labels)',
       ],
       scenarios,
       ttfb,

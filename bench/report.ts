@@ -2,15 +2,23 @@ import { percentile, type LoadResult } from './load.js';
 import type { MemoryResult } from './large-answer.js';
 import type { TtfbResult } from './ttfb.js';
 
-/** The three things measured: (a) the upstream itself, (b) a bare proxy, (c) tokenmeter. */
-export type TargetId = 'upstream' | 'bare' | 'tokenmeter';
+/**
+ * The things measured: (a) the upstream itself, (b) a bare proxy, (c) tokenmeter, and (d)
+ * tokenmeter identifying its caller (a verified JWT and five CEL dimensions), in the scenarios
+ * that name it.
+ */
+export type TargetId = 'upstream' | 'bare' | 'tokenmeter' | 'identity';
 
-export const TARGETS: readonly TargetId[] = ['upstream', 'bare', 'tokenmeter'];
+export const TARGETS: readonly TargetId[] = ['upstream', 'bare', 'tokenmeter', 'identity'];
+
+/** The targets of the time-to-first-byte table. */
+const TTFB_TARGETS: readonly TargetId[] = ['upstream', 'bare', 'tokenmeter'];
 
 const LABELS: Record<TargetId, string> = {
   upstream: '(a) simulator, direct',
   bare: '(b) bare Node proxy',
   tokenmeter: '(c) tokenmeter',
+  identity: '(d) tokenmeter, JWT + 5 CEL dimensions',
 };
 
 /** One load scenario's results per target (a target is absent when it was skipped). */
@@ -20,6 +28,8 @@ export interface ScenarioResult {
   results: Partial<Record<TargetId, LoadResult>>;
   /** (c) ÷ (b) throughput of each round, ascending; empty without both. */
   ratios: number[];
+  /** (d) ÷ (b) throughput of each round, ascending; empty without both. */
+  identityRatios: number[];
 }
 
 /** The runs of one scenario: per round, each target's result. */
@@ -44,15 +54,18 @@ export function summarizeRounds(name: string, rounds: RoundResults): ScenarioRes
       failed: runs.reduce((n, r) => n + r.failed, 0),
     };
   }
-  const ratios = rounds
-    .map((r) =>
-      r.bare !== undefined && r.tokenmeter !== undefined && r.bare.requestsPerSecond > 0
-        ? r.tokenmeter.requestsPerSecond / r.bare.requestsPerSecond
-        : undefined,
-    )
-    .filter((x): x is number => x !== undefined)
-    .sort((x, y) => x - y);
-  return { name, results, ratios };
+  const ratiosTo = (id: TargetId): number[] =>
+    rounds
+      .map((r) => {
+        const b = r.bare;
+        const x = r[id];
+        return b !== undefined && x !== undefined && b.requestsPerSecond > 0
+          ? x.requestsPerSecond / b.requestsPerSecond
+          : undefined;
+      })
+      .filter((x): x is number => x !== undefined)
+      .sort((x, y) => x - y);
+  return { name, results, ratios: ratiosTo('tokenmeter'), identityRatios: ratiosTo('identity') };
 }
 
 /** Everything the report prints. */
@@ -101,7 +114,9 @@ export function renderMarkdown(report: BenchReport): string {
 function renderScenarios(report: BenchReport, lines: string[]): void {
   lines.push('| scenario | target | req/s | p50 ms | p99 ms |', '| --- | --- | ---: | ---: | ---: |');
   for (const scenario of report.scenarios) {
-    TARGETS.forEach((target, i) => {
+    // (d) runs in some scenarios only: no empty row where it did not.
+    const targets = TARGETS.filter((id) => id !== 'identity' || scenario.results.identity !== undefined);
+    targets.forEach((target, i) => {
       const r = scenario.results[target];
       const failed = r !== undefined && r.failed > 0 ? ` (${r.failed} failed)` : '';
       lines.push(
@@ -126,14 +141,35 @@ function renderScenarios(report: BenchReport, lines: string[]): void {
       `| ${scenario.name} | ${ratio} | ${range} | ${signedMs(diff(c?.p50, b?.p50))} ms | ${signedMs(diff(c?.p99, b?.p99))} ms |`,
     );
   }
+  const withIdentity = report.scenarios.filter((s) => s.results.identity !== undefined);
+  if (withIdentity.length === 0) return;
+  lines.push(
+    '',
+    '| scenario | throughput (d) ÷ (b), median round | range over rounds | added latency p50 (d − b) | added latency p99 (d − b) | identity cost p50 (d − c) |',
+  );
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const scenario of withIdentity) {
+    const b = scenario.results.bare;
+    const c = scenario.results.tokenmeter;
+    const d = scenario.results.identity;
+    const ratios = scenario.identityRatios;
+    const ratio = ratios.length > 0 ? percent(median(ratios)) : dash;
+    const range = ratios.length > 1 ? `${percent(ratios[0])} – ${percent(ratios.at(-1))}` : dash;
+    lines.push(
+      `| ${scenario.name} | ${ratio} | ${range} | ${signedMs(diff(d?.p50, b?.p50))} ms | ${signedMs(diff(d?.p99, b?.p99))} ms | ${signedMs(diff(d?.p50, c?.p50))} ms |`,
+    );
+  }
 }
 
 function renderTtfb(report: BenchReport, lines: string[]): void {
   const t = report.ttfb.results;
-  lines.push('', `| ${report.ttfb.title} | ${TARGETS.map((id) => LABELS[id]).join(' | ')} | added (c − b) |`);
+  lines.push(
+    '',
+    `| ${report.ttfb.title} | ${TTFB_TARGETS.map((id) => LABELS[id]).join(' | ')} | added (c − b) |`,
+  );
   lines.push('| --- | ---: | ---: | ---: | ---: |');
   const row = (label: string, pick: (r: TtfbResult) => number): string => {
-    const values = TARGETS.map((id) => {
+    const values = TTFB_TARGETS.map((id) => {
       const r = t[id];
       return r === undefined ? undefined : pick(r);
     });
