@@ -50,7 +50,13 @@ export interface ManagedKeysOptions {
 }
 
 function freezeInfo(info: SubscriptionInfo): SubscriptionInfo {
-  return Object.freeze({ ...info, metadata: Object.freeze({ ...info.metadata }) });
+  return Object.freeze({
+    id: info.id,
+    product: info.product,
+    owner: info.owner,
+    costCenter: info.costCenter,
+    metadata: Object.freeze({ ...info.metadata }),
+  });
 }
 
 /**
