@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { after, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import pino from 'pino';
 import { generateKeyId, generateManagedKey, type GeneratedKey } from '../../src/auth/key-secret.js';
 import type { KeyStore, ManagedSubscription } from '../../src/auth/key-store.js';
@@ -66,7 +66,7 @@ describe('managed keys in the gateway', () => {
   let clock: number;
   let logged: ReturnType<typeof collectingLogger>;
 
-  beforeEach(async () => {
+  beforeEach(() => {
     n += 1;
     clock = T0;
     store = createSqliteKeyStore(join(dir, `ledger-${n}.db`));
@@ -74,7 +74,10 @@ describe('managed keys in the gateway', () => {
     keys = createManagedKeys({ subscriptions: config.subscriptions, log: logged.log, now: () => clock });
     directory = createSubscriptionDirectory(config, { managedKeys: keys, now: () => clock });
   });
-  after(async () => keys.close());
+  afterEach(async () => {
+    await keys.close();
+    await store.close(); // when keys was never started; closing twice is harmless
+  });
 
   function subscription(id: string, product = 'standard'): ManagedSubscription {
     return {
