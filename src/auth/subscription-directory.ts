@@ -2,6 +2,7 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import type { Config, SubscriptionConfig } from '../config/schema.js';
 import { TokenmeterError } from '../errors.js';
 import type { Caller, SubscriptionInfo } from './caller.js';
+import type { ManagedKeyLookup } from './managed-keys.js';
 
 /**
  * Looks subscriptions up by key. Keys are indexed by their SHA-256 digest: a lookup is one map
@@ -30,7 +31,27 @@ export function subscriptionInfo(subscription: SubscriptionConfig): Subscription
 
 const CONFIG_KEY = Object.freeze({ kind: 'config-key' as const });
 
-export function createSubscriptionDirectory(config: Config): SubscriptionDirectory {
+const DENIED = 'Access denied: invalid or revoked subscription key.';
+
+/** Where managed keys come from, and the clock their expiry is checked against. */
+export interface SubscriptionDirectoryOptions {
+  /** The managed keys (managed-keys.ts); none when absent. */
+  managedKeys?: ManagedKeyLookup;
+  now?: () => number;
+}
+
+/**
+ * Keys of the YAML file and managed keys in one lookup. A managed key is found only when the
+ * YAML keys do not know the digest (managed keys are 32 random bytes: they cannot equal a YAML
+ * key or the admin key by chance). Its expiry and a rotated-out secret's grace end are checked
+ * against the clock on each call, so they take effect at the millisecond, without a reload.
+ */
+export function createSubscriptionDirectory(
+  config: Config,
+  options: SubscriptionDirectoryOptions = {},
+): SubscriptionDirectory {
+  const { managedKeys } = options;
+  const now = options.now ?? Date.now;
   const byDigest = new Map<
     string,
     { digest: Buffer; subscription: SubscriptionConfig; info: SubscriptionInfo }
@@ -50,19 +71,39 @@ export function createSubscriptionDirectory(config: Config): SubscriptionDirecto
         );
       }
       const digest = keyDigest(key);
-      const entry = byDigest.get(digest.toString('hex'));
+      const hex = digest.toString('hex');
+      const entry = byDigest.get(hex);
+      if (entry === undefined) return authenticateManaged(hex, digest, apiId);
       // The map finds the entry by digest; the digests are compared again in constant time.
-      if (entry === undefined || !timingSafeEqual(entry.digest, digest) || entry.subscription.revoked) {
-        throw new TokenmeterError('TM_UNAUTHORIZED', 'Access denied: invalid or revoked subscription key.');
+      if (!timingSafeEqual(entry.digest, digest) || entry.subscription.revoked) {
+        throw new TokenmeterError('TM_UNAUTHORIZED', DENIED);
       }
-      const { subscription } = entry;
-      if (apisByProduct.get(subscription.product)?.has(apiId) !== true) {
-        throw new TokenmeterError(
-          'TM_FORBIDDEN',
-          `Subscription "${subscription.id}" has no access to API "${apiId}".`,
-        );
-      }
+      checkAccess(entry.info, apiId);
       return { subscription: entry.info, credential: CONFIG_KEY };
     },
   };
+
+  function authenticateManaged(hex: string, digest: Buffer, apiId: string): Caller {
+    const entry = managedKeys?.find(hex);
+    if (entry === undefined || !timingSafeEqual(entry.digest, digest))
+      throw new TokenmeterError('TM_UNAUTHORIZED', DENIED);
+    // Infinity for keys without an expiry and current secrets: the clock is read only when needed.
+    if (entry.expiresAt !== Infinity || entry.retiresAt !== Infinity) {
+      const at = now();
+      if (at >= entry.expiresAt)
+        throw new TokenmeterError('TM_UNAUTHORIZED', 'Access denied: the subscription key has expired.');
+      if (at >= entry.retiresAt) throw new TokenmeterError('TM_UNAUTHORIZED', DENIED);
+    }
+    checkAccess(entry.subscription, apiId);
+    return { subscription: entry.subscription, credential: entry.credential };
+  }
+
+  function checkAccess(subscription: SubscriptionInfo, apiId: string): void {
+    if (apisByProduct.get(subscription.product)?.has(apiId) !== true) {
+      throw new TokenmeterError(
+        'TM_FORBIDDEN',
+        `Subscription "${subscription.id}" has no access to API "${apiId}".`,
+      );
+    }
+  }
 }

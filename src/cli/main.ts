@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { CliInputError } from './cli-error.js';
 import { addConfigCommand } from './config-command.js';
 import { addDemoCommand } from './demo-command.js';
+import { addKeysCommand } from './keys-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addUsageCommand } from './usage-command.js';
 import { resolveLedgerSource } from './config-file.js';
@@ -16,6 +17,7 @@ export function createProgram(): Command {
   addServeCommand(program);
   addDemoCommand(program);
   addUsageCommand(program, resolveLedgerSource);
+  addKeysCommand(program);
   addConfigCommand(program);
   return program;
 }

@@ -9,7 +9,9 @@ import { describeApiPathProblem, describeBackendUrlProblem } from './url-checks.
  * typo is reported with its path instead of being silently ignored.
  */
 
-const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-"');
+/** An id of the configuration (backend, api, product, subscription), also as the CLI takes one. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const id = z.string().regex(ID_PATTERN, 'must be letters, digits, ".", "_" or "-"');
 
 export const BACKEND_TYPES = ['openai', 'azure-openai', 'anthropic', 'gemini', 'simulator'] as const;
 export const API_TYPES = ['openai', 'azure-openai', 'anthropic', 'gemini'] as const;
@@ -157,10 +159,9 @@ const apiSchema = z
 
 const productSchema = z.object({ id, apis: z.array(id).min(1, 'must list at least one api') }).strict();
 
-/** A `subscription.metadata` key: an identifier, so `subscription.metadata.team` reads it. */
-const metadataKey = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier (letters, digits, "_")');
+/** A `subscription.metadata` key (here and in `keys create --meta`): an identifier, so `subscription.metadata.team` reads it. */
+export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const metadataKey = z.string().regex(METADATA_KEY_PATTERN, 'must be an identifier (letters, digits, "_")');
 
 const subscriptionSchema = z
   .object({

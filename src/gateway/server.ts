@@ -19,6 +19,8 @@ import { createRecordSink, type RecordSink } from './record-sink.js';
 import { sendUnknownError } from './send-error.js';
 import { createCallerIdentifier } from '../auth/identify-caller.js';
 import { createSubscriptionDirectory } from '../auth/subscription-directory.js';
+import { createManagedKeys, type ManagedKeys } from '../auth/managed-keys.js';
+import { openKeyStore } from '../auth/open-key-store.js';
 
 export interface GatewayOptions {
   /** Overrides config.ledger (tests, demo). */
@@ -61,7 +63,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const metrics = createPrometheusMetrics(config.tokenMetrics);
   const router = createApiRouter(config);
   const customDimensions = createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions));
-  const callers = createCallerIdentifier(config, createSubscriptionDirectory(config));
+  const managedKeys = createManagedKeys({ subscriptions: config.subscriptions, log });
+  const callers = createCallerIdentifier(config, createSubscriptionDirectory(config, { managedKeys }));
   const ledgerUrl = options.ledgerUrl ?? config.ledger;
   const journalPath = fallbackJournalPath(parseLedgerUrl(ledgerUrl));
   const ledger = options.ledger ?? openLedgerForStart(ledgerUrl);
@@ -76,6 +79,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   exposeRecordingStats(metrics, sink);
   const releaseResources = async (): Promise<void> => {
     callers.close();
+    await managedKeys.close();
     await closeBackends(backends);
     await Promise.all([...simulators.values()].map((s) => s.close()));
     await sink.close();
@@ -85,6 +89,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   try {
     // Records a previous run left in the fallback journal reach the ledger before new calls do.
     await sink.recover();
+    await startManagedKeys(managedKeys, ledgerUrl, config.gateway.keyRefreshMs, metrics);
     for (const backend of config.backends) {
       if (backend.type !== 'simulator') continue;
       const simulator = await startSimulator({ ...(backend.simulator ?? {}), host: '127.0.0.1', port: 0 });
@@ -164,6 +169,50 @@ async function handleRequest(
   }
   await proxyCall(req, res, deps);
 }
+
+/**
+ * Loads the managed keys of the ledger (none for an in-memory one) and keeps them fresh: every
+ * `refreshMs` a poll reads the change counter on a connection of its own whose lock wait is
+ * short (a busy ledger skips a poll instead of stalling calls), and reloads when it moved.
+ */
+async function startManagedKeys(
+  managedKeys: ManagedKeys,
+  ledgerUrl: string,
+  refreshMs: number,
+  metrics: PrometheusMetrics,
+): Promise<void> {
+  try {
+    // Handed over at once: managedKeys.close (releaseResources) closes it, whatever happens next.
+    const store = openKeyStore(ledgerUrl, { busyTimeoutMs: KEY_POLL_BUSY_TIMEOUT_MS });
+    if (store !== undefined) await managedKeys.start(store, refreshMs);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new TokenmeterError(
+      'TM_LEDGER_UNAVAILABLE',
+      `cannot read managed keys from ${ledgerUrl}: ${reason}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  metrics.addInternalGauge(
+    'tokenmeter_managed_keys_loaded',
+    'Live managed key secrets the gateway holds (tokenmeter keys).',
+    () => managedKeys.size,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_managed_keys_reload_failures',
+    'Polls of the managed keys that failed; the keys loaded last stayed in use.',
+    () => managedKeys.reloadFailures,
+  );
+}
+
+/**
+ * The key poller's lock wait, milliseconds. WAL readers are rarely blocked at all (a checkpoint
+ * truncating the WAL, another process recovering it); when they are, 100 ms on the event loop
+ * is the most a poll may cost, and the next poll tries again.
+ */
+const KEY_POLL_BUSY_TIMEOUT_MS = 100;
 
 /**
  * Opens the ledger at start-up; a failure (a directory in the way, not an SQLite file, no

@@ -66,6 +66,39 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE usage_records_by_time RENAME TO usage_records;`,
   // 3: record flags (RECORD_FLAGS), comma-separated; NULL when none.
   `ALTER TABLE usage_records ADD COLUMN flags TEXT;`,
+  // 4: managed subscription keys (src/auth/sqlite-key-store.ts). Times are epoch milliseconds.
+  // A key holds no secret, only the SHA-256 digests of its live secrets (one, or two during a
+  // rotation's grace: the old one with retires_at set). managed_key_changes is one counter row
+  // that every change bumps in its own transaction: gateways poll it, not the tables. No index
+  // beyond the primary keys: these tables hold one row per key and are read whole.
+  `CREATE TABLE managed_subscriptions (
+     id TEXT PRIMARY KEY,
+     product TEXT NOT NULL,
+     owner TEXT,
+     cost_center TEXT,
+     metadata TEXT NOT NULL DEFAULT '{}',
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE managed_keys (
+     id TEXT PRIMARY KEY,
+     subscription TEXT NOT NULL,
+     product TEXT NOT NULL,
+     owner TEXT,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER,
+     revoked_at INTEGER
+   );
+   CREATE TABLE managed_key_secrets (
+     digest BLOB PRIMARY KEY CHECK (length(digest) = 32),
+     key_id TEXT NOT NULL REFERENCES managed_keys (id),
+     created_at INTEGER NOT NULL,
+     retires_at INTEGER
+   );
+   CREATE TABLE managed_key_changes (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     counter INTEGER NOT NULL
+   );
+   INSERT INTO managed_key_changes (id, counter) VALUES (1, 0);`,
 ];
 
 const INSERT_COLUMNS = [
@@ -149,7 +182,12 @@ function settle<T>(work: () => T): Promise<T> {
   }
 }
 
-function migrate(db: Database.Database): void {
+/**
+ * Brings an open ledger database to the current schema (MIGRATIONS), or throws TM_CONFIG_INVALID
+ * when it was written by a newer tokenmeter. Every connection that opens a ledger file runs it
+ * first (the ledger, the managed key store), so whichever opens a new file creates every table.
+ */
+export function migrateLedgerSchema(db: Database.Database): void {
   // IMMEDIATE takes the write lock before reading the version, so two processes opening a new
   // file at once cannot both run the same migration.
   db.transaction(() => {
@@ -222,7 +260,7 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     db.pragma('synchronous = NORMAL');
     // Checkpoints run in a worker (wal-checkpointer.ts); this connection only as a safety net.
     if (path !== ':memory:') db.pragma(`wal_autocheckpoint = ${SAFETY_NET_CHECKPOINT_PAGES}`);
-    migrate(db);
+    migrateLedgerSchema(db);
     if (options.maxPageCount !== undefined)
       db.pragma(`max_page_count = ${Math.max(1, Math.trunc(options.maxPageCount))}`);
   } catch (err) {
