@@ -61,7 +61,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const metrics = createPrometheusMetrics(config.tokenMetrics);
   const router = createApiRouter(config);
   const customDimensions = createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions));
-  const callers = createCallerIdentifier(config, createSubscriptionDirectory(config));
+  const callers = createCallerIdentifier(config, createSubscriptionDirectory(config), { log });
   const ledgerUrl = options.ledgerUrl ?? config.ledger;
   const journalPath = fallbackJournalPath(parseLedgerUrl(ledgerUrl));
   const ledger = options.ledger ?? openLedgerForStart(ledgerUrl);
