@@ -43,8 +43,6 @@ export interface JwksCache {
    * TM_AUTH_UNAVAILABLE when no keys could be fetched at all.
    */
   readonly getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
-  /** Fetches attempted so far (successful or not). */
-  fetches(): number;
   /** Aborts a fetch in flight; the cache is unusable afterwards. */
   close(): void;
 }
@@ -68,14 +66,12 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
   let fetchedAt = -Infinity;
   let failedAt = -Infinity;
   let kidRefetchAt = -Infinity;
-  let attempts = 0;
   let pending: Promise<void> | undefined;
 
   const recentlyFailed = (): boolean => now() - failedAt < timing.retryIntervalMs;
 
   const refresh = (): Promise<void> => {
     pending ??= (async () => {
-      attempts += 1;
       try {
         keys = createLocalJWKSet(await fetchJwks(options.url, closing.signal, timing.timeoutMs));
         fetchedAt = now();
@@ -122,7 +118,6 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
         return (keys ?? current)(header, token);
       }
     },
-    fetches: () => attempts,
     close() {
       closing.abort();
     },
