@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
 import type { ApiConfig, Config } from '../config/schema.js';
 import type { Caller } from './caller.js';
 import { readBearerToken, readSubscriptionKey } from './client-credentials.js';
@@ -16,13 +17,21 @@ export interface CallerIdentifier {
   close(): void;
 }
 
+/**
+ * Builds the stage once at start-up: one JWT verifier per API with `auth.jwt` (a JWKS starts
+ * loading in the background; see createJwtVerifier). `options.log` receives JWKS fetch failures.
+ */
 export function createCallerIdentifier(
   config: Config,
   subscriptions: SubscriptionDirectory,
+  options: { log?: Logger } = {},
 ): CallerIdentifier {
   const verifiers = new Map<string, JwtVerifier>();
   for (const api of config.apis) {
-    if (api.auth?.jwt !== undefined) verifiers.set(api.id, createJwtVerifier(api.auth.jwt));
+    if (api.auth?.jwt !== undefined) {
+      const log = options.log?.child({ api: api.id });
+      verifiers.set(api.id, createJwtVerifier(api.auth.jwt, log !== undefined ? { log } : {}));
+    }
   }
   return {
     async identify(headers, api, queryKey) {

@@ -1,3 +1,4 @@
+import { describePublicKeyProblem } from '../auth/verification-key.js';
 import { canonicalDimensionKey } from '../dimensions/dimension-names.js';
 import { compileDimensionExpression, createDimensionEnvironment } from '../dimensions/custom-dimensions.js';
 import { DEFAULT_DIMENSION_KEYS, type DefaultDimensionKey } from '../ledger/record.js';
@@ -29,7 +30,7 @@ function isNested(outer: string, inner: string): boolean {
 /**
  * Checks what the schema cannot see alone: unique ids, references between sections, unique
  * subscription keys (distinct from the admin key), API paths that do not shadow each other or
- * the gateway's own endpoints, and tokenMetrics dimensions (known names, compilable CEL).
+ * the gateway's own endpoints, JWT public keys that load, and tokenMetrics dimensions (known names, compilable CEL).
  * Returns every issue found, located by path; messages never repeat a key's value.
  */
 export function validateReferences(config: Config): ReferenceIssue[] {
@@ -56,6 +57,9 @@ export function validateReferences(config: Config): ReferenceIssue[] {
     if (!backendIds.has(api.backend)) add(['apis', index, 'backend'], `unknown backend "${api.backend}"`);
     const reserved = reservedPathReason(api.path);
     if (reserved !== undefined) add(['apis', index, 'path'], reserved);
+    const publicKey = api.auth?.jwt?.publicKey;
+    const keyProblem = publicKey === undefined ? undefined : describePublicKeyProblem(publicKey);
+    if (keyProblem !== undefined) add(['apis', index, 'auth', 'jwt', 'publicKey'], keyProblem);
     for (let other = 0; other < index; other += 1) {
       const earlier = config.apis[other];
       if (earlier === undefined) continue;

@@ -64,7 +64,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const router = createApiRouter(config);
   const customDimensions = createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions));
   const managedKeys = createManagedKeys({ subscriptions: config.subscriptions, log });
-  const callers = createCallerIdentifier(config, createSubscriptionDirectory(config, { managedKeys }));
+  const callers = createCallerIdentifier(config, createSubscriptionDirectory(config, { managedKeys }), {
+    log,
+  });
   const ledgerUrl = options.ledgerUrl ?? config.ledger;
   const journalPath = fallbackJournalPath(parseLedgerUrl(ledgerUrl));
   const ledger = options.ledger ?? openLedgerForStart(ledgerUrl);
