@@ -76,7 +76,9 @@ export function createPrometheusMetrics(
     },
     observe(record) {
       flagCounters.observe(record);
-      for (const emitter of emitters) emitter.observe(record);
+      // One clock read per record, whatever the number of emitters (~0.1 µs each).
+      const now = clock();
+      for (const emitter of emitters) emitter.observe(record, now);
     },
   };
 }

@@ -69,7 +69,8 @@ export interface EmitterContext {
 /** One tokenMetrics entry: its scope, its counters, its guard and its series. */
 export interface TokenEmitter {
   readonly namespace: string;
-  observe(record: UsageRecord): void;
+  /** Counts a record in scope; `now` is the context's clock, read once per record for every emitter. */
+  observe(record: UsageRecord, now: number): void;
   /** Releases values and series not seen for the window (before each scrape). */
   sweep(): void;
   /** Series held now (tests, diagnostics). */
@@ -143,19 +144,19 @@ export function createTokenEmitter(entry: EmitterConfig, context: EmitterContext
       guard.sweep(now);
       store.sweep(now);
     },
-    observe(record) {
+    observe(record, now) {
       if (!inScope(record)) return;
       const origin = {
         subscription: record.subscription,
         succeeded: record.status >= 200 && record.status < 300,
-        at: clock(),
+        at: now,
       };
       const values = labelNames.map((name, i) => {
         const value = guard.admit(name, readers[i]?.(record) ?? '', origin);
         if (value === OVERFLOW_VALUE) overflowCell(name).pending += 1;
         return value;
       });
-      const series = store.get(values, origin.at);
+      const series = store.get(values, now);
       series.request(`${Math.floor(record.status / 100)}xx`, record.source).pending += 1;
       for (const [tokenType, field] of TOKEN_TYPES) {
         const value = record[field];
