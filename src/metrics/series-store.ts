@@ -72,7 +72,7 @@ export function createSeriesStore(options: SeriesStoreOptions): SeriesStore {
   /** Least recently used first (a refresh re-inserts). */
   const series = new Map<string, StoredSeries>();
   /** Per label position: the series holding each value. */
-  const byValue: Map<string, Set<StoredSeries>>[] = labelNames.map(() => new Map());
+  const byValue = labelNames.map(() => new Map<string, Set<StoredSeries>>());
   const tokenCells = new Set<Cell>();
   const requestCells = new Set<Cell>();
   let nextSweepAt = Infinity;

@@ -12,7 +12,7 @@ import {
 function guardOnClock(options: CardinalityGuardOptions = {}): {
   guard: ReturnType<typeof createCardinalityGuard>;
   released: string[];
-  advance(ms: number): void;
+  advance: (ms: number) => void;
 } {
   let now = 0;
   const released: string[] = [];
@@ -24,7 +24,7 @@ function guardOnClock(options: CardinalityGuardOptions = {}): {
   return {
     guard,
     released,
-    advance(ms) {
+    advance: (ms) => {
       now += ms;
     },
   };
