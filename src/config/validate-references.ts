@@ -2,8 +2,9 @@ import { describePublicKeyProblem } from '../auth/verification-key.js';
 import { canonicalDimensionKey } from '../dimensions/dimension-names.js';
 import { compileDimensionExpression, createDimensionEnvironment } from '../dimensions/custom-dimensions.js';
 import { DEFAULT_DIMENSION_KEYS, type DefaultDimensionKey } from '../ledger/record.js';
+import { getProviderAdapter } from '../providers/registry.js';
 import type { ConfigPath } from './interpolate.js';
-import type { Config } from './schema.js';
+import type { Config, MetricScope } from './schema.js';
 
 /** A consistency problem between parts of a schema-valid configuration. */
 export interface ReferenceIssue {
@@ -30,7 +31,9 @@ function isNested(outer: string, inner: string): boolean {
 /**
  * Checks what the schema cannot see alone: unique ids, references between sections, unique
  * subscription keys (distinct from the admin key), API paths that do not shadow each other or
- * the gateway's own endpoints, JWT public keys that load, and tokenMetrics dimensions (known names, compilable CEL).
+ * the gateway's own endpoints, JWT public keys that load, and tokenMetrics entries (known
+ * dimension names, compilable CEL, scopes that name a configured product / API and an operation
+ * some API in scope meters).
  * Returns every issue found, located by path; messages never repeat a key's value.
  */
 export function validateReferences(config: Config): ReferenceIssue[] {
@@ -93,7 +96,57 @@ export function validateReferences(config: Config): ReferenceIssue[] {
   });
 
   issues.push(...validateTokenMetrics(config));
+  config.tokenMetrics.forEach((metric, m) => {
+    if (metric.scope !== undefined) issues.push(...validateScope(config, metric.scope, m));
+  });
   return issues;
+}
+
+/**
+ * A scope must be able to match a call: its product and API exist (and the API is in the
+ * product), and its operation is one the adapters of the APIs in scope meter.
+ */
+function validateScope(config: Config, scope: MetricScope, m: number): ReferenceIssue[] {
+  const issues: ReferenceIssue[] = [];
+  const path = (key: keyof MetricScope): ConfigPath => ['tokenMetrics', m, 'scope', key];
+  const product =
+    scope.product === undefined ? undefined : config.products.find((p) => p.id === scope.product);
+  const api = scope.api === undefined ? undefined : config.apis.find((a) => a.id === scope.api);
+  if (scope.product !== undefined && product === undefined)
+    issues.push({
+      path: path('product'),
+      message: `unknown product "${scope.product}": expected one of ${listOf(config.products.map((p) => p.id))}`,
+    });
+  if (scope.api !== undefined && api === undefined)
+    issues.push({
+      path: path('api'),
+      message: `unknown api "${scope.api}": expected one of ${listOf(config.apis.map((a) => a.id))}`,
+    });
+  if (api !== undefined && product !== undefined && !product.apis.includes(api.id))
+    issues.push({
+      path: path('api'),
+      message: `api "${api.id}" is not in product "${product.id}": the scope matches no call`,
+    });
+  if (scope.operation === undefined || issues.length > 0) return issues;
+  // The APIs whose calls the scope can see: the one named, else the product's, else all.
+  const inScope =
+    api !== undefined
+      ? [api]
+      : product !== undefined
+        ? config.apis.filter((a) => product.apis.includes(a.id))
+        : config.apis;
+  const operations = [...new Set(inScope.flatMap((a) => getProviderAdapter(a.type)?.operations ?? []))];
+  if (!operations.includes(scope.operation))
+    issues.push({
+      path: path('operation'),
+      message: `unknown operation "${scope.operation}": the APIs in scope meter ${listOf(operations)}`,
+    });
+  return issues;
+}
+
+/** `a, b, c` for a message (or `none` when empty). */
+function listOf(items: readonly string[]): string {
+  return items.length === 0 ? 'none' : items.join(', ');
 }
 
 /**

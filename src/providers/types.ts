@@ -129,6 +129,11 @@ export interface ProviderAdapter {
   /** The API type / backend type name used in config (openai, azure-openai, …). */
   readonly type: string;
   /**
+   * The Operation IDs of the metered routes this adapter matches: a record of this API type
+   * carries one of them (`tokenMetrics[].scope.operation` is checked against this list).
+   */
+  readonly operations: readonly string[];
+  /**
    * Match a client request by method and sub-path (the path below the API's base path, with
    * query). Path parameters are read with readPathParameter (sub-path.ts): one that is not a
    * plain segment throws TokenmeterError TM_BAD_PATH, which the gateway answers with a 400.

@@ -67,6 +67,40 @@ describe('tokenmeter config check', () => {
     );
   });
 
+  it('prints a bad tokenMetrics scope and dimension at file:line', () => {
+    const file = join(dir, 'bad-scope.yaml');
+    const lines: string[] = [
+      ...MINIMAL,
+      'tokenMetrics:', //                        17
+      '  - namespace: tm', //                    18
+      '    dimensions: [api]', //                19
+      '  - namespace: chat', //                  20
+      '    dimensions: [Team ID]', //            21
+      '    scope: { api: opnai }', //            22
+    ];
+    writeFileSync(file, yamlLines(...lines));
+    assert.throws(
+      () => run(['--config', file]),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.exitCode, 2);
+        const text = err.message.split('\n');
+        assert.equal(text.length, 2);
+        assert.match(
+          text[0] ?? '',
+          new RegExp(`^${file}:21:\\d+ tokenMetrics\\[1\\]\\.dimensions\\[0\\]: unknown dimension "Team ID"`),
+        );
+        assert.match(
+          text[1] ?? '',
+          new RegExp(
+            `^${file}:22:\\d+ tokenMetrics\\[1\\]\\.scope\\.api: unknown api "opnai": expected one of openai$`,
+          ),
+        );
+        return true;
+      },
+    );
+  });
+
   it('reports a missing --config file in one line', () => {
     const file = join(dir, 'missing.yaml');
     assert.throws(() => run(['--config', file]), { message: `${file}: config file not found` });

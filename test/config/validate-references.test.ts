@@ -122,6 +122,77 @@ describe('cross-reference checks', () => {
     assert.match(issues[3]?.message ?? '', /costCentre/);
   });
 
+  it('checks every entry: scopes name a product, an api and an operation they meter', () => {
+    const lines = [
+      ...MINIMAL, //                                        1..16
+      'tokenMetrics:', //                                   17
+      '  - namespace: all', //                              18
+      '    dimensions: [api]', //                           19
+      '  - namespace: gold', //                             20
+      '    dimensions: [user, Region ID]', //               21 unknown name in a later entry
+      '    scope: { product: gold }', //                    22 unknown product
+      '  - namespace: chat', //                             23
+      '    dimensions: [model]', //                         24
+      '    scope:', //                                      25
+      '      api: openai', //                               26 fine
+      '      operation: chat.completion', //                27 no such operation
+      '  - namespace: claude', //                           28
+      '    scope: { api: claude, operation: messages }', // 29 unknown api (operation not judged)
+      '  - namespace: count', //                            30
+      '    scope: { operation: messages }', //              31 no API in scope meters it
+      '  - namespace: both', //                             32
+      '    scope: { product: standard, api: openai, operation: embeddings }', // 33 fine
+    ];
+    const issues = issuesOf(yamlLines(...lines));
+    assert.deepEqual(where(issues), [
+      [21, 'tokenMetrics[1].dimensions[1]'],
+      [22, 'tokenMetrics[1].scope.product'],
+      [27, 'tokenMetrics[2].scope.operation'],
+      [29, 'tokenMetrics[3].scope.api'],
+      [31, 'tokenMetrics[4].scope.operation'],
+    ]);
+    assert.match(issues[0]?.message ?? '', /unknown dimension "Region ID"/);
+    assert.equal(issues[1]?.message, 'unknown product "gold": expected one of standard');
+    assert.equal(
+      issues[2]?.message,
+      'unknown operation "chat.completion": the APIs in scope meter chat.completions, completions, embeddings, responses',
+    );
+    assert.equal(issues[3]?.message, 'unknown api "claude": expected one of openai');
+    assert.match(issues[4]?.message ?? '', /unknown operation "messages"/);
+  });
+
+  it('rejects a scope whose api is not in its product, and accepts operations of every adapter', () => {
+    const lines = [
+      'backends:', //                                       1
+      '  - id: sim', //                                     2
+      '    type: simulator', //                             3
+      'apis:', //                                           4
+      '  - { id: oa, path: /oa, type: openai, backend: sim }', //        5
+      '  - { id: an, path: /an, type: anthropic, backend: sim }', //     6
+      '  - { id: ge, path: /ge, type: gemini, backend: sim }', //        7
+      '  - { id: az, path: /az, type: azure-openai, backend: sim }', //  8
+      'products:', //                                       9
+      '  - { id: p1, apis: [oa] }', //                      10
+      '  - { id: p2, apis: [an, ge, az] }', //              11
+      'tokenMetrics:', //                                   12
+      '  - { namespace: a, scope: { product: p1, api: an } }', // 13 an is not in p1
+      '  - { namespace: b, scope: { api: an, operation: messages } }', // 14
+      '  - { namespace: c, scope: { api: ge, operation: streamGenerateContent } }', // 15
+      '  - { namespace: d, scope: { product: p2, operation: responses } }', // 16 (az meters it)
+      '  - { namespace: e, scope: { api: ge, operation: countTokens } }', // 17 not metered
+    ];
+    const issues = issuesOf(yamlLines(...lines));
+    assert.deepEqual(where(issues), [
+      [13, 'tokenMetrics[0].scope.api'],
+      [17, 'tokenMetrics[4].scope.operation'],
+    ]);
+    assert.equal(issues[0]?.message, 'api "an" is not in product "p1": the scope matches no call');
+    assert.equal(
+      issues[1]?.message,
+      'unknown operation "countTokens": the APIs in scope meter generateContent, streamGenerateContent',
+    );
+  });
+
   it('accepts a valid cross-referenced config', () => {
     const lines = [
       ...MINIMAL,

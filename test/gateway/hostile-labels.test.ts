@@ -351,7 +351,7 @@ describe('the cardinality budget cannot be spent by one tenant', () => {
       assert.equal(labels.team, OVERFLOW_VALUE);
       assert.equal(labels.subscription, 'team-a', 'config-sourced labels are admitted from any call');
     }
-    assert.match(s.text, /tokenmeter_metric_label_overflow_total\{label="model"\} [1-9]/);
+    assert.match(s.text, /tokenmeter_metric_label_overflow_total\{namespace="tm",label="model"\} [1-9]/);
 
     // A value a successful call admitted is used again by a refused one.
     rogue.script(() => [
@@ -386,9 +386,11 @@ describe('the cardinality budget cannot be spent by one tenant', () => {
     assert.equal(again[0]?.value, 1);
   });
 
-  test('one subscription spending its whole budget leaves another its own', async () => {
-    // The gateway's guard has the default budget: 1000 new values per client-controlled label
-    // and subscription. team-a spends all of it on `user` values.
+  test('one subscription filling a label cannot keep another tenant out', async () => {
+    // The gateway's emitter holds at most 1000 `user` values (maxValuesPerDimension's default)
+    // over its window. team-a fills every free slot; team-b must still get its new value in
+    // (it holds fewer than its fair share, 1000 / 2, so it takes team-a's least recently seen
+    // slot), and team-b's established value stays.
     const established = 'team-b-established-user';
     assert.equal(
       await send({
@@ -398,15 +400,16 @@ describe('the cardinality budget cannot be spent by one tenant', () => {
       }),
       200,
     );
-    const before = await scrape();
-    // Every value team-a has admitted so far (all its earlier calls came first, '' included).
-    const spentByA = new Set(
-      before.requests
-        .filter((r) => r.labels.subscription === 'team-a' && r.labels.user !== OVERFLOW_VALUE)
-        .map((r) => r.labels.user),
-    );
-    const budget = 1000;
-    const toSend = budget - spentByA.size + 5;
+    const emitter = gw.metrics.emitters[0];
+    assert.ok(emitter);
+    const foldedForA = (scraped: Scrape): number =>
+      scraped.requests
+        .filter((r) => r.labels.subscription === 'team-a' && r.labels.user === OVERFLOW_VALUE)
+        .reduce((n, r) => n + r.value, 0);
+    const foldedBefore = foldedForA(await scrape());
+    const cap = 1000;
+    const free = cap - (emitter.heldValues().user ?? 0);
+    const toSend = free + 5;
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < toSend) {
@@ -422,12 +425,10 @@ describe('the cardinality budget cannot be spent by one tenant', () => {
 
     const s = await scrape();
     assertBounded({ ...s, bytes: 0 });
+    assert.equal(emitter.heldValues().user, cap, 'team-a filled the label');
     const floodLabels = s.requests.filter((r) => r.labels.user?.startsWith('flood-') === true);
-    assert.equal(new Set(floodLabels.map((r) => r.labels.user)).size, budget - spentByA.size);
-    const folded = s.requests.filter(
-      (r) => r.labels.subscription === 'team-a' && r.labels.user === OVERFLOW_VALUE,
-    );
-    assert.ok(folded.reduce((n, r) => n + r.value, 0) >= 5, "team-a's further new values are folded");
+    assert.equal(new Set(floodLabels.map((r) => r.labels.user)).size, free);
+    assert.equal(foldedForA(s) - foldedBefore, 5, "team-a's new values beyond the cap are folded");
 
     // team-b still admits a new value, and its established one stays.
     for (const user of ['team-b-new-user', established]) {
@@ -441,6 +442,7 @@ describe('the cardinality budget cannot be spent by one tenant', () => {
       );
     }
     const after = await scrape();
+    assert.equal(emitter.heldValues().user, cap, 'still within the cap');
     const teamB = after.requests.filter((r) => r.labels.subscription === 'team-b');
     assert.equal(teamB.find((r) => r.labels.user === 'team-b-new-user')?.value, 1);
     assert.equal(teamB.find((r) => r.labels.user === established)?.value, 2);
@@ -448,15 +450,17 @@ describe('the cardinality budget cannot be spent by one tenant', () => {
       teamB.some((r) => r.labels.user === OVERFLOW_VALUE),
       false,
     );
-    // And team-a still reuses a value it established.
+    // And team-a still reuses a value it holds.
+    const held = after.requests.find((r) => r.labels.user?.startsWith('flood-') === true);
+    assert.ok(held?.labels.user !== undefined);
     assert.equal(
       await send({
         path: '/openai/v1/embeddings',
-        body: { model: 'text-embedding-3-small', input: 'x', user: 'flood-0' },
+        body: { model: 'text-embedding-3-small', input: 'x', user: held.labels.user },
       }),
       200,
     );
-    const reused = (await scrape()).requests.find((r) => r.labels.user === 'flood-0');
+    const reused = (await scrape()).requests.find((r) => r.labels.user === held.labels.user);
     assert.equal(reused?.value, 2);
   });
 });

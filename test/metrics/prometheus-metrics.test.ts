@@ -106,9 +106,9 @@ test('without tokenMetrics the default namespace and dimensions are used', async
 });
 
 test('the cardinality guard folds label values past the limit into __other__', async () => {
-  const metrics = createPrometheusMetrics([{ namespace: 'g', dimensions: ['user'] }], {
-    maxDistinctValues: 2,
-  });
+  const metrics = createPrometheusMetrics([
+    { namespace: 'g', dimensions: ['user'], maxValuesPerDimension: 2 },
+  ]);
   for (const user of ['a', 'b', 'c', 'd']) metrics.observe(record({ id: user, user }));
   const text = await metrics.render();
   assert.equal(sample(text, 'g_requests_total', 'user="a",status_class="2xx",usage_source="reported"'), 1);
@@ -116,7 +116,7 @@ test('the cardinality guard folds label values past the limit into __other__', a
     sample(text, 'g_requests_total', 'user="__other__",status_class="2xx",usage_source="reported"'),
     2,
   );
-  assert.equal(sample(text, 'tokenmeter_metric_label_overflow_total', 'label="user"'), 2);
+  assert.equal(sample(text, 'tokenmeter_metric_label_overflow_total', 'namespace="g",label="user"'), 2);
 });
 
 test('every label value is capped to 128 characters, default and custom dimensions alike', async () => {
@@ -162,13 +162,13 @@ test('a call that did not succeed adds no label value; it is counted under __oth
   assert.equal(sample(text, 'g_requests_total', labels('__other__', '4xx')), 1);
   assert.equal(sample(text, 'g_requests_total', labels('__other__', '5xx')), 1);
   assert.equal(sample(text, 'g_requests_total', labels('gpt-4o', '4xx')), 1, 'an admitted value is reused');
-  assert.equal(sample(text, 'tokenmeter_metric_label_overflow_total', 'label="model"'), 2);
+  assert.equal(sample(text, 'tokenmeter_metric_label_overflow_total', 'namespace="g",label="model"'), 2);
 });
 
-test('one subscription exhausting its budget leaves the others theirs', async () => {
-  const metrics = createPrometheusMetrics([{ namespace: 'g', dimensions: ['subscription', 'user'] }], {
-    maxDistinctValues: 3,
-  });
+test('one subscription filling the label leaves the others their share; evicted series go', async () => {
+  const metrics = createPrometheusMetrics([
+    { namespace: 'g', dimensions: ['subscription', 'user'], maxValuesPerDimension: 4 },
+  ]);
   metrics.observe(record({ id: 'b0', subscription: 'team-b', user: 'bob' }));
   for (let i = 0; i < 50; i++)
     metrics.observe(record({ id: `a${i}`, subscription: 'team-a', user: `a${i}` }));
@@ -181,12 +181,16 @@ test('one subscription exhausting its budget leaves the others theirs', async ()
       'g_requests_total',
       `subscription="${sub}",user="${user}",status_class="2xx",usage_source="reported"`,
     );
+  // team-a filled the free slots (a0..a2); team-b, below its share of 2, took a0's slot for bea.
+  assert.equal(requests('team-a', 'a0'), undefined, "a0's series left with its slot");
+  assert.equal(requests('team-a', 'a1'), 1);
   assert.equal(requests('team-a', 'a2'), 1);
   assert.equal(requests('team-a', 'a3'), undefined);
   assert.equal(requests('team-a', '__other__'), 47);
   assert.equal(requests('team-b', 'bob'), 2);
   assert.equal(requests('team-b', 'bea'), 1);
   assert.equal(requests('team-b', '__other__'), undefined);
+  assert.deepEqual(metrics.emitters[0]?.heldValues(), { subscription: 2, user: 4 });
 });
 
 test('an unknown default dimension name is refused at start-up', () => {
@@ -226,4 +230,60 @@ test('counts observed between scrapes are added once each, never lost or doubled
   const tokens = json.find((m) => m.name === 'llm_tokens_total');
   const value = tokens?.values.find((v) => v.labels['token_type'] === 'prompt')?.value;
   assert.equal(value, 20);
+});
+
+test('each emitter counts only the records in its scope, with its own labels', async () => {
+  const metrics = createPrometheusMetrics([
+    { namespace: 'all', dimensions: ['api'] },
+    { namespace: 'prod', dimensions: ['user'], scope: { product: 'gold' } },
+    { namespace: 'chat', dimensions: ['model'], scope: { api: 'openai', operation: 'chat.completions' } },
+  ]);
+  metrics.observe(record({ id: '1', product: 'gold', user: 'u1' }));
+  metrics.observe(record({ id: '2', product: 'silver', operation: 'embeddings' }));
+  metrics.observe(record({ id: '3', product: 'gold', api: 'claude', operation: 'messages', user: 'u2' }));
+  const text = await metrics.render();
+  const requests = (ns: string, labels: string): number | undefined =>
+    sample(text, `${ns}_requests_total`, `${labels},status_class="2xx",usage_source="reported"`);
+  assert.equal(requests('all', 'api="openai"'), 2);
+  assert.equal(requests('all', 'api="claude"'), 1);
+  assert.equal(requests('prod', 'user="u1"'), 1);
+  assert.equal(requests('prod', 'user="u2"'), 1);
+  assert.equal(requests('chat', 'model="gpt-4o"'), 1);
+  assert.equal(sample(text, 'chat_tokens_total', 'model="gpt-4o",token_type="prompt"'), 10);
+});
+
+test('a value unseen for the window leaves /metrics with every series carrying it', async () => {
+  let now = 0;
+  const metrics = createPrometheusMetrics(
+    [{ namespace: 'g', dimensions: ['user', 'model'], maxValuesPerDimension: 10, cardinalityWindow: 60_000 }],
+    { clock: () => now },
+  );
+  metrics.observe(record({ id: '1', user: 'gone', model: 'm1' }));
+  metrics.observe(record({ id: '2', user: 'gone', model: 'm2' }));
+  metrics.observe(record({ id: '3', user: 'stays', model: 'm1' }));
+  let text = await metrics.render();
+  assert.equal(
+    sample(text, 'g_requests_total', 'user="gone",model="m2",status_class="2xx",usage_source="reported"'),
+    1,
+  );
+  now = 40_000;
+  metrics.observe(record({ id: '4', user: 'stays', model: 'm1' }));
+  now = 62_000; // 'gone' and 'm2' were last seen a window (plus its 1/60) ago
+  text = await metrics.render();
+  assert.ok(!text.includes('gone'), 'no series of the released user');
+  assert.ok(!text.includes('m2'), 'nor of the released model');
+  assert.equal(
+    sample(text, 'g_requests_total', 'user="stays",model="m1",status_class="2xx",usage_source="reported"'),
+    2,
+  );
+  assert.equal(sample(text, 'g_tokens_total', 'user="stays",model="m1",token_type="prompt"'), 20);
+  assert.equal(metrics.emitters[0]?.seriesCount, 1);
+  // The value may come back: its counter starts again from 0.
+  metrics.observe(record({ id: '5', user: 'gone', model: 'm2', promptTokens: 3 }));
+  text = await metrics.render();
+  assert.equal(sample(text, 'g_tokens_total', 'user="gone",model="m2",token_type="prompt"'), 3);
+  now = 200_000;
+  text = await metrics.render();
+  assert.ok(!text.includes('g_requests_total{'), 'nothing seen for a window: no series at all');
+  assert.deepEqual(metrics.emitters[0]?.heldValues(), { user: 0, model: 0 });
 });

@@ -1,6 +1,6 @@
 import type { ProviderAdapter } from '../types.js';
 import { anthropicPromptText, inspectAnthropicRequest } from './request.js';
-import { matchAnthropicRoute } from './routes.js';
+import { ANTHROPIC_OPERATIONS, matchAnthropicRoute } from './routes.js';
 import { createAnthropicStreamTap } from './stream.js';
 import { extractAnthropicUsage } from './usage.js';
 
@@ -27,6 +27,8 @@ export {
  */
 export const anthropicAdapter: ProviderAdapter = {
   type: 'anthropic',
+  // count_tokens is forwarded but not metered: no record carries it.
+  operations: [ANTHROPIC_OPERATIONS.messages],
   matchRoute: matchAnthropicRoute,
   inspectRequest: inspectAnthropicRequest,
   prepareBody: (_route, _info, _body, raw) => ({ body: raw, stripUsageChunk: false }),

@@ -39,6 +39,8 @@ export function createGeminiStreamTap(route: RouteMatch, options: StreamTapOptio
  */
 export const geminiAdapter: ProviderAdapter = {
   type: 'gemini',
+  // countTokens is forwarded but not metered: no record carries it.
+  operations: [OPERATIONS.generateContent, OPERATIONS.streamGenerateContent],
   matchRoute: matchGeminiRoute,
   inspectRequest: inspectGeminiRequest,
   prepareBody: prepareGeminiBody,

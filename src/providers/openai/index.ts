@@ -37,6 +37,8 @@ export interface OpenAiCompatibleSpec {
 export function createOpenAiCompatibleAdapter(spec: OpenAiCompatibleSpec): ProviderAdapter {
   return {
     type: spec.type,
+    // Every OpenAI-shaped service (Azure included) meters the same four operations.
+    operations: Object.values(OPERATIONS),
     matchRoute: (method, subPath) => spec.matchRoute(method, subPath),
     inspectRequest: inspectOpenAiRequest,
     prepareBody: prepareOpenAiBody,
