@@ -19,6 +19,10 @@ import { createRecordSink, type RecordSink } from './record-sink.js';
 import { sendUnknownError } from './send-error.js';
 import { createCallerIdentifier } from '../auth/identify-caller.js';
 import { createSubscriptionDirectory } from '../auth/subscription-directory.js';
+import { createAdminApi, type AdminApi } from '../admin/admin-api.js';
+import { createAdminKey } from '../admin/admin-key.js';
+import { claimsReadBy } from '../trace/claims-read.js';
+import { createCallTracer } from '../trace/call-tracer.js';
 
 export interface GatewayOptions {
   /** Overrides config.ledger (tests, demo). */
@@ -62,6 +66,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const router = createApiRouter(config);
   const customDimensions = createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions));
   const callers = createCallerIdentifier(config, createSubscriptionDirectory(config));
+  const adminKey = createAdminKey(config.admin.key);
+  const tracer = createCallTracer(adminKey, {
+    claimsRead: claimsReadBy(
+      config.tokenMetrics.flatMap((m) =>
+        m.dimensions.flatMap((d) => (typeof d === 'string' ? [] : [d.value])),
+      ),
+    ),
+  });
+  const admin = createAdminApi(adminKey, tracer);
   const ledgerUrl = options.ledgerUrl ?? config.ledger;
   const journalPath = fallbackJournalPath(parseLedgerUrl(ledgerUrl));
   const ledger = options.ledger ?? openLedgerForStart(ledgerUrl);
@@ -101,10 +114,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       sink,
       prices: createPriceCatalog(),
       nextRecordId: createRecordIdGenerator(),
+      tracer,
       log,
     };
     server = createServer(clientLimits(config.gateway), (req, res) => {
-      handleRequest(req, res, deps, metrics, sink).catch((err: unknown) => {
+      handleRequest(req, res, deps, metrics, sink, admin).catch((err: unknown) => {
         log.error({ err }, 'request failed');
         sendUnknownError(res, err);
       });
@@ -142,7 +156,12 @@ async function handleRequest(
   deps: ProxyDeps,
   metrics: PrometheusMetrics,
   sink: RecordSink,
+  admin: AdminApi,
 ): Promise<void> {
+  if (req.url !== undefined && admin.serves(req.url)) {
+    admin.handle(req, res);
+    return;
+  }
   if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true)) {
     const body = await metrics.render();
     res.writeHead(200, { 'content-type': metrics.contentType });
