@@ -180,7 +180,7 @@ export class CallTrace {
     const caller = this.#caller;
     const operation = this.#operation;
     const record = this.#record;
-    const json: TraceJson = {
+    return {
       id: this.id,
       time: new Date(this.#time).toISOString(),
       state: this.state,
@@ -190,18 +190,18 @@ export class CallTrace {
       ...(operation !== undefined ? { operation: operation.name, metered: operation.metered } : {}),
       ...(caller !== undefined ? this.#callerJson(caller) : {}),
       ...(this.#dimensions !== undefined ? traceDimensions(this.#dimensions, record) : {}),
-      ...(this.#backend !== undefined ? { backend: this.#backend } : {}),
+      ...(this.#backend !== undefined ? { backend: this.#backend, usage: this.#usageJson(record) } : {}),
       record: record ?? null,
       ...(this.#refused !== undefined ? { refused: this.#refused } : {}),
     };
-    if (this.#backend !== undefined) {
-      json.usage = {
-        streamUsageInjected: this.#streamUsageInjected,
-        usageAnswerStripped: this.#streamUsageInjected,
-        ...(record !== undefined ? { source: record.source, flags: record.flags ?? [] } : {}),
-      };
-    }
-    return json;
+  }
+
+  #usageJson(record: UsageRecord | undefined): NonNullable<TraceJson['usage']> {
+    return {
+      streamUsageInjected: this.#streamUsageInjected,
+      usageAnswerStripped: this.#streamUsageInjected,
+      ...(record !== undefined ? { source: record.source, flags: record.flags ?? [] } : {}),
+    };
   }
 
   #callerJson(caller: Caller): Pick<TraceJson, 'subscription' | 'product' | 'caller'> {
