@@ -38,6 +38,11 @@ export interface CallMeterInit {
   metered?: boolean;
   /** Flags known before forwarding (e.g. a dimension value cut to the ledger's maximum). */
   flags?: readonly RecordFlag[];
+  /**
+   * Called with the record once the sink has taken it (ledger or fallback journal), before
+   * finish() resolves: the call trace's view of what was committed. Never for unmetered routes.
+   */
+  onRecord?: ((record: UsageRecord) => void) | undefined;
 }
 
 /**
@@ -82,7 +87,9 @@ export function createCallMeter(init: CallMeterInit): CallMeter {
         responseModel !== outcome.responseModel ? ['dimension_truncated'] : [];
       const flags = mergeFlags(init.flags, outcome.flags, cut);
       if (flags.length > 0) record.flags = flags;
-      return init.sink.commit(record);
+      const committed = init.sink.commit(record);
+      const { onRecord } = init;
+      return onRecord === undefined ? committed : committed.then(() => onRecord(record));
     },
   };
 }

@@ -67,6 +67,13 @@ const DROPPED_BY_DEFAULT: ReadonlySet<string> = new Set([
 ]);
 const DROPPED_PREFIXES: readonly string[] = ['x-forwarded-'];
 
+/**
+ * The gateway's own headers (`x-tokenmeter-trace`, which carries the admin key, and
+ * `x-tokenmeter-trace-id`): never sent upstream, whatever the config, and never taken from an
+ * upstream answer, where they would override the gateway's own.
+ */
+const GATEWAY_HEADER_PREFIX = 'x-tokenmeter-';
+
 /** A backend's adjustments to the default request header policy. */
 export interface HeaderPolicy {
   /** Headers forwarded although the default drops them (never a NEVER_FORWARDED one). */
@@ -89,7 +96,9 @@ export function createHeaderPolicy(
   const forward = new Set(
     forwardHeaders
       .map((name) => name.trim().toLowerCase())
-      .filter((name) => !drop.has(name) && !NEVER_FORWARDED.has(name)),
+      .filter(
+        (name) => !drop.has(name) && !NEVER_FORWARDED.has(name) && !name.startsWith(GATEWAY_HEADER_PREFIX),
+      ),
   );
   return { forward, drop };
 }
@@ -115,11 +124,13 @@ function droppedByDefault(name: string): boolean {
 
 /**
  * Whether a client header goes upstream under `policy`: never for hop-by-hop headers, headers
- * the client's `Connection` header names, credentials and gateway-set headers; not for the
- * default-dropped ones unless forwarded by the policy; not for the policy's dropped ones.
+ * the client's `Connection` header names, credentials, gateway-set headers and the gateway's
+ * own `x-tokenmeter-*` headers; not for the default-dropped ones unless forwarded by the
+ * policy; not for the policy's dropped ones.
  */
 function forwardsHeader(name: string, nominated: ReadonlySet<string>, policy: HeaderPolicy): boolean {
   if (NEVER_FORWARDED.has(name) || nominated.has(name) || policy.drop.has(name)) return false;
+  if (name.startsWith(GATEWAY_HEADER_PREFIX)) return false;
   return !droppedByDefault(name) || policy.forward.has(name);
 }
 
@@ -165,8 +176,8 @@ const RESPONSE_DROPPED: ReadonlySet<string> = new Set([
 
 /**
  * The headers sent to the client: the upstream's, less hop-by-hop ones and those the upstream's
- * `Connection` names, less RESPONSE_DROPPED, and less `content-length` unless `keepLength` (a
- * stream may be rewritten, so its length is not the upstream's).
+ * `Connection` names, less RESPONSE_DROPPED and `x-tokenmeter-*`, and less `content-length`
+ * unless `keepLength` (a stream may be rewritten, so its length is not the upstream's).
  */
 export function clientResponseHeaders(
   headers: IncomingHttpHeaders,
@@ -177,6 +188,7 @@ export function clientResponseHeaders(
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name) || nominated.has(name) || RESPONSE_DROPPED.has(name))
       continue;
+    if (name.startsWith(GATEWAY_HEADER_PREFIX)) continue;
     if (name === 'content-length' && !keepLength) continue;
     out[name] = value;
   }

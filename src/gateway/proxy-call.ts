@@ -15,8 +15,11 @@ import { relayUpstream } from './upstream-relay.js';
 import { sendError } from './send-error.js';
 import type { CallerIdentifier } from '../auth/identify-caller.js';
 import type { RecordIdGenerator } from '../ledger/record-id.js';
+import type { UsageRecord } from '../ledger/record.js';
 import type { PriceCatalog } from '../pricing/price-catalog.js';
 import type { DimensionEvaluator } from '../dimensions/custom-dimensions.js';
+import type { CallTrace } from '../trace/call-trace.js';
+import { TRACE_HEADER, type CallTracer } from '../trace/call-tracer.js';
 
 /** Everything the proxy needs, built once at start-up. */
 export interface ProxyDeps {
@@ -29,6 +32,8 @@ export interface ProxyDeps {
   sink: RecordSink;
   prices: PriceCatalog;
   nextRecordId: RecordIdGenerator;
+  /** Traces the calls that carry `x-tokenmeter-trace: <admin key>`. */
+  tracer: CallTracer;
   log: Logger;
 }
 
@@ -46,20 +51,29 @@ interface PreparedCall {
 /**
  * One metered call: authenticate, resolve API / operation / dimensions, forward, relay the
  * answer while the tap reads its usage, commit the record before the response ends. Errors
- * before forwarding get a catalogue error and are neither forwarded nor billed.
+ * before forwarding get a catalogue error and are neither forwarded nor billed. A call that
+ * asks for a trace with the admin key has each stage noted in it (trace/call-tracer.ts); any
+ * other call pays one header lookup for that.
  */
 export async function proxyCall(req: IncomingMessage, res: ServerResponse, deps: ProxyDeps): Promise<void> {
   const time = Date.now();
   const startedAt = performance.now();
+  const trace = req.headers[TRACE_HEADER] === undefined ? undefined : deps.tracer.start(req, res, time);
   let call: PreparedCall;
   try {
-    call = await prepareCall(req, deps, time, startedAt);
+    call = await prepareCall(req, deps, time, startedAt, trace);
   } catch (err) {
+    trace?.refuse(err);
     if (!(err instanceof TokenmeterError)) throw err;
     sendError(res, err);
     return;
   }
-  await forwardCall(req, res, call, deps);
+  trace?.reach('forward');
+  try {
+    await forwardCall(req, res, call, deps);
+  } finally {
+    trace?.end();
+  }
 }
 
 async function prepareCall(
@@ -67,15 +81,20 @@ async function prepareCall(
   deps: ProxyDeps,
   time: number,
   startedAt: number,
+  trace: CallTrace | undefined,
 ): Promise<PreparedCall> {
   const url = req.url ?? '/';
   const match = deps.router.match(url);
   if (match === undefined)
     throw new TokenmeterError('TM_NOT_FOUND', `No API is served at ${url.split('?')[0] ?? url}.`);
+  trace?.routed(match.api.id);
+  trace?.reach('authenticate');
   // A key in the query string (Gemini's ?key=) is taken out before anything is forwarded or logged.
   const fromQuery = match.adapter.takeQueryCredential?.(match.subPath);
   const subPath = fromQuery?.subPath ?? match.subPath;
   const caller = await deps.callers.identify(req.headers, match.api, fromQuery?.key);
+  trace?.identified(caller);
+  trace?.reach('operation');
   const route = match.adapter.matchRoute(req.method ?? 'GET', subPath);
   if (route === undefined) {
     throw new TokenmeterError(
@@ -83,12 +102,16 @@ async function prepareCall(
       `Unknown operation ${req.method ?? 'GET'} ${subPath.split('?')[0] ?? ''} for API "${match.api.id}".`,
     );
   }
+  trace?.operation(route.operation, route.metered);
+  trace?.reach('ledger');
   // A call that could not be recorded durably is not forwarded (ledger.whenUnavailable).
   const refusal = route.metered ? deps.sink.refusal() : undefined;
   if (refusal !== undefined) throw refusal;
+  trace?.reach('read-body');
   const raw = await readBody(req, deps.config.gateway.maxBodyBytes);
   const body = parseJsonBody(raw);
   const info = match.adapter.inspectRequest(route, body);
+  trace?.reach('backend');
   const backend = deps.backends.get(match.api.backend);
   if (backend === undefined)
     throw new TokenmeterError('TM_INTERNAL', `Backend "${match.api.backend}" is not configured.`);
@@ -99,8 +122,10 @@ async function prepareCall(
     raw,
     backend.injectStreamUsage && route.metered,
   );
+  trace?.forwarding(backend, backend.basePath + route.upstreamPath, prepared.stripUsageChunk);
+  trace?.reach('dimensions');
 
-  const { dimensions, custom, flags } = resolveCallDimensions({
+  const resolved = resolveCallDimensions({
     req,
     url,
     api: match.api,
@@ -112,6 +137,8 @@ async function prepareCall(
     clientIp: deps.clientIp,
     customDimensions: deps.customDimensions,
   });
+  trace?.dimensions(resolved);
+  const { dimensions, custom, flags } = resolved;
   const meter = createCallMeter({
     time,
     startedAt,
@@ -122,6 +149,7 @@ async function prepareCall(
     costOf: (model, usage) => deps.prices.costOf(backend.type, model, usage),
     metered: route.metered,
     flags,
+    onRecord: trace === undefined ? undefined : (record: UsageRecord) => trace.recorded(record),
   });
   return {
     adapter: match.adapter,

@@ -21,6 +21,10 @@ import { createCallerIdentifier } from '../auth/identify-caller.js';
 import { createSubscriptionDirectory } from '../auth/subscription-directory.js';
 import { createManagedKeys, type ManagedKeys } from '../auth/managed-keys.js';
 import { openKeyStore } from '../auth/open-key-store.js';
+import { createAdminApi, type AdminApi } from '../admin/admin-api.js';
+import { createAdminKey } from '../admin/admin-key.js';
+import { claimsReadBy } from '../trace/claims-read.js';
+import { createCallTracer } from '../trace/call-tracer.js';
 
 export interface GatewayOptions {
   /** Overrides config.ledger (tests, demo). */
@@ -67,6 +71,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const callers = createCallerIdentifier(config, createSubscriptionDirectory(config, { managedKeys }), {
     log,
   });
+  const adminKey = createAdminKey(config.admin.key);
+  const tracer = createCallTracer(adminKey, {
+    claimsRead: claimsReadBy(
+      config.tokenMetrics.flatMap((m) =>
+        m.dimensions.flatMap((d) => (typeof d === 'string' ? [] : [d.value])),
+      ),
+    ),
+  });
+  const admin = createAdminApi(adminKey, tracer);
   const ledgerUrl = options.ledgerUrl ?? config.ledger;
   const journalPath = fallbackJournalPath(parseLedgerUrl(ledgerUrl));
   const ledger = options.ledger ?? openLedgerForStart(ledgerUrl);
@@ -108,10 +121,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       sink,
       prices: createPriceCatalog(),
       nextRecordId: createRecordIdGenerator(),
+      tracer,
       log,
     };
     server = createServer(clientLimits(config.gateway), (req, res) => {
-      handleRequest(req, res, deps, metrics, sink).catch((err: unknown) => {
+      handleRequest(req, res, deps, metrics, sink, admin).catch((err: unknown) => {
         log.error({ err }, 'request failed');
         sendUnknownError(res, err);
       });
@@ -149,7 +163,12 @@ async function handleRequest(
   deps: ProxyDeps,
   metrics: PrometheusMetrics,
   sink: RecordSink,
+  admin: AdminApi,
 ): Promise<void> {
+  if (req.url !== undefined && admin.serves(req.url)) {
+    admin.handle(req, res);
+    return;
+  }
   if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true)) {
     const body = await metrics.render();
     res.writeHead(200, { 'content-type': metrics.contentType });

@@ -76,3 +76,24 @@ test('response: hop-by-hop, nominated, cookies, account ids and alt-svc dropped;
     'content-type': 'application/json',
   });
 });
+
+test('x-tokenmeter-* headers are the gateway own: never forwarded, never taken from an upstream answer', () => {
+  const policy = createHeaderPolicy(['X-Tokenmeter-Trace', 'x-tokenmeter-anything']);
+  assert.equal(policy.forward.size, 0);
+  const out = upstreamRequestHeaders(
+    { 'x-tokenmeter-trace': 'admin-key', 'x-tokenmeter-anything': '1', 'x-tokenmeterish': 'kept' },
+    'backend.example',
+    0,
+    undefined,
+    policy,
+  );
+  assert.deepEqual(out, {
+    'x-tokenmeterish': 'kept',
+    host: 'backend.example',
+    'content-length': '0',
+    'accept-encoding': 'identity',
+  });
+  assert.deepEqual(clientResponseHeaders({ 'x-tokenmeter-trace-id': 'forged', 'x-request-id': 'r1' }, true), {
+    'x-request-id': 'r1',
+  });
+});
