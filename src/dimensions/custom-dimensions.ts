@@ -43,7 +43,7 @@ function describeCelError(err: unknown): string {
 /** The custom dimensions of one call. */
 export interface EvaluatedDimensions {
   /** Every custom dimension's value, by name, in config order. */
-  values: Record<string, string>;
+  values: Readonly<Record<string, string>>;
   /**
    * The names whose value is their `default:` ('' when none is configured): the expression
    * yielded '' or failed at run time. The others' values came from their expression.

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Caller } from '../auth/caller.js';
 import type { ApiConfig, Config } from '../config/schema.js';
-import type { DimensionEvaluator } from '../dimensions/custom-dimensions.js';
+import type { DimensionEvaluator, EvaluatedDimensions } from '../dimensions/custom-dimensions.js';
 import { capLedgerDimensions } from '../dimensions/value-cap.js';
 import type { DefaultDimensions, RecordFlag } from '../ledger/record.js';
 import type { RequestInfo, RouteMatch } from '../providers/types.js';
@@ -106,27 +106,12 @@ export function resolveCallDimensions(facts: CallFacts): ResolvedDimensions {
     ...(address !== undefined ? { ip: address.ip } : {}),
     ...(info.model !== undefined ? { model: info.model } : {}),
   };
-  // References only: the evaluator builds from them just what its expressions read.
-  const evaluated = facts.customDimensions.evaluate({
-    request: {
-      method: req.method ?? 'GET',
-      // The path only: a query string may hold a credential (Gemini's ?key=).
-      path: facts.url.split('?')[0] ?? facts.url,
-      model: info.model,
-      headers: req.headers,
-      query: facts.query,
-      body: facts.body,
-      ip: address?.ip,
-      stream: info.stream,
-      user,
-    },
-    subscription,
-    api,
-    operation: { id: route.operation },
-    route,
-    backend,
-    jwt: caller.jwt,
-  });
+  // References only: the evaluator builds from them just what its expressions read (and
+  // without custom dimensions nothing is built at all).
+  const evaluated =
+    facts.customDimensions.names.length === 0
+      ? NO_CUSTOM_DIMENSIONS
+      : evaluateCustom(facts, address?.ip, user);
   const capped = capLedgerDimensions(dimensions, evaluated.values);
   const credential =
     caller.credential.kind === 'managed-key' ? `managed-key:${caller.credential.keyId}` : 'config-key';
@@ -152,4 +137,38 @@ export function resolveCallDimensions(facts: CallFacts): ResolvedDimensions {
     flags: capped.truncated ? ['dimension_truncated'] : [],
     sources,
   };
+}
+
+const NO_CUSTOM_DIMENSIONS: EvaluatedDimensions = Object.freeze({
+  values: Object.freeze({}),
+  defaulted: Object.freeze([]),
+});
+
+/** The custom dimensions of a call, over references to what the call already holds. */
+function evaluateCustom(
+  facts: CallFacts,
+  ip: string | undefined,
+  user: string | undefined,
+): EvaluatedDimensions {
+  const { req, info, route, caller } = facts;
+  return facts.customDimensions.evaluate({
+    request: {
+      method: req.method ?? 'GET',
+      // The path only: a query string may hold a credential (Gemini's ?key=).
+      path: facts.url.split('?')[0] ?? facts.url,
+      model: info.model,
+      headers: req.headers,
+      query: facts.query,
+      body: facts.body,
+      ip,
+      stream: info.stream,
+      user,
+    },
+    subscription: caller.subscription,
+    api: facts.api,
+    operation: { id: route.operation },
+    route,
+    backend: facts.backend,
+    jwt: caller.jwt,
+  });
 }
