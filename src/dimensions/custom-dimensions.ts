@@ -46,7 +46,8 @@ export interface EvaluatedDimensions {
   values: Readonly<Record<string, string>>;
   /**
    * The names whose value is their `default:` ('' when none is configured): the expression
-   * yielded '' or failed at run time. The others' values came from their expression.
+   * yielded '', read a missing map key or failed at run time. The others' values came from
+   * their expression.
    */
   defaulted: readonly string[];
 }

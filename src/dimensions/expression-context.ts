@@ -106,6 +106,7 @@ export interface ContextUsesCollector extends ContextUses {
   readonly requestFields: Set<string>;
 }
 
+/** An empty collector: nothing read yet (a configuration without custom dimensions). */
 export function createContextUses(): ContextUsesCollector {
   return { variables: new Set(), requestFields: new Set() };
 }
