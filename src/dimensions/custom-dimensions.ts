@@ -1,63 +1,16 @@
-import { Environment, Optional, type ParseResult } from '@marcbachmann/cel-js';
+import { Optional, type Environment, type ParseResult } from '@marcbachmann/cel-js';
 import type { DimensionConfig } from '../config/schema.js';
 import { TokenmeterError } from '../errors.js';
+import {
+  addContextUses,
+  createCelContextBuilder,
+  createContextUses,
+  createDimensionEnvironment,
+  type ContextUses,
+  type DimensionContext,
+} from './expression-context.js';
 
-/**
- * What a custom dimension expression can see about one call. Optional parts are absent when
- * the call has no subscription, backend or JWT yet; expressions then read empty strings.
- */
-export interface DimensionContext {
-  request: {
-    method: string;
-    path: string;
-    model?: string | undefined;
-    /** Header names are matched lower-cased; repeated headers are joined with ", ". */
-    headers: Readonly<Record<string, string | readonly string[] | undefined>>;
-    ip?: string | undefined;
-    stream: boolean;
-    user?: string | undefined;
-  };
-  subscription?:
-    | {
-        id: string;
-        product?: string | undefined;
-        owner?: string | undefined;
-        costCenter?: string | undefined;
-      }
-    | undefined;
-  api: { id: string };
-  backend?: { id: string; type: string } | undefined;
-  jwt?: { claims: Readonly<Record<string, unknown>> } | undefined;
-}
-
-/**
- * Creates the CEL environment custom dimensions are compiled in. Variables are declared with
- * their fields, so a misspelt field (`subscription.costCentre`) fails at compile time;
- * maps (`request.headers`, `jwt.claims`) are open, and a missing key reads as ''.
- * Creating an environment is costly: do it once, at startup.
- */
-export function createDimensionEnvironment(): Environment {
-  return new Environment({ enableOptionalTypes: true })
-    .registerVariable({
-      name: 'request',
-      schema: {
-        method: 'string',
-        path: 'string',
-        model: 'string',
-        headers: 'map<string, string>',
-        ip: 'string',
-        stream: 'bool',
-        user: 'string',
-      },
-    })
-    .registerVariable({
-      name: 'subscription',
-      schema: { id: 'string', product: 'string', owner: 'string', costCenter: 'string' },
-    })
-    .registerVariable({ name: 'api', schema: { id: 'string' } })
-    .registerVariable({ name: 'backend', schema: { id: 'string', type: 'string' } })
-    .registerVariable({ name: 'jwt', schema: { claims: 'map<string, dyn>' } });
-}
+export { createDimensionEnvironment, type ContextUses, type DimensionContext } from './expression-context.js';
 
 /**
  * Compiles (parses and type-checks) one expression. Returns the compiled expression, or a
@@ -87,37 +40,62 @@ function describeCelError(err: unknown): string {
   return `invalid CEL expression: ${first}${at}`;
 }
 
+/** The custom dimensions of one call. */
+export interface EvaluatedDimensions {
+  /** Every custom dimension's value, by name, in config order. */
+  values: Readonly<Record<string, string>>;
+  /**
+   * The names whose value is their `default:` ('' when none is configured): the expression
+   * yielded '', read a missing map key or failed at run time. The others' values came from
+   * their expression.
+   */
+  defaulted: readonly string[];
+}
+
 /** Evaluates a config's custom dimensions for each call. */
 export interface DimensionEvaluator {
   /** The custom dimension names, in config order. */
   readonly names: readonly string[];
+  /** What the expressions read, found at compile time: only that is built per call. */
+  readonly uses: ContextUses;
   /**
-   * The value of every custom dimension for one call. Never throws: a missing map key (an
-   * absent header or JWT claim) yields '', any other evaluation error yields '' and is counted
-   * in {@link errorCount}. Values are not capped here: a header or claim can be of any length,
-   * and the caller caps them with every other dimension (`capLedgerDimensions` for the ledger,
-   * `capLabelValue` in each metric emitter; see value-cap.ts).
+   * The value of every custom dimension for one call. Never throws. When the expression yields
+   * '' or fails at run time, the dimension's `default:` is used ('' when none). A missing map key
+   * (an absent header, query parameter, body field, route parameter, metadata key or JWT claim)
+   * is not an error: absent input is normal. Any other failure (a conversion, a division by
+   * zero, a type mismatch) is an error: counted in {@link errorCount} and passed to `onError`.
+   * Values are not capped here: a header or claim can be of any length, and the caller caps
+   * them with every other dimension (`capLedgerDimensions` for the ledger, `capLabelValue` in
+   * each metric emitter; see value-cap.ts).
    */
-  evaluate(ctx: DimensionContext): Record<string, string>;
+  evaluate(ctx: DimensionContext): EvaluatedDimensions;
   /** Evaluation errors so far (not counting missing keys). */
   readonly errorCount: number;
 }
 
+/** The cel-js error code of a lookup of a key a map does not hold. */
+const NO_SUCH_KEY = 'no_such_key';
+
 /**
- * Compiles the custom (`{name, value}`) dimensions once; string entries are default
- * dimensions and are ignored here, and a name listed again is compiled once. Throws `TM_CONFIG_INVALID` if an expression does not
- * compile (config loading reports that earlier, with its line).
+ * Compiles the custom (`{name, value, default?}`) dimensions once; string entries are default
+ * dimensions and are ignored here, and a name listed again is compiled once. Throws
+ * `TM_CONFIG_INVALID` if an expression does not compile (config loading reports that earlier,
+ * with its line). What the expressions read is found here too (see ContextUses), so that a
+ * call builds only that part of the context, and nothing at all without custom dimensions.
  *
  * @example
- * const dims = createDimensionEvaluator([{ name: 'team', value: "request.headers['x-team']" }]);
- * dims.evaluate(ctx); // { team: 'blue' }
+ * const dims = createDimensionEvaluator([
+ *   { name: 'team', value: "request.headers['x-team']", default: 'unknown' },
+ * ]);
+ * dims.evaluate(ctx); // { values: { team: 'blue' }, defaulted: [] }
  */
 export function createDimensionEvaluator(
   dimensions: readonly DimensionConfig[],
   options: { onError?: (name: string, err: unknown) => void } = {},
 ): DimensionEvaluator {
   const env = createDimensionEnvironment();
-  const compiled: { name: string; run: ParseResult }[] = [];
+  const compiled: { name: string; run: ParseResult; fallback: string }[] = [];
+  const uses = createContextUses();
   for (const dimension of dimensions) {
     // Several tokenMetrics entries may list the same custom dimension; a record has one value.
     if (typeof dimension === 'string' || compiled.some((c) => c.name === dimension.name)) continue;
@@ -125,62 +103,41 @@ export function createDimensionEvaluator(
     if ('error' in result) {
       throw new TokenmeterError('TM_CONFIG_INVALID', `custom dimension "${dimension.name}": ${result.error}`);
     }
-    compiled.push({ name: dimension.name, run: result.compiled });
+    addContextUses(result.compiled.ast, uses);
+    compiled.push({ name: dimension.name, run: result.compiled, fallback: dimension.default ?? '' });
   }
+  const buildContext = createCelContextBuilder(uses);
+  const none: readonly string[] = [];
   let errorCount = 0;
   return {
     names: compiled.map((c) => c.name),
+    uses,
     get errorCount() {
       return errorCount;
     },
     evaluate(ctx) {
       const values: Record<string, string> = {};
-      if (compiled.length === 0) return values;
-      const celContext = toCelContext(ctx);
-      for (const { name, run } of compiled) {
+      if (compiled.length === 0) return { values, defaulted: none };
+      const celContext = buildContext(ctx);
+      let defaulted: string[] | undefined;
+      for (const { name, run, fallback } of compiled) {
+        let value = '';
         try {
-          const value: unknown = run(celContext);
-          values[name] = stringifyValue(value);
+          value = stringifyValue(run(celContext));
         } catch (err) {
-          values[name] = '';
-          if ((err as { code?: unknown }).code !== 'no_such_key') {
+          if ((err as { code?: unknown }).code !== NO_SUCH_KEY) {
             errorCount += 1;
             options.onError?.(name, err);
           }
         }
+        if (value === '') {
+          value = fallback;
+          (defaulted ??= []).push(name);
+        }
+        values[name] = value;
       }
-      return values;
+      return { values, defaulted: defaulted ?? none };
     },
-  };
-}
-
-function toCelContext(ctx: DimensionContext): Record<string, unknown> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(ctx.request.headers)) {
-    if (value === undefined) continue;
-    headers[name.toLowerCase()] = typeof value === 'string' ? value : value.join(', ');
-  }
-  const r = ctx.request;
-  const s = ctx.subscription;
-  return {
-    request: {
-      method: r.method,
-      path: r.path,
-      model: r.model ?? '',
-      headers,
-      ip: r.ip ?? '',
-      stream: r.stream,
-      user: r.user ?? '',
-    },
-    subscription: {
-      id: s?.id ?? '',
-      product: s?.product ?? '',
-      owner: s?.owner ?? '',
-      costCenter: s?.costCenter ?? '',
-    },
-    api: { id: ctx.api.id },
-    backend: { id: ctx.backend?.id ?? '', type: ctx.backend?.type ?? '' },
-    jwt: { claims: ctx.jwt?.claims ?? {} },
   };
 }
 

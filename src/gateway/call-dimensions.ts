@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Caller } from '../auth/caller.js';
 import type { ApiConfig, Config } from '../config/schema.js';
-import type { DimensionEvaluator } from '../dimensions/custom-dimensions.js';
+import type { DimensionEvaluator, EvaluatedDimensions } from '../dimensions/custom-dimensions.js';
 import { capLedgerDimensions } from '../dimensions/value-cap.js';
 import type { DefaultDimensions, RecordFlag } from '../ledger/record.js';
 import type { RequestInfo, RouteMatch } from '../providers/types.js';
@@ -29,14 +29,54 @@ export interface ResolvedDimensions {
 export interface CallFacts {
   req: IncomingMessage;
   url: string;
+  /**
+   * The query string of the sub-path once the API's query credential is taken out
+   * (takeQueryCredential), for `request.query`; '' when none. Never `url`'s query, which may
+   * still hold a key.
+   */
+  query: string;
+  /** The parsed request body (`request.body` reads its top-level scalars, only if used). */
+  body: unknown;
   api: ApiConfig;
   route: RouteMatch;
   info: RequestInfo;
   caller: Caller;
   backend: Backend;
   gateway: Config['gateway'];
+  /** `users.header`: the header a User ID may come from. */
+  users: Config['users'];
   clientIp: ClientIpResolver;
   customDimensions: DimensionEvaluator;
+}
+
+/** The User ID of a call and where it came from, in the order of precedence. */
+interface ResolvedUser {
+  user: string;
+  source: string;
+}
+
+/**
+ * The User ID: the API's `userClaim` of a verified JWT, else the `users.header` header, else
+ * the body's user field as the adapter read it (OpenAI `user`, Anthropic `metadata.user_id`),
+ * else none. An empty value counts as absent and the next source is asked.
+ */
+export function resolveUser(
+  caller: Caller,
+  headers: IncomingMessage['headers'],
+  users: Config['users'],
+  info: RequestInfo,
+): ResolvedUser | undefined {
+  const { jwt } = caller;
+  if (jwt?.user !== undefined && jwt.user !== '' && jwt.userClaim !== undefined)
+    return { user: jwt.user, source: `jwt:${jwt.userClaim}` };
+  if (users.header !== undefined) {
+    const value = headers[users.header];
+    const text = Array.isArray(value) ? value.join(', ') : value;
+    if (text !== undefined && text !== '') return { user: text, source: `header:${users.header}` };
+  }
+  if (info.user !== undefined && info.user !== '')
+    return { user: info.user, source: `body:${info.userField ?? 'user'}` };
+  return undefined;
 }
 
 /**
@@ -49,7 +89,9 @@ export interface CallFacts {
 export function resolveCallDimensions(facts: CallFacts): ResolvedDimensions {
   const { req, api, route, info, caller, backend, gateway } = facts;
   const { subscription } = caller;
-  const ip = facts.clientIp.resolve(req);
+  const address = facts.clientIp.locate(req);
+  const resolvedUser = resolveUser(caller, req.headers, facts.users, info);
+  const user = resolvedUser?.user;
   const dimensions: DefaultDimensions = {
     api: api.id,
     operation: route.operation,
@@ -60,32 +102,17 @@ export function resolveCallDimensions(facts: CallFacts): ResolvedDimensions {
     backend: backend.id,
     provider: backend.type,
     stream: info.stream,
-    ...(info.user !== undefined ? { user: info.user } : {}),
-    ...(ip !== undefined ? { ip } : {}),
+    ...(user !== undefined ? { user } : {}),
+    ...(address !== undefined ? { ip: address.ip } : {}),
     ...(info.model !== undefined ? { model: info.model } : {}),
   };
-  const custom = facts.customDimensions.evaluate({
-    request: {
-      method: req.method ?? 'GET',
-      // The path only: a query string may hold a credential (Gemini's ?key=).
-      path: facts.url.split('?')[0] ?? facts.url,
-      model: info.model ?? '',
-      headers: req.headers,
-      ip: ip ?? '',
-      stream: info.stream,
-      user: info.user ?? '',
-    },
-    subscription: {
-      id: subscription.id,
-      product: subscription.product,
-      owner: subscription.owner ?? '',
-      costCenter: subscription.costCenter ?? '',
-    },
-    api: { id: api.id },
-    backend: { id: backend.id, type: backend.type },
-    jwt: { claims: caller.jwt?.claims ?? {} },
-  });
-  const capped = capLedgerDimensions(dimensions, custom);
+  // References only: the evaluator builds from them just what its expressions read (and
+  // without custom dimensions nothing is built at all).
+  const evaluated =
+    facts.customDimensions.names.length === 0
+      ? NO_CUSTOM_DIMENSIONS
+      : evaluateCustom(facts, address?.ip, user);
+  const capped = capLedgerDimensions(dimensions, evaluated.values);
   const credential =
     caller.credential.kind === 'managed-key' ? `managed-key:${caller.credential.keyId}` : 'config-key';
   const sources: DimensionSources = {
@@ -99,14 +126,49 @@ export function resolveCallDimensions(facts: CallFacts): ResolvedDimensions {
     provider: 'config',
     stream: 'body:stream',
   };
-  if (info.user !== undefined) sources['user'] = 'body';
-  if (ip !== undefined) sources['ip'] = 'peer';
+  if (resolvedUser !== undefined) sources['user'] = resolvedUser.source;
+  if (address !== undefined) sources['ip'] = address.source;
   if (info.model !== undefined) sources['model'] = route.pathModel !== undefined ? 'path' : 'body:model';
-  for (const name of Object.keys(custom)) sources[name] = 'cel';
+  for (const name of Object.keys(evaluated.values)) sources[name] = 'cel';
+  for (const name of evaluated.defaulted) sources[name] = 'default';
   return {
     dimensions: capped.dimensions,
     custom: capped.custom,
     flags: capped.truncated ? ['dimension_truncated'] : [],
     sources,
   };
+}
+
+const NO_CUSTOM_DIMENSIONS: EvaluatedDimensions = Object.freeze({
+  values: Object.freeze({}),
+  defaulted: Object.freeze([]),
+});
+
+/** The custom dimensions of a call, over references to what the call already holds. */
+function evaluateCustom(
+  facts: CallFacts,
+  ip: string | undefined,
+  user: string | undefined,
+): EvaluatedDimensions {
+  const { req, info, route, caller } = facts;
+  return facts.customDimensions.evaluate({
+    request: {
+      method: req.method ?? 'GET',
+      // The path only: a query string may hold a credential (Gemini's ?key=).
+      path: facts.url.split('?')[0] ?? facts.url,
+      model: info.model,
+      headers: req.headers,
+      query: facts.query,
+      body: facts.body,
+      ip,
+      stream: info.stream,
+      user,
+    },
+    subscription: caller.subscription,
+    api: facts.api,
+    operation: { id: route.operation },
+    route,
+    backend: facts.backend,
+    jwt: caller.jwt,
+  });
 }

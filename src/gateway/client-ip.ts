@@ -2,11 +2,20 @@ import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { createIpRangeList } from '../config/ip-range.js';
 
+/** The client's address and where it was read: the TCP peer, or a hop of X-Forwarded-For. */
+export interface ClientAddress {
+  ip: string;
+  source: 'peer' | 'x-forwarded-for';
+}
+
 /**
  * Resolves the IP address dimension. X-Forwarded-For is believed only when the direct peer is a
  * trusted proxy, and then only hop by hop from the right, so a client cannot forge its address.
  */
 export interface ClientIpResolver {
+  /** The address and its source (`sources.ip`); undefined when the socket has no peer address. */
+  locate(req: IncomingMessage): ClientAddress | undefined;
+  /** The address alone: `locate(req)?.ip`. */
   resolve(req: IncomingMessage): string | undefined;
 }
 
@@ -25,25 +34,25 @@ export function createClientIpResolver(trustedProxies: readonly string[]): Clien
     return family !== 0 && trusted.check(ip, family === 6 ? 'ipv6' : 'ipv4');
   };
 
-  return {
-    resolve(req) {
-      const peer = req.socket.remoteAddress;
-      if (peer === undefined) return undefined;
-      let ip = normalise(peer);
-      if (trustedProxies.length === 0 || !isTrusted(ip)) return ip;
-      const header = req.headers['x-forwarded-for'];
-      const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
-        .split(',')
-        .map((h) => normalise(h.trim()))
-        .filter((h) => h !== '');
-      // Walk from the nearest hop outward and stop at the first address we do not trust.
-      for (let i = hops.length - 1; i >= 0; i--) {
-        const hop = hops[i];
-        if (hop === undefined || isIP(hop) === 0) break;
-        ip = hop;
-        if (!isTrusted(hop)) break;
-      }
-      return ip;
-    },
+  const locate = (req: IncomingMessage): ClientAddress | undefined => {
+    const peer = req.socket.remoteAddress;
+    if (peer === undefined) return undefined;
+    const direct = normalise(peer);
+    if (trustedProxies.length === 0 || !isTrusted(direct)) return { ip: direct, source: 'peer' };
+    const header = req.headers['x-forwarded-for'];
+    const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+      .split(',')
+      .map((h) => normalise(h.trim()))
+      .filter((h) => h !== '');
+    // Walk from the nearest hop outward and stop at the first address we do not trust.
+    let found: ClientAddress = { ip: direct, source: 'peer' };
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i];
+      if (hop === undefined || isIP(hop) === 0) break;
+      found = { ip: hop, source: 'x-forwarded-for' };
+      if (!isTrusted(hop)) break;
+    }
+    return found;
   };
+  return { locate, resolve: (req) => locate(req)?.ip };
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { TokenmeterError } from '../errors.js';
 import type { ProviderAdapter, RouteMatch } from '../providers/types.js';
+import { splitQuery } from '../providers/sub-path.js';
 import type { ApiRouter } from './api-router.js';
 import type { Backend } from './backends.js';
 import { resolveCallDimensions } from './call-dimensions.js';
@@ -128,12 +129,15 @@ async function prepareCall(
   const resolved = resolveCallDimensions({
     req,
     url,
+    query: splitQuery(subPath).query,
+    body,
     api: match.api,
     route,
     info,
     caller,
     backend,
     gateway: deps.config.gateway,
+    users: deps.config.users,
     clientIp: deps.clientIp,
     customDimensions: deps.customDimensions,
   });

@@ -5,6 +5,7 @@ import { Counter } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { TokenmeterError } from '../errors.js';
 import { createDimensionEvaluator } from '../dimensions/custom-dimensions.js';
+import { createDimensionErrorReporter } from '../dimensions/dimension-error-reporter.js';
 import { createRecordIdGenerator } from '../ledger/record-id.js';
 import { fallbackJournalPath, openFallbackJournal } from '../ledger/fallback-journal.js';
 import { openLedger, parseLedgerUrl, type Ledger } from '../ledger/ledger.js';
@@ -66,7 +67,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // Pure set-up first: what can only fail on a bad configuration holds no resources yet.
   const metrics = createPrometheusMetrics(config.tokenMetrics);
   const router = createApiRouter(config);
-  const customDimensions = createDimensionEvaluator(config.tokenMetrics.flatMap((m) => m.dimensions));
+  const customDimensions = createDimensionEvaluator(
+    config.tokenMetrics.flatMap((m) => m.dimensions),
+    { onError: createDimensionErrorReporter(metrics.registry, log) },
+  );
   const managedKeys = createManagedKeys({ subscriptions: config.subscriptions, log });
   const callers = createCallerIdentifier(config, createSubscriptionDirectory(config, { managedKeys }), {
     log,

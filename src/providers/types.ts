@@ -14,6 +14,12 @@ export interface RouteMatch {
   metered: boolean;
   /** A model named by the path (Azure deployment, Gemini model), when there is one. */
   pathModel?: string;
+  /**
+   * The route's path parameters, decoded once (readPathParameter), by name: Azure's
+   * `deployment`, Gemini's `model` (and Vertex AI's `project`, `location`). `route.params` in
+   * custom dimension expressions; absent when the route has none.
+   */
+  params?: Readonly<Record<string, string>>;
   /** The path to send upstream, relative to the backend URL (may equal the client's sub-path). */
   upstreamPath: string;
 }
@@ -24,8 +30,10 @@ export interface RequestInfo {
   model?: string;
   /** Whether the client asked for a streamed answer. */
   stream: boolean;
-  /** The end user the client named (OpenAI body `user`). */
+  /** The end user the client named (OpenAI body `user`, Anthropic `metadata.user_id`). */
   user?: string;
+  /** With `user`: the body field it was read from (`user`, `metadata.user_id`), for its source. */
+  userField?: string;
   /** Whether the client itself asked for usage in the stream (stream_options.include_usage). */
   clientWantsStreamUsage: boolean;
 }

@@ -193,6 +193,46 @@ describe('cross-reference checks', () => {
     );
   });
 
+  it('accepts the expression context of issue #8 and rejects its misspellings at their lines', () => {
+    const lines = [
+      ...MINIMAL, //                         1..16
+      'tokenMetrics:', //                    17
+      '  - namespace: tm', //                18
+      '    dimensions:', //                  19
+      '      - name: version', //            20
+      "        value: request.query['api-version']",
+      '      - name: temperature', //        22
+      '        value: string(request.body.temperature)',
+      '        default: unset',
+      '      - name: deployment', //         25
+      '        value: route.params.deployment',
+      '      - name: op', //                 27
+      '        value: operation.id',
+      '      - name: team', //               29
+      '        value: subscription.metadata.team',
+      '      - name: who', //                31
+      '        value: request.user',
+      '      - name: v2', //                 33
+      "        value: request.querry['api-version']", // 34 misspelt field
+      '      - name: dep2', //               35
+      '        value: route.param.deployment', //      36 misspelt field
+      '      - name: op2', //                37
+      '        value: operations.id', //               38 unknown variable
+      '      - name: team2', //              39
+      '        value: subscription.meta.team', //     40 misspelt field
+    ];
+    const issues = issuesOf(yamlLines(...lines));
+    assert.deepEqual(where(issues), [
+      [34, 'tokenMetrics[0].dimensions[6].value'],
+      [36, 'tokenMetrics[0].dimensions[7].value'],
+      [38, 'tokenMetrics[0].dimensions[8].value'],
+      [40, 'tokenMetrics[0].dimensions[9].value'],
+    ]);
+    for (const issue of issues) assert.match(issue.message, /^invalid CEL expression: /);
+    const valid = parseConfig(yamlLines(...lines.slice(0, 32)), 'tm.yaml', {});
+    assert.equal(valid.tokenMetrics[0]?.dimensions.length, 6);
+  });
+
   it('accepts a valid cross-referenced config', () => {
     const lines = [
       ...MINIMAL,

@@ -39,7 +39,7 @@ describe('createDimensionEvaluator', () => {
       { name: 'tier', value: "has(jwt.claims.tier) ? jwt.claims.tier : 'none'" },
     ]);
     assert.deepEqual(dims.names, ['team', 'multi', 'cc', 'route', 'streamed', 'size', 'appId', 'tier']);
-    assert.deepEqual(dims.evaluate(context()), {
+    assert.deepEqual(dims.evaluate(context()).values, {
       team: 'blue',
       multi: 'a, b',
       cc: 'CC-1001',
@@ -50,7 +50,7 @@ describe('createDimensionEvaluator', () => {
       tier: 'none',
     });
     assert.equal(dims.errorCount, 0, 'a missing key is not an error');
-    const withJwt = dims.evaluate(context({ jwt: { claims: { appid: 'app-42', tier: 'gold' } } }));
+    const withJwt = dims.evaluate(context({ jwt: { claims: { appid: 'app-42', tier: 'gold' } } })).values;
     assert.equal(withJwt.appId, 'app-42');
     assert.equal(withJwt.tier, 'gold');
   });
@@ -63,14 +63,14 @@ describe('createDimensionEvaluator', () => {
     ]);
     const ctx = context({ subscription: undefined, backend: undefined });
     ctx.request = { ...ctx.request, headers: {} };
-    assert.deepEqual(dims.evaluate(ctx), { cc: '', team: '', backend_type: '' });
+    assert.deepEqual(dims.evaluate(ctx).values, { cc: '', team: '', backend_type: '' });
   });
 
   it('matches header names lower-cased', () => {
     const dims = createDimensionEvaluator([{ name: 'team', value: "request.headers['x-team']" }]);
     const ctx = context();
     ctx.request = { ...ctx.request, headers: { 'X-Team': 'red' } };
-    assert.deepEqual(dims.evaluate(ctx), { team: 'red' });
+    assert.deepEqual(dims.evaluate(ctx).values, { team: 'red' });
   });
 
   it('never throws while recording: an evaluation error yields "" and is counted', () => {
@@ -78,7 +78,7 @@ describe('createDimensionEvaluator', () => {
     const dims = createDimensionEvaluator([{ name: 'n', value: 'int(request.model)' }], {
       onError: (name) => errors.push(name),
     });
-    assert.deepEqual(dims.evaluate(context()), { n: '' });
+    assert.deepEqual(dims.evaluate(context()).values, { n: '' });
     assert.equal(dims.errorCount, 1);
     assert.deepEqual(errors, ['n']);
   });
@@ -87,7 +87,7 @@ describe('createDimensionEvaluator', () => {
     const dims = createDimensionEvaluator([{ name: 'long', value: 'request.model' }]);
     const ctx = context();
     ctx.request = { ...ctx.request, model: 'm'.repeat(3000) };
-    assert.equal(dims.evaluate(ctx).long, 'm'.repeat(3000));
+    assert.equal(dims.evaluate(ctx).values.long, 'm'.repeat(3000));
   });
 
   it('compiles each name once when several tokenMetrics list it', () => {
@@ -108,7 +108,7 @@ describe('createDimensionEvaluator', () => {
   it('is cheap when there are no custom dimensions', () => {
     const dims = createDimensionEvaluator(['API ID', 'model']);
     assert.deepEqual(dims.names, []);
-    assert.deepEqual(dims.evaluate(context()), {});
+    assert.deepEqual(dims.evaluate(context()).values, {});
   });
 });
 

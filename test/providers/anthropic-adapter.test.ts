@@ -56,6 +56,7 @@ test('inspectRequest: model, stream, metadata.user_id; usage is never asked for'
     model: 'claude-sonnet-4-5',
     stream: true,
     user: 'user-42',
+    userField: 'metadata.user_id',
     clientWantsStreamUsage: false,
   });
   assert.deepEqual(anthropicAdapter.inspectRequest(MESSAGES, { stream: 'yes', metadata: { user_id: 7 } }), {

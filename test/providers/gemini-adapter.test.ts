@@ -20,6 +20,7 @@ test('routes: the three methods on Gemini API and Vertex AI paths, model from th
     operation: 'generateContent',
     metered: true,
     pathModel: 'gemini-2.5-flash',
+    params: { model: 'gemini-2.5-flash' },
     upstreamPath: '/v1beta/models/gemini-2.5-flash:generateContent',
   });
   const stream = '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse';
@@ -27,6 +28,7 @@ test('routes: the three methods on Gemini API and Vertex AI paths, model from th
     operation: 'streamGenerateContent',
     metered: true,
     pathModel: 'gemini-2.5-flash',
+    params: { model: 'gemini-2.5-flash' },
     upstreamPath: stream,
   });
   // countTokens is forwarded but free: not metered.
@@ -34,8 +36,16 @@ test('routes: the three methods on Gemini API and Vertex AI paths, model from th
     operation: 'countTokens',
     metered: false,
     pathModel: 'gemini-2.0-flash',
+    params: { model: 'gemini-2.0-flash' },
     upstreamPath: '/v1/models/gemini-2.0-flash:countTokens',
   });
+  // Vertex AI paths also name the project and location: route.params in expressions.
+  assert.deepEqual(
+    route(
+      '/v1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent',
+    ).params,
+    { model: 'gemini-2.5-pro', project: 'my-proj', location: 'us-central1' },
+  );
   for (const [path, model] of [
     [
       '/v1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent',

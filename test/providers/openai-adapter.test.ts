@@ -37,6 +37,7 @@ test('azure routes: deployments (URL-decoded path model) and v1 (model from the 
     operation: 'chat.completions',
     metered: true,
     pathModel: 'my gpt-4o',
+    params: { deployment: 'my gpt-4o' },
     upstreamPath: sub,
   });
   assert.equal(
@@ -61,6 +62,7 @@ test('azure routes: deployments (URL-decoded path model) and v1 (model from the 
     const match = route(azureOpenAiAdapter, path);
     assert.equal(match.operation, operation);
     assert.equal(match.pathModel, undefined);
+    assert.equal(match.params, undefined);
     assert.equal(match.upstreamPath, path);
   }
   for (const path of [
@@ -82,7 +84,7 @@ test('inspectRequest: model, stream only when true, user, client stream usage; p
       user: 'u-1',
       stream_options: { include_usage: true },
     }),
-    { model: 'gpt-4o', stream: true, user: 'u-1', clientWantsStreamUsage: true },
+    { model: 'gpt-4o', stream: true, user: 'u-1', userField: 'user', clientWantsStreamUsage: true },
   );
   assert.deepEqual(openAiAdapter.inspectRequest(chat, { model: 7, stream: 'true', user: 5 }), {
     stream: false,

@@ -11,7 +11,10 @@ export function inspectAnthropicRequest(_route: RouteMatch, body: unknown): Requ
   const model = readText(field(body, 'model'));
   if (model !== undefined) info.model = model;
   const user = readText(field(field(body, 'metadata'), 'user_id'));
-  if (user !== undefined) info.user = user;
+  if (user !== undefined) {
+    info.user = user;
+    info.userField = 'metadata.user_id';
+  }
   return info;
 }
 

@@ -45,5 +45,5 @@ function matchDeploymentRoute(rest: string, subPath: string): RouteMatch | undef
   const operation = DEPLOYMENT_ENDPOINTS.get(rest.slice(slash + 1));
   if (operation === undefined) return undefined;
   const pathModel = readPathParameter(rest.slice(0, slash), 'deployment');
-  return { operation, metered: true, pathModel, upstreamPath: subPath };
+  return { operation, metered: true, pathModel, params: { deployment: pathModel }, upstreamPath: subPath };
 }

@@ -56,13 +56,18 @@ export function matchGeminiRoute(method: string, subPath: string): RouteMatch | 
   for (const pattern of MODEL_PATHS) {
     const groups = pattern.exec(modelPath)?.groups;
     if (groups === undefined) continue;
-    readGeminiParameter(groups['project'], 'project');
-    readGeminiParameter(groups['location'], 'location');
+    const project = readGeminiParameter(groups['project'], 'project');
+    const location = readGeminiParameter(groups['location'], 'location');
     const model = readGeminiParameter(groups['model'], 'model') ?? '';
     return {
       operation,
       metered: operation !== OPERATIONS.countTokens,
       pathModel: model,
+      params: {
+        model,
+        ...(project !== undefined ? { project } : {}),
+        ...(location !== undefined ? { location } : {}),
+      },
       upstreamPath: subPath,
     };
   }

@@ -15,7 +15,10 @@ export function inspectOpenAiRequest(route: RouteMatch, body: unknown): RequestI
   const model = route.pathModel ?? readText(field(body, 'model'));
   if (model !== undefined) info.model = model;
   const user = readText(field(body, 'user'));
-  if (user !== undefined) info.user = user;
+  if (user !== undefined) {
+    info.user = user;
+    info.userField = 'user';
+  }
   return info;
 }
 
