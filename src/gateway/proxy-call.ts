@@ -12,6 +12,7 @@ import type { ClientIpResolver } from './client-ip.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { parseJsonBody, readBody } from './read-body.js';
 import type { RecordSink } from './record-sink.js';
+import type { RefusalCounter } from './refusal-counter.js';
 import { relayUpstream } from './upstream-relay.js';
 import { sendError } from './send-error.js';
 import type { CallerIdentifier } from '../auth/identify-caller.js';
@@ -35,6 +36,7 @@ export interface ProxyDeps {
   nextRecordId: RecordIdGenerator;
   /** Traces the calls that carry `x-tokenmeter-trace: <admin key>`. */
   tracer: CallTracer;
+  refusals: RefusalCounter;
   log: Logger;
 }
 
@@ -66,6 +68,8 @@ export async function proxyCall(req: IncomingMessage, res: ServerResponse, deps:
   } catch (err) {
     trace?.refuse(err);
     if (!(err instanceof TokenmeterError)) throw err;
+    // The API is looked up again on this path only: a served call pays nothing for the count.
+    deps.refusals.count(deps.router.match(req.url ?? '/')?.api.id ?? '', err);
     sendError(res, err);
     return;
   }

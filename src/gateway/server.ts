@@ -17,6 +17,7 @@ import { closeBackends, createBackends, type Backend } from './backends.js';
 import { createClientIpResolver } from './client-ip.js';
 import { proxyCall, type ProxyDeps } from './proxy-call.js';
 import { createRecordSink, type RecordSink } from './record-sink.js';
+import { createRefusalCounter } from './refusal-counter.js';
 import { sendUnknownError } from './send-error.js';
 import { createCallerIdentifier } from '../auth/identify-caller.js';
 import { createSubscriptionDirectory } from '../auth/subscription-directory.js';
@@ -126,6 +127,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       prices: createPriceCatalog(),
       nextRecordId: createRecordIdGenerator(),
       tracer,
+      refusals: createRefusalCounter(metrics.registry),
       log,
     };
     server = createServer(clientLimits(config.gateway), (req, res) => {

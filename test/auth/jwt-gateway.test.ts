@@ -192,6 +192,26 @@ describe('an API with auth.jwt', () => {
     });
   });
 
+  it('counts the refusals on /metrics by API and code, and the JWT ones by the check that failed', async () => {
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const value = (name: string, labels: string): number => {
+      const line = metrics.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+      return line === undefined ? 0 : Number(line.split(' ').at(-1));
+    };
+    // The refusals above: 8 bad tokens, 4 unknown kids, a missing token, a missing key.
+    assert.equal(value('tokenmeter_calls_refused_total', 'api="entra",code="TM_UNAUTHORIZED"'), 14);
+    assert.equal(value('tokenmeter_jwt_rejected_total', 'api="entra",check="unknown-kid"'), 4);
+    assert.equal(value('tokenmeter_jwt_rejected_total', 'api="entra",check="expired"'), 1);
+    assert.equal(value('tokenmeter_jwt_rejected_total', 'api="entra",check="signature"'), 1);
+    assert.equal(value('tokenmeter_jwt_rejected_total', 'api="entra",check="missing"'), 1);
+    // A missing subscription key is refused before any JWT check: no JWT rejection for it.
+    const checks = metrics.split('\n').filter((l) => l.startsWith('tokenmeter_jwt_rejected_total{'));
+    assert.equal(
+      checks.reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0),
+      13,
+    );
+  });
+
   it('required: false serves a call without a token, and refuses a bad one', async () => {
     assert.equal((await call('/optional/v1', { 'api-key': KEY })).status, 200);
     const row = readLedgerRows(ledgerPath).at(-1);
