@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configSchema } from '../src/config/schema.js';
+import { configSchema, type Config } from '../src/config/schema.js';
 import { startSimulator } from '../src/simulator/index.js';
 import { startBareProxy } from './bare-proxy.js';
 import { startLargeAnswerServer } from './large-answer.js';
@@ -77,7 +77,6 @@ async function startTokenmeter(
   pacedUrl: string,
   largeUrl: string,
 ): Promise<{ urls: Record<string, string>; close: Closer }> {
-  const { startGateway } = await import('../src/gateway/server.js');
   const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-bench-'));
   // The upstreams are OpenAI-compatible servers in another process: backends of type "openai"
   // (type "simulator" would start a simulator inside the gateway process instead).
@@ -103,14 +102,7 @@ async function startTokenmeter(
       },
     ],
   });
-  const gateway = await startGateway(config);
-  return {
-    urls: { gateway: gateway.url },
-    close: async () => {
-      await gateway.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return startBenchGateway(config, dir);
 }
 
 /**
@@ -151,7 +143,6 @@ async function startIdentityGateway(
   fastUrl: string,
   jwksUrl: string,
 ): Promise<{ urls: Record<string, string>; close: Closer }> {
-  const { startGateway } = await import('../src/gateway/server.js');
   const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-bench-identity-'));
   const config = configSchema.parse({
     gateway: { id: 'gw-bench', location: 'bench', host: '127.0.0.1', port: 0 },
@@ -186,6 +177,15 @@ async function startIdentityGateway(
       },
     ],
   });
+  return startBenchGateway(config, dir);
+}
+
+/** Starts a gateway whose ledger lives in `dir`; closing it removes `dir`. */
+async function startBenchGateway(
+  config: Config,
+  dir: string,
+): Promise<{ urls: Record<string, string>; close: Closer }> {
+  const { startGateway } = await import('../src/gateway/server.js');
   const gateway = await startGateway(config);
   return {
     urls: { gateway: gateway.url },

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { createLruMap } from '../lru-map.js';
 import type { VerifiedJwt } from './caller.js';
 
 /** A token that passed every check once, with the times that can still make it fail. */
@@ -24,32 +25,13 @@ export interface VerifiedTokenCache {
 }
 
 export function createVerifiedTokenCache(maxEntries: number): VerifiedTokenCache {
-  const entries = new Map<string, VerifiedTokenEntry>();
+  const entries = createLruMap<VerifiedTokenEntry>(maxEntries);
   const digest = (token: string): string => hash('sha256', token, 'base64');
   return {
-    get(token) {
-      if (maxEntries === 0) return undefined;
-      const key = digest(token);
-      const entry = entries.get(key);
-      if (entry === undefined) return undefined;
-      // Map keeps insertion order: re-inserting makes this the most recently used entry.
-      entries.delete(key);
-      entries.set(key, entry);
-      return entry;
-    },
-    set(token, entry) {
-      if (maxEntries === 0) return;
-      const key = digest(token);
-      entries.delete(key);
-      entries.set(key, entry);
-      if (entries.size > maxEntries) {
-        const oldest = entries.keys().next();
-        if (oldest.done !== true) entries.delete(oldest.value);
-      }
-    },
-    delete(token) {
-      entries.delete(digest(token));
-    },
+    // No digest to compute when nothing is kept.
+    get: (token) => (maxEntries === 0 ? undefined : entries.get(digest(token))),
+    set: (token, entry) => entries.set(digest(token), entry),
+    delete: (token) => entries.delete(digest(token)),
     get size() {
       return entries.size;
     },

@@ -1,5 +1,6 @@
 import { calcPrice, type ModelPrice, type Provider } from '@pydantic/genai-prices';
 import type { TokenUsage } from '../usage.js';
+import { createLruMap } from '../lru-map.js';
 
 /**
  * Longest model name that is priced, in characters. The catalog's longest model id has about
@@ -130,36 +131,6 @@ export function createPriceCatalog(options: PriceCatalogOptions = {}): PriceCata
       } catch {
         // A usage the catalog rejects (e.g. cache counts above the input) has no price.
         return undefined;
-      }
-    },
-  };
-}
-
-/** A Map that keeps its `max` most recently used entries (a Map iterates in insertion order). */
-function createLruMap<V>(max: number): {
-  get(key: string): V | undefined;
-  set(key: string, value: V): void;
-  readonly size: number;
-} {
-  const entries = new Map<string, V>();
-  return {
-    get size() {
-      return entries.size;
-    },
-    get(key) {
-      const value = entries.get(key);
-      if (value === undefined) return undefined;
-      // Move to the most recent end.
-      entries.delete(key);
-      entries.set(key, value);
-      return value;
-    },
-    set(key, value) {
-      entries.delete(key);
-      entries.set(key, value);
-      if (entries.size > max) {
-        const oldest = entries.keys().next();
-        if (oldest.done !== true) entries.delete(oldest.value);
       }
     },
   };
