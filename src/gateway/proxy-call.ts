@@ -40,6 +40,11 @@ export interface ProxyDeps {
   log: Logger;
 }
 
+/** The API a call was routed to, for counting a refusal after it (absent: none). */
+interface RoutedTo {
+  api?: string;
+}
+
 interface PreparedCall {
   adapter: ProviderAdapter;
   route: RouteMatch;
@@ -63,13 +68,13 @@ export async function proxyCall(req: IncomingMessage, res: ServerResponse, deps:
   const startedAt = performance.now();
   const trace = req.headers[TRACE_HEADER] === undefined ? undefined : deps.tracer.start(req, res, time);
   let call: PreparedCall;
+  const routed: RoutedTo = {};
   try {
-    call = await prepareCall(req, deps, time, startedAt, trace);
+    call = await prepareCall(req, deps, time, startedAt, trace, routed);
   } catch (err) {
     trace?.refuse(err);
     if (!(err instanceof TokenmeterError)) throw err;
-    // The API is looked up again on this path only: a served call pays nothing for the count.
-    deps.refusals.count(deps.router.match(req.url ?? '/')?.api.id ?? '', err);
+    deps.refusals.count(routed.api ?? '', err);
     sendError(res, err);
     return;
   }
@@ -87,11 +92,13 @@ async function prepareCall(
   time: number,
   startedAt: number,
   trace: CallTrace | undefined,
+  routed: RoutedTo,
 ): Promise<PreparedCall> {
   const url = req.url ?? '/';
   const match = deps.router.match(url);
   if (match === undefined)
     throw new TokenmeterError('TM_NOT_FOUND', `No API is served at ${url.split('?')[0] ?? url}.`);
+  routed.api = match.api.id;
   trace?.routed(match.api.id);
   trace?.reach('authenticate');
   // A key in the query string (Gemini's ?key=) is taken out before anything is forwarded or logged.
