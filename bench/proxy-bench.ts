@@ -6,6 +6,7 @@ import { BENCH_KEY, FAST_COMPLETION_TOKENS, IDENTITY, PACED } from './protocol.j
 import {
   renderMarkdown,
   summarizeRounds,
+  IDENTITY_TARGETS,
   TARGETS,
   type BenchReport,
   type RoundResults,
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
         ]);
         processes.push(identity);
         bases.identity = { fast: `${identity.urls.gateway}/openai/v1`, paced: '' };
+        bases.bareIdentity = { fast: `${bare.urls.fast}/v1`, paced: '' };
         // The JWT in Authorization, the subscription key beside it, two headers custom dimensions read.
         headersOf.identity = {
           'content-type': 'application/json',
@@ -124,6 +126,7 @@ async function main(): Promise<void> {
           'api-key': BENCH_KEY,
           ...IDENTITY.headers,
         };
+        headersOf.bareIdentity = headersOf.identity;
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         progress(`(d) skipped: the identity gateway could not be started (${reason})`);
@@ -180,7 +183,7 @@ async function main(): Promise<void> {
       const runs: RoundResults = [];
       for (let round = 0; round < rounds; round++) {
         const results: RoundResults[number] = {};
-        const inScenario = targets.filter((id) => id !== 'identity' || 'identity' in scenario);
+        const inScenario = targets.filter((id) => !IDENTITY_TARGETS.has(id) || 'identity' in scenario);
         const order = round % 2 === 0 ? inScenario : [...inScenario].reverse();
         for (const id of order) {
           progress(`${scenario.name}, round ${round + 1}/${rounds}: ${id} for ${seconds} s`);
@@ -201,7 +204,7 @@ async function main(): Promise<void> {
       results: {},
     };
     for (const id of targets) {
-      if (id === 'identity') continue;
+      if (IDENTITY_TARGETS.has(id)) continue;
       progress(`time to first byte: ${id}, ${ttfbCount} requests`);
       ttfb.results[id] = await measureTtfb(`${bases[id]?.paced}/chat/completions`, {
         count: ttfbCount,
@@ -217,7 +220,7 @@ async function main(): Promise<void> {
         `autocannon, keep-alive, ${rounds} round(s) of ${seconds} s per target and scenario (figures: the median round; ratio range over rounds); in "streaming" the client does not ask for usage (tokenmeter injects stream_options.include_usage and strips the usage chunk), in "streaming with include_usage" it does (both proxies relay the same stream)`,
         `upstream: tokenmeter simulator, ${FAST_COMPLETION_TOKENS} completion tokens, no pacing; TTFB upstream paced at ${PACED.tokensPerSecond} tokens/s (${PACED.completionTokens} tokens)`,
         'tokenmeter: subscription key auth, SQLite ledger (WAL), Prometheus metrics with 5 dimensions',
-        '(d): as (c), in its own process, plus a JWT per call (RS256, Entra ID–shaped claims, JWKS fetched once and cached; user from `oid`) and 5 custom CEL dimensions (2 JWT claims, 2 headers, 1 subscription field; 10 labels)',
+        "(d): as (c), in its own process, plus a JWT per call (RS256, Entra ID–shaped claims, JWKS fetched once and cached; user from `oid`) and 5 custom CEL dimensions (2 JWT claims, 2 headers, 1 subscription field; 10 labels); (b′): the bare proxy sent (d)'s request headers (the ~1.4 kB token and the subscription key), so (d) − (b′) leaves out what the larger request costs any proxy",
       ],
       scenarios,
       ttfb,

@@ -72,10 +72,10 @@ test('the memory scenario gives each proxy its peak RSS and the ratio, alone or 
   assert.doesNotMatch(text, /req\/s/);
 });
 
-test('(d) gets its own ratio table, only for the scenarios it ran in', () => {
+test('(d) gets its own ratio table against (b′), only for the scenarios it ran in', () => {
   const withIdentity = summarizeRounds('one', [
-    { bare: run(1000, 1), tokenmeter: run(800, 1.3), identity: run(700, 1.5) },
-    { bare: run(1000, 1), tokenmeter: run(900, 1.2), identity: run(600, 1.4) },
+    { bare: run(1000, 1), tokenmeter: run(800, 1.3), bareIdentity: run(1000, 1), identity: run(700, 1.5) },
+    { bare: run(1000, 1), tokenmeter: run(900, 1.2), bareIdentity: run(1000, 1), identity: run(600, 1.4) },
   ]);
   const without = summarizeRounds('streams', [{ bare: run(100), tokenmeter: run(90) }]);
   assert.deepEqual(withIdentity.identityRatios, [0.6, 0.7]);
@@ -88,4 +88,5 @@ test('(d) gets its own ratio table, only for the scenarios it ran in', () => {
   });
   assert.match(text, /\| one \| 60 % \| 60 % – 70 % \| \+0\.40 ms \| \+1\.20 ms \| \+0\.20 ms \|/);
   assert.equal(text.match(/\(d\) tokenmeter/g)?.length, 1);
+  assert.equal(text.match(/\(b′\) bare/g)?.length, 1);
 });
