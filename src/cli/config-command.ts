@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { findDefaultConfigPath } from '../config/default-config.js';
 import type { Env } from '../config/interpolate.js';
-import { loadConfig } from '../config/load-config.js';
+import { formatPath, loadConfig } from '../config/load-config.js';
+import { createPriceCatalog } from '../pricing/price-catalog.js';
+import { describePricingWarnings } from '../pricing/pricing-warnings.js';
 import { CliInputError } from './cli-error.js';
 
 /** Where `config check` reads and writes; the defaults are the process's (tests inject their own). */
@@ -9,11 +11,15 @@ export interface ConfigCommandIo {
   cwd?: () => string;
   env?: Env;
   stdout?: (text: string) => void;
+  /** Where warnings go (default: process.stderr). */
+  stderr?: (text: string) => void;
 }
 
 /**
  * Registers `tokenmeter config check [--config F]`. On success it prints
- * `config OK: N backends, N apis, N products, N subscriptions`; on a bad config it throws the
+ * `config OK: N backends, N apis, N products, N subscriptions`, after one
+ * `file path: warning: …` line on stderr per problem that does not stop serve (a configured
+ * deployment whose model has no price, see describePricingWarnings); on a bad config it throws the
  * ConfigError (exit 2), whose message lists every issue as `file:line:col path: message`. It
  * runs serve's own checks, the ledger file included, so an OK is a config serve can start on
  * (listening itself, e.g. a port already in use, is only known when serve tries).
@@ -31,6 +37,9 @@ export function addConfigCommand(program: Command, io: ConfigCommandIo = {}): Co
       }
       // The checks serve runs before starting, so OK here means serve can start on this file.
       const loaded = loadConfig(path, io.env ?? process.env, { checkLedgerFile: true });
+      const warn = io.stderr ?? ((text: string) => void process.stderr.write(text));
+      for (const warning of describePricingWarnings(loaded, createPriceCatalog()))
+        warn(`${path} ${formatPath(warning.path)}: warning: ${warning.message}\n`);
       const write = io.stdout ?? ((text: string) => void process.stdout.write(text));
       write(
         `config OK: ${loaded.backends.length} backends, ${loaded.apis.length} apis, ` +

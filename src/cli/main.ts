@@ -3,6 +3,7 @@ import { CliInputError } from './cli-error.js';
 import { addConfigCommand } from './config-command.js';
 import { addDemoCommand } from './demo-command.js';
 import { addKeysCommand } from './keys-command.js';
+import { addRepriceCommand } from './reprice-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addUsageCommand } from './usage-command.js';
 import { resolveLedgerSource } from './config-file.js';
@@ -17,6 +18,7 @@ export function createProgram(): Command {
   addServeCommand(program);
   addDemoCommand(program);
   addUsageCommand(program, resolveLedgerSource);
+  addRepriceCommand(program);
   addKeysCommand(program);
   addConfigCommand(program);
   return program;

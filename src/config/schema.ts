@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseIpRange } from './ip-range.js';
+import { parsePriceDate } from '../pricing/price-date.js';
 import { describeLedgerUrlProblem } from './ledger-location.js';
 import { describeApiPathProblem, describeBackendUrlProblem } from './url-checks.js';
 
@@ -110,6 +111,8 @@ const backendSchema = z
     /** Client headers dropped on top of the default policy. */
     dropHeaders: z.array(z.string().min(1)).default([]),
     simulator: simulatorOptions.optional(),
+    /** Deployment name → model, for pricing (an Azure deployment's name says nothing of its model). */
+    deployments: z.record(z.string().min(1), z.string().min(1)).default({}),
   })
   .strict()
   .refine((b) => b.type === 'simulator' || b.url !== undefined, {
@@ -226,6 +229,43 @@ const tokenMetricSchema = z
   })
   .strict();
 
+/** A price per million tokens. */
+const price = z.number().nonnegative().finite();
+
+/**
+ * `pricing.overrides[]`: an agreed price per million tokens, replacing the catalog's for the
+ * model from `from` on (absent: from the beginning).
+ */
+const priceOverrideSchema = z
+  .object({
+    model: z.string().min(1),
+    input: price,
+    output: price,
+    /** Input read from a prompt cache (default: the input price). */
+    cachedInput: price.optional(),
+    /** Input written to a prompt cache (default: the input price). */
+    cacheWrite: price.optional(),
+    from: checkedString((text) =>
+      parsePriceDate(text) === undefined
+        ? 'must be an ISO date (2026-01-01) or date-time with offset (2026-01-01T00:00:00Z)'
+        : undefined,
+    ).optional(),
+  })
+  .strict();
+
+const pricingSchema = z
+  .object({
+    /** The currency of costs: the catalog's prices are USD, so another currency uses only overrides. */
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD or EUR')
+      .default('USD'),
+    overrides: z.array(priceOverrideSchema).default([]),
+    /** Per subscription id: its cost is multiplied by `multiplier` (a negotiated discount or markup). */
+    subscriptions: z.record(id, z.object({ multiplier: price }).strict()).default({}),
+  })
+  .strict();
+
 /** Only SQLite for now: the PostgreSQL ledger is in the contract but not implemented. */
 const ledgerUrl = checkedString(describeLedgerUrlProblem);
 
@@ -256,6 +296,7 @@ const configObject = z
       .strict()
       .default({}),
     tokenMetrics: z.array(tokenMetricSchema).default([]),
+    pricing: pricingSchema.default(pricingSchema.parse({})),
   })
   .strict();
 
@@ -278,4 +319,6 @@ export type SubscriptionConfig = Config['subscriptions'][number];
 export type TokenMetricConfig = Config['tokenMetrics'][number];
 export type DimensionConfig = TokenMetricConfig['dimensions'][number];
 export type JwtAuthConfig = NonNullable<NonNullable<ApiConfig['auth']>['jwt']>;
+export type PricingConfig = Config['pricing'];
+export type PriceOverrideConfig = PricingConfig['overrides'][number];
 export type MetricScope = NonNullable<TokenMetricConfig['scope']>;

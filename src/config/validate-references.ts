@@ -3,6 +3,7 @@ import { canonicalDimensionKey } from '../dimensions/dimension-names.js';
 import { compileDimensionExpression, createDimensionEnvironment } from '../dimensions/custom-dimensions.js';
 import { DEFAULT_DIMENSION_KEYS, type DefaultDimensionKey } from '../ledger/record.js';
 import { getProviderAdapter } from '../providers/registry.js';
+import { parsePriceDate } from '../pricing/price-date.js';
 import type { ConfigPath } from './interpolate.js';
 import type { Config, MetricScope } from './schema.js';
 
@@ -33,7 +34,8 @@ function isNested(outer: string, inner: string): boolean {
  * subscription keys (distinct from the admin key), API paths that do not shadow each other or
  * the gateway's own endpoints, JWT public keys that load, and tokenMetrics entries (known
  * dimension names, compilable CEL, scopes that name a configured product / API and an operation
- * some API in scope meters).
+ * some API in scope meters), and pricing (multipliers of configured subscriptions, one
+ * override per model and date).
  * Returns every issue found, located by path; messages never repeat a key's value.
  */
 export function validateReferences(config: Config): ReferenceIssue[] {
@@ -95,6 +97,7 @@ export function validateReferences(config: Config): ReferenceIssue[] {
     else add(['subscriptions', index, 'key'], `same key as subscription "${owner}"`);
   });
 
+  issues.push(...validatePricing(config));
   issues.push(...validateTokenMetrics(config));
   config.tokenMetrics.forEach((metric, m) => {
     if (metric.scope !== undefined) issues.push(...validateScope(config, metric.scope, m));
@@ -141,6 +144,35 @@ function validateScope(config: Config, scope: MetricScope, m: number): Reference
       path: path('operation'),
       message: `unknown operation "${scope.operation}": the APIs in scope meter ${listOf(operations)}`,
     });
+  return issues;
+}
+
+/**
+ * `pricing`: multipliers name configured subscriptions, and a model has at most one override
+ * per `from` (two prices in force at once would leave the one that applies to chance).
+ */
+function validatePricing(config: Config): ReferenceIssue[] {
+  const issues: ReferenceIssue[] = [];
+  const subscriptionIds = new Set(config.subscriptions.map((s) => s.id));
+  for (const id of Object.keys(config.pricing.subscriptions)) {
+    if (!subscriptionIds.has(id))
+      issues.push({
+        path: ['pricing', 'subscriptions', id],
+        message: `unknown subscription "${id}": expected one of ${listOf([...subscriptionIds])}`,
+      });
+  }
+  const seen = new Map<string, number>();
+  config.pricing.overrides.forEach((override, index) => {
+    const from = override.from === undefined ? undefined : parsePriceDate(override.from);
+    const key = JSON.stringify([override.model, from ?? null]);
+    const earlier = seen.get(key);
+    if (earlier === undefined) seen.set(key, index);
+    else
+      issues.push({
+        path: ['pricing', 'overrides', index, override.from === undefined ? 'model' : 'from'],
+        message: `duplicate price for "${override.model}" ${override.from === undefined ? 'without from' : `from ${override.from}`} (also pricing.overrides[${earlier}])`,
+      });
+  });
   return issues;
 }
 

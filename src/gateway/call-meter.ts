@@ -32,8 +32,11 @@ export interface CallMeterInit {
   sink: RecordSink;
   /** The gateway's record id generator (time-ordered ids). */
   nextId: RecordIdGenerator;
-  /** Prices the call (the answering model when the provider names it, else the asked-for one). */
-  costOf: (model: string | undefined, usage: TokenUsage) => number | undefined;
+  /**
+   * Prices the call, given the model the provider says answered (the asked-for model is in the
+   * dimensions the pricer was built with); undefined = unpriced.
+   */
+  costOf: (responseModel: string | undefined, usage: TokenUsage) => number | undefined;
   /** False for routes that are forwarded but never billed (count_tokens): finish() commits nothing. */
   metered?: boolean;
   /** Flags known before forwarding (e.g. a dimension value cut to the ledger's maximum). */
@@ -81,7 +84,7 @@ export function createCallMeter(init: CallMeterInit): CallMeter {
         outcome.responseModel === undefined ? undefined : capLedgerValue(outcome.responseModel);
       if (responseModel !== undefined) record.responseModel = responseModel;
       if (outcome.upstreamRequestId !== undefined) record.upstreamRequestId = outcome.upstreamRequestId;
-      const cost = init.costOf(responseModel ?? init.dimensions.model, outcome.usage);
+      const cost = init.costOf(responseModel, outcome.usage);
       if (cost !== undefined) record.cost = cost;
       const cut: readonly RecordFlag[] =
         responseModel !== outcome.responseModel ? ['dimension_truncated'] : [];

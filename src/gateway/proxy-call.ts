@@ -18,7 +18,7 @@ import { sendError } from './send-error.js';
 import type { CallerIdentifier } from '../auth/identify-caller.js';
 import type { RecordIdGenerator } from '../ledger/record-id.js';
 import type { UsageRecord } from '../ledger/record.js';
-import type { PriceCatalog } from '../pricing/price-catalog.js';
+import type { CallPricer } from '../pricing/call-pricer.js';
 import type { DimensionEvaluator } from '../dimensions/custom-dimensions.js';
 import type { CallTrace } from '../trace/call-trace.js';
 import { TRACE_HEADER, type CallTracer } from '../trace/call-tracer.js';
@@ -32,7 +32,7 @@ export interface ProxyDeps {
   clientIp: ClientIpResolver;
   customDimensions: DimensionEvaluator;
   sink: RecordSink;
-  prices: PriceCatalog;
+  prices: CallPricer;
   nextRecordId: RecordIdGenerator;
   /** Traces the calls that carry `x-tokenmeter-trace: <admin key>`. */
   tracer: CallTracer;
@@ -161,7 +161,15 @@ async function prepareCall(
     custom,
     sink: deps.sink,
     nextId: deps.nextRecordId,
-    costOf: (model, usage) => deps.prices.costOf(backend.type, model, usage),
+    costOf: (responseModel, usage) =>
+      deps.prices.costOf({
+        backend: backend.id,
+        subscription: dimensions.subscription,
+        model: dimensions.model,
+        responseModel,
+        time,
+        usage,
+      }),
     metered: route.metered,
     flags,
     onRecord: trace === undefined ? undefined : (record: UsageRecord) => trace.recorded(record),

@@ -10,7 +10,7 @@ import { createRecordIdGenerator } from '../ledger/record-id.js';
 import { fallbackJournalPath, openFallbackJournal } from '../ledger/fallback-journal.js';
 import { openLedger, parseLedgerUrl, type Ledger } from '../ledger/ledger.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from '../metrics/prometheus-metrics.js';
-import { createPriceCatalog } from '../pricing/price-catalog.js';
+import { createCallPricer } from '../pricing/call-pricer.js';
 import { startSimulator, type Simulator } from '../simulator/index.js';
 import { createApiRouter } from './api-router.js';
 import { closeBackends, createBackends, type Backend } from './backends.js';
@@ -124,7 +124,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       clientIp: createClientIpResolver(config.gateway.trustedProxies),
       customDimensions,
       sink,
-      prices: createPriceCatalog(),
+      prices: createCallPricer(config),
       nextRecordId: createRecordIdGenerator(),
       tracer,
       refusals: createRefusalCounter(metrics.registry),

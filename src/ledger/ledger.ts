@@ -25,10 +25,27 @@ export interface Ledger {
   query(query: UsageQuery): Promise<UsageRow[]>;
   /** Number of stored records. */
   count(): Promise<number>;
+  /**
+   * Recomputes the cost of every record with `since <= time < until` (epoch ms) with `price`
+   * (undefined = unpriced, stored as no cost) and stores the ones that changed. Returns how many
+   * records were read and how many changed. Token counts and dimensions are never touched.
+   */
+  reprice(
+    range: { since: number; until: number },
+    price: (record: UsageRecord) => number | undefined,
+  ): Promise<RepriceResult>;
   /** The custom dimension names that occur in stored records. */
   customDimensionNames(): Promise<string[]>;
   /** Releases the connection; the ledger is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** What {@link Ledger.reprice} did. */
+export interface RepriceResult {
+  /** Records in the range. */
+  records: number;
+  /** Records whose stored cost changed. */
+  changed: number;
 }
 
 /** Where a ledger URL points. */

@@ -17,7 +17,7 @@ import {
   startWalCheckpointer,
   type WalCheckpointer,
 } from './wal-checkpointer.js';
-import type { Ledger } from './ledger.js';
+import type { Ledger, RepriceResult } from './ledger.js';
 import type { DefaultDimensionKey, RecordFlag, UsageRecord } from './record.js';
 
 /**
@@ -173,6 +173,9 @@ function fromRow(row: Readonly<Record<string, unknown>>): UsageRecord {
   return record;
 }
 
+/** Records read and updated per transaction by reprice. */
+const REPRICE_PAGE = 5000;
+
 /** Runs synchronous work and reports its outcome as a promise (throws become rejections). */
 function settle<T>(work: () => T): Promise<T> {
   try {
@@ -284,6 +287,41 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     isRecordError,
   );
 
+  // Keyset pages of the (time, id) primary key: a month may hold millions of records, and
+  // better-sqlite3 cannot write on a connection while it iterates a query.
+  const repricePage = db.prepare<[number, string, number, number], Record<string, unknown>>(
+    `SELECT * FROM usage_records WHERE (time, id) > (?, ?) AND time >= ? AND time < ?
+     ORDER BY time, id LIMIT ${REPRICE_PAGE}`,
+  );
+  const updateCost = db.prepare<[number | null, number, string]>(
+    'UPDATE usage_records SET cost = ? WHERE time = ? AND id = ?',
+  );
+
+  function runReprice(
+    range: { since: number; until: number },
+    price: (record: UsageRecord) => number | undefined,
+  ): RepriceResult {
+    const result: RepriceResult = { records: 0, changed: 0 };
+    let after: [number, string] = [range.since, ''];
+    for (;;) {
+      const rows = repricePage.all(after[0], after[1], range.since, range.until);
+      const last = rows.at(-1);
+      if (last === undefined) return result;
+      // One transaction per page: a reprice interrupted keeps the pages it finished.
+      db.transaction(() => {
+        for (const row of rows) {
+          const record = fromRow(row);
+          const cost = price(record) ?? null;
+          result.records += 1;
+          if (cost === (record.cost ?? null)) continue;
+          updateCost.run(cost, record.time, record.id);
+          result.changed += 1;
+        }
+      }).immediate();
+      after = [Number(last['time']), String(last['id'])];
+    }
+  }
+
   function runQuery(query: UsageQuery): UsageRow[] {
     const q = resolveUsageQuery(query);
     const { sql, params } = buildUsageSql(q);
@@ -310,6 +348,7 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     query: (query) => settle(() => runQuery(query)),
     count: () => settle(() => countAll.get() ?? 0),
     customDimensionNames: () => settle(() => customNames.all()),
+    reprice: (range, price) => settle(() => runReprice(range, price)),
     get: (id) =>
       settle(() => {
         const row = selectOne.get(id);

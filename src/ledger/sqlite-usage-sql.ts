@@ -43,6 +43,15 @@ function dimensionSql(d: ResolvedDimension, params: Record<string, SqlValue>, sl
   return `json_extract(custom, @${slot})`;
 }
 
+/** A record's tokens: the total as stored, else prompt + completion (0 when none reported). */
+const RECORD_TOKENS = 'COALESCE(total_tokens, COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0))';
+
+/**
+ * A record is unpriced when it has tokens but no cost: its model had no price. A record without
+ * tokens (a refused or failed call) has nothing to price, so it is neither.
+ */
+export const UNPRICED_SQL = `(cost IS NULL AND ${RECORD_TOKENS} > 0)`;
+
 /**
  * The aggregate SQL of a validated query. Every value is a bound parameter; identifiers come
  * only from DIMENSION_COLUMNS / TOKEN_COLUMNS. Columns are aliased as toUsageRow expects.
@@ -78,6 +87,7 @@ export function buildUsageSql(q: ResolvedUsageQuery): { sql: string; params: Rec
     ];
     where.push(`(${alternatives.join(' OR ')})`);
   });
+  if (q.priced !== undefined) where.push(q.priced ? `NOT ${UNPRICED_SQL}` : UNPRICED_SQL);
   const sql = `SELECT ${[
     ...select,
     'COUNT(*) AS requests',
@@ -85,6 +95,8 @@ export function buildUsageSql(q: ResolvedUsageQuery): { sql: string; params: Rec
     `COALESCE(SUM(source = 'estimated'), 0) AS estimatedRequests`,
     `COALESCE(SUM(source = 'partial'), 0) AS partialRequests`,
     'SUM(cost) AS cost',
+    `COALESCE(SUM(CASE WHEN ${UNPRICED_SQL} THEN ${RECORD_TOKENS} ELSE 0 END), 0) AS unpricedTokens`,
+    `COALESCE(SUM(${UNPRICED_SQL}), 0) AS unpricedRequests`,
   ].join(', ')}
     FROM usage_records
     ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}

@@ -1,4 +1,9 @@
-import { calcPrice, type ModelPrice, type Provider } from '@pydantic/genai-prices';
+import {
+  calcPrice,
+  type ModelPrice,
+  type PriceCalculationResult,
+  type Provider,
+} from '@pydantic/genai-prices';
 import type { TokenUsage } from '../usage.js';
 import { createLruMap } from '../lru-map.js';
 
@@ -16,9 +21,18 @@ export const DEFAULT_PRICE_MEMO_ENTRIES = 1000;
 export interface PriceCatalog {
   /**
    * Cost in USD, or undefined when the model's price is unknown, no tokens were reported or the
-   * model name is longer than {@link MAX_PRICED_MODEL_CHARS}.
+   * model name is longer than {@link MAX_PRICED_MODEL_CHARS}. `providerId` is the catalog's
+   * provider id (see catalogProviderOf); undefined looks the model up by name across the
+   * catalog's providers. `time` (epoch ms, default now) picks the catalog price in force then.
    */
-  costOf(providerType: string, model: string | undefined, usage: TokenUsage): number | undefined;
+  costOf(
+    providerId: string | undefined,
+    model: string | undefined,
+    usage: TokenUsage,
+    time?: number,
+  ): number | undefined;
+  /** True when the catalog has a price for the model (same lookup as costOf). */
+  knows(providerId: string | undefined, model: string): boolean;
   /** Matches memoised now (at most the catalog's `maxMemoEntries`). */
   readonly memoSize: number;
 }
@@ -29,14 +43,25 @@ export interface PriceCatalogOptions {
   maxMemoEntries?: number;
 }
 
-// The catalog's provider ids for our backend types; other types (simulator, OpenAI-compatible
-// servers) match on the model name alone.
-const CATALOG_PROVIDER: Readonly<Record<string, string>> = {
-  openai: 'openai',
-  'azure-openai': 'azure',
-  anthropic: 'anthropic',
-  gemini: 'google',
-};
+/**
+ * The providers a model is looked up in when the backend names none (a simulator, an
+ * OpenAI-compatible server), after the catalog's own detection by name pattern (which knows
+ * `gpt-*` and `claude-*` but not, e.g., `text-embedding-3-small`). Only the providers that own
+ * the models they list: a host's price for an open model (Groq's Llama) is not the model's.
+ */
+const MODEL_OWNERS = [
+  'openai',
+  'anthropic',
+  'google',
+  'mistral',
+  'deepseek',
+  'x-ai',
+  'cohere',
+  'voyageai',
+  'moonshotai',
+  'zhipuai',
+  'minimax',
+] as const;
 
 interface MatchedModel {
   /** The catalog provider reduced to the one matched model. */
@@ -83,6 +108,26 @@ function flatPrices(model: Provider['models'][number]): ModelPrice | undefined {
 }
 
 /**
+ * The catalog's match for a model: under the given provider, else by the catalog's own
+ * detection from the name, else in each of {@link MODEL_OWNERS} in turn.
+ */
+function matchInCatalog(
+  usage: CatalogUsage,
+  model: string,
+  providerId: string | undefined,
+  timestamp: Date,
+): PriceCalculationResult {
+  if (providerId !== undefined) return calcPrice(usage, model, { providerId, timestamp });
+  const detected = calcPrice(usage, model, { timestamp });
+  if (detected !== null) return detected;
+  for (const owner of MODEL_OWNERS) {
+    const found = calcPrice(usage, model, { providerId: owner, timestamp });
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/**
  * A catalog with a per-model memo: a full catalog match scans every model's patterns (~0.1 ms),
  * too slow to repeat on every call, so the match is kept per (provider, model). Flat prices are
  * then applied directly; tiered or time-conditional prices go through the catalog each time.
@@ -95,43 +140,45 @@ export function createPriceCatalog(options: PriceCatalogOptions = {}): PriceCata
   if (!Number.isInteger(maxEntries) || maxEntries < 1)
     throw new RangeError('maxMemoEntries must be a positive integer');
   const memo = createLruMap<MatchedModel | null>(maxEntries);
+  const costOf: PriceCatalog['costOf'] = (providerId, model, usage, time) => {
+    if (model === undefined || model === '' || usage.promptTokens === undefined) return undefined;
+    if (model.length > MAX_PRICED_MODEL_CHARS) return undefined;
+    const catalogUsage: CatalogUsage = {
+      input_tokens: usage.promptTokens,
+      output_tokens: usage.completionTokens ?? 0,
+      ...(usage.cachedTokens !== undefined ? { cache_read_tokens: usage.cachedTokens } : {}),
+      ...(usage.cacheWriteTokens !== undefined ? { cache_write_tokens: usage.cacheWriteTokens } : {}),
+    };
+    const timestamp = new Date(time ?? Date.now());
+    const key = `${providerId ?? ''}\u0000${model}`;
+    try {
+      let matched = memo.get(key);
+      if (matched === undefined) {
+        const full = matchInCatalog(catalogUsage, model, providerId, timestamp);
+        const flat = full === null ? undefined : flatPrices(full.model);
+        matched =
+          full === null
+            ? null
+            : {
+                provider: { ...full.provider, models: [full.model] },
+                ...(flat !== undefined ? { flat } : {}),
+              };
+        memo.set(key, matched);
+        return full?.total_price;
+      }
+      if (matched === null) return undefined;
+      const fast = matched.flat !== undefined ? flatCost(matched.flat, catalogUsage) : undefined;
+      return fast ?? calcPrice(catalogUsage, model, { provider: matched.provider, timestamp })?.total_price;
+    } catch {
+      // A usage the catalog rejects (e.g. cache counts above the input) has no price.
+      return undefined;
+    }
+  };
   return {
     get memoSize() {
       return memo.size;
     },
-    costOf(providerType, model, usage) {
-      if (model === undefined || model === '' || usage.promptTokens === undefined) return undefined;
-      if (model.length > MAX_PRICED_MODEL_CHARS) return undefined;
-      const catalogUsage: CatalogUsage = {
-        input_tokens: usage.promptTokens,
-        output_tokens: usage.completionTokens ?? 0,
-        ...(usage.cachedTokens !== undefined ? { cache_read_tokens: usage.cachedTokens } : {}),
-        ...(usage.cacheWriteTokens !== undefined ? { cache_write_tokens: usage.cacheWriteTokens } : {}),
-      };
-      const providerId = CATALOG_PROVIDER[providerType];
-      const key = `${providerId ?? ''}\u0000${model}`;
-      try {
-        let matched = memo.get(key);
-        if (matched === undefined) {
-          const full = calcPrice(catalogUsage, model, providerId !== undefined ? { providerId } : {});
-          const flat = full === null ? undefined : flatPrices(full.model);
-          matched =
-            full === null
-              ? null
-              : {
-                  provider: { ...full.provider, models: [full.model] },
-                  ...(flat !== undefined ? { flat } : {}),
-                };
-          memo.set(key, matched);
-          return full?.total_price;
-        }
-        if (matched === null) return undefined;
-        const fast = matched.flat !== undefined ? flatCost(matched.flat, catalogUsage) : undefined;
-        return fast ?? calcPrice(catalogUsage, model, { provider: matched.provider })?.total_price;
-      } catch {
-        // A usage the catalog rejects (e.g. cache counts above the input) has no price.
-        return undefined;
-      }
-    },
+    costOf,
+    knows: (providerId, model) => costOf(providerId, model, { promptTokens: 0 }) !== undefined,
   };
 }

@@ -30,6 +30,8 @@ const FIGURE_LABELS: Record<UsageFigureKey, string> = {
   estimatedRequests: 'estimated',
   partialRequests: 'partial',
   cost: 'cost (USD)',
+  unpricedTokens: 'unpriced tokens',
+  unpricedRequests: 'unpriced',
 };
 
 type Cell = string | number | boolean | null | undefined;

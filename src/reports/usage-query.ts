@@ -22,9 +22,16 @@ export interface UsageQuery {
   until?: number;
   /** Bucket width in ms (from `1h`, `1d`, `15m`); buckets are aligned to the Unix epoch (UTC). */
   interval?: number;
-  /** Conditions: values of one dimension are OR-ed, different dimensions AND-ed. */
+  /**
+   * Conditions: values of one dimension are OR-ed, different dimensions AND-ed. The
+   * pseudo-dimension `priced` (true / false) keeps the priced / unpriced records (see
+   * UsageFigures); `custom.priced` reaches a custom dimension of that name.
+   */
   where: UsageFilter[];
 }
+
+/** The `--where` pseudo-dimension that selects records by whether they have a price. */
+export const PRICED_FILTER = 'priced';
 
 /** The figures of a usage row, in output order (DESIGN.md, `--format json`). */
 export const USAGE_FIGURES = [
@@ -33,6 +40,8 @@ export const USAGE_FIGURES = [
   'estimatedRequests',
   'partialRequests',
   'cost',
+  'unpricedTokens',
+  'unpricedRequests',
 ] as const;
 
 export type UsageFigureKey = (typeof USAGE_FIGURES)[number];
@@ -40,6 +49,9 @@ export type UsageFigureKey = (typeof USAGE_FIGURES)[number];
 /**
  * Sums over the records of a group. Token counts that were not reported count as 0 in a sum;
  * `cost` is null when no record of the group had a known price (an unknown cost is not free).
+ * `cost` sums the priced records only: `unpricedRequests` counts the records with tokens but no
+ * price (their model has none), `unpricedTokens` their total tokens, so a partly priced group
+ * never passes for fully priced.
  */
 export type UsageFigures = { [K in Exclude<UsageFigureKey, 'cost'>]: number } & { cost: number | null };
 
@@ -74,6 +86,8 @@ export interface ResolvedUsageQuery {
   until?: number;
   interval?: number;
   where: ResolvedFilter[];
+  /** Only priced (true) or only unpriced (false) records; absent: both. */
+  priced?: boolean;
 }
 
 /**
@@ -162,7 +176,12 @@ export function resolveUsageQuery(query: UsageQuery): ResolvedUsageQuery {
 
   // Group conditions per dimension so that repeated --where on one dimension reads as "any of".
   const filters = new Map<string, ResolvedFilter>();
+  const priced = new Set<boolean>();
   for (const { dim, value } of query.where) {
+    if (dim.trim().toLowerCase() === PRICED_FILTER) {
+      priced.add(parsePriced(value));
+      continue;
+    }
     const dimension = resolveDimension(dim);
     const id = dimensionId(dimension);
     const filter = filters.get(id) ?? { dimension, values: [] };
@@ -176,7 +195,16 @@ export function resolveUsageQuery(query: UsageQuery): ResolvedUsageQuery {
     ...(query.until !== undefined && { until: query.until }),
     ...(query.interval !== undefined && { interval: query.interval }),
     where: [...filters.values()],
+    // priced=true and priced=false together ask for every record.
+    ...(priced.size === 1 && { priced: priced.has(true) }),
   };
+}
+
+function parsePriced(value: string): boolean {
+  const lower = value.trim().toLowerCase();
+  if (lower === 'true') return true;
+  if (lower === 'false') return false;
+  throw badArgs(`invalid value ${JSON.stringify(value)} for ${PRICED_FILTER}: expected true or false`);
 }
 
 /** Rounds a cost sum to 6 decimals (a millionth of a dollar), hiding float summation noise. */

@@ -125,4 +125,10 @@ test('demo --once runs gateway, simulator and traffic from three teams, and prin
   for (const api of ['openai', 'azure-openai', 'anthropic', 'gemini']) {
     assert.match(res.stdout, new RegExp(`^${api} +\\S+ +[1-9]`, 'm'), `${api} has usage`);
   }
+  // Issue #9: every demo model is in the catalog, embeddings on the simulator included.
+  const embeddings = res.stdout.split('\n').find((l) => /^openai +embeddings /.test(l));
+  assert.ok(embeddings !== undefined);
+  const cells = embeddings.trim().split(/\s+/);
+  assert.deepEqual(cells.slice(-2), ['0', '0'], 'no unpriced tokens or requests');
+  assert.ok(Number(cells.at(-3)) > 0, `embeddings cost: ${embeddings}`);
 });

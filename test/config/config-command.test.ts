@@ -33,6 +33,40 @@ describe('tokenmeter config check', () => {
     assert.equal(run(['--config', file]), 'config OK: 1 backends, 1 apis, 1 products, 1 subscriptions\n');
   });
 
+  it('warns, and still says OK, about deployments whose model has no price', () => {
+    const file = join(dir, 'deployments.yaml');
+    const lines: string[] = [...MINIMAL];
+    lines[3] =
+      '    url: https://example.openai.azure.com\n    deployments: { dep-a: gpt-4o, dep-b: house-model, dep-c: agreed-model, dep-d: no-such-model }';
+    lines[2] = '    type: azure-openai';
+    writeFileSync(
+      file,
+      yamlLines(
+        ...lines,
+        'pricing:',
+        '  overrides:',
+        '    - { model: agreed-model, input: 1, output: 2, from: 2030-01-01 }',
+      ),
+    );
+    let err = '';
+    let out = '';
+    const program = new Command('tokenmeter').exitOverride();
+    addConfigCommand(program, {
+      cwd: () => dir,
+      env: {},
+      stdout: (t) => (out += t),
+      stderr: (t) => (err += t),
+    });
+    program.parse(['config', 'check', '--config', file], { from: 'user' });
+    assert.match(out, /^config OK/);
+    const warnings = err.trim().split('\n');
+    assert.deepEqual(
+      warnings.map((w) => w.split(': ')[0]),
+      [`${file} backends[0].deployments.dep-b`, `${file} backends[0].deployments.dep-d`],
+    );
+    for (const w of warnings) assert.match(w, /: warning: /);
+  });
+
   it('reads ./tokenmeter.yaml when no --config is given', () => {
     const cwd = mkdtempSync(join(dir, 'cwd-'));
     writeFileSync(join(cwd, 'tokenmeter.yaml'), yamlLines(...MINIMAL.slice(0, 9)));

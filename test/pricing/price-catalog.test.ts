@@ -24,11 +24,11 @@ test('the memoised flat-rate path prices exactly as the catalog does', () => {
       fc.integer({ min: 0, max: 2_000_000 }),
       fc.integer({ min: 0, max: 100_000 }),
       fc.nat({ max: 1000 }),
-      ([type, model, providerId], prompt, completion, cachedPerMille) => {
+      ([, model, providerId], prompt, completion, cachedPerMille) => {
         const cached = Math.floor((prompt * cachedPerMille) / 1000);
         const usage = { input_tokens: prompt, output_tokens: completion, cache_read_tokens: cached };
         const expected = calcPrice(usage, model, providerId !== undefined ? { providerId } : {})?.total_price;
-        const got = catalog.costOf(type, model, {
+        const got = catalog.costOf(providerId, model, {
           promptTokens: prompt,
           completionTokens: completion,
           cachedTokens: cached,

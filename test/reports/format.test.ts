@@ -15,6 +15,8 @@ const figures = {
   estimatedRequests: 0,
   partialRequests: 0,
   cost: 1.5,
+  unpricedTokens: 0,
+  unpricedRequests: 0,
 };
 
 const rows: UsageRow[] = [
@@ -77,6 +79,8 @@ describe('usage output formats', () => {
       'estimatedRequests',
       'partialRequests',
       'cost',
+      'unpricedTokens',
+      'unpricedRequests',
     ]);
     assert.deepEqual(first?.slice(0, 4), ['team "a", east', 'gpt-4o', '1', '1234567']);
     assert.deepEqual([second?.[0], second?.[1], second?.[11]], ['', 'line\nbreak', '']);
@@ -99,16 +103,19 @@ describe('usage output formats', () => {
     ).split('\n');
     assert.match(
       lines[0] ?? '',
-      /^time \(UTC\)\s+subscription\s+requests\s+prompt\s+completion\s+total\s+cached\s+cache write\s+reasoning\s+estimated\s+partial\s+cost \(USD\)$/,
+      /^time \(UTC\)\s+subscription\s+requests\s+prompt\s+completion\s+total\s+cached\s+cache write\s+reasoning\s+estimated\s+partial\s+cost \(USD\)\s+unpriced tokens\s+unpriced$/,
     );
-    assert.match(lines[2] ?? '', /^2025-01-15 10:00\s+team-a\s+1\s+1,234,567\s+20\s+1,234,587\s.*\s1\.50$/);
-    assert.match(lines.at(-1) ?? '', /^TOTAL\s+2\s+2,469,134\s.*\s3\.00$/);
+    assert.match(
+      lines[2] ?? '',
+      /^2025-01-15 10:00\s+team-a\s+1\s+1,234,567\s+20\s+1,234,587\s.*\s1\.50\s+0\s+0$/,
+    );
+    assert.match(lines.at(-1) ?? '', /^TOTAL\s+2\s+2,469,134\s.*\s3\.00\s+0\s+0$/);
     // Right-aligned figures: every line has the same length up to its last column.
     const widths = new Set(lines.filter((l) => !l.startsWith('---')).map((l) => l.length));
     assert.equal(widths.size, 1, lines.join('\n'));
     const withNull = formatRows(rows, ['subscription', 'model'], 'table');
     assert.match(withNull, /\(none\)/);
-    assert.match(withNull, /TOTAL.*1\.50$/m);
+    assert.match(withNull, /TOTAL.*1\.50\s+0\s+0$/m);
   });
 
   describe('hostile dimension values', () => {
@@ -166,7 +173,7 @@ describe('usage output formats', () => {
       const withNegative: UsageRow[] = [...hostileRows, { user: '-5', model: 'neg', ...figures, cost: -1.5 }];
       const records = readCsv(formatRows(withNegative, ['user', 'model'], 'csv'));
       assert.equal(records.length, withNegative.length + 1);
-      for (const record of records) assert.equal(record.length, 12);
+      for (const record of records) assert.equal(record.length, 14);
       const users = records.slice(1).map((r) => r[0]);
       assert.deepEqual(users, [...hostile, ...formulas.map((f) => `'${f}`), ...plain, "'-5"]);
       for (const record of records.slice(1)) {

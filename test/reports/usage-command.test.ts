@@ -105,6 +105,8 @@ describe('tokenmeter usage (in-process)', () => {
       'estimatedRequests',
       'partialRequests',
       'cost',
+      'unpricedTokens',
+      'unpricedRequests',
     ]);
   });
 

@@ -19,6 +19,8 @@ const zero = {
   reasoningTokens: 0,
   estimatedRequests: 0,
   partialRequests: 0,
+  unpricedTokens: 0,
+  unpricedRequests: 0,
 };
 
 function q(partial: Partial<UsageQuery>): UsageQuery {
@@ -86,6 +88,9 @@ describe('usage queries on the SQLite ledger', () => {
         totalTokens: 15,
         ...zero,
         cost: null,
+        // n1 has tokens and no price.
+        unpricedTokens: 15,
+        unpricedRequests: 1,
       },
       {
         subscription: 'team-a',
@@ -96,6 +101,9 @@ describe('usage queries on the SQLite ledger', () => {
         ...zero,
         estimatedRequests: 1,
         cost: 0.3,
+        // a3 (its total) has no price.
+        unpricedTokens: 15,
+        unpricedRequests: 1,
       },
       {
         subscription: 'team-b',
@@ -107,6 +115,9 @@ describe('usage queries on the SQLite ledger', () => {
         cachedTokens: 4,
         partialRequests: 1,
         cost: 0.3,
+        // b2 has no price, and no total: its prompt tokens count.
+        unpricedTokens: 10,
+        unpricedRequests: 1,
       },
     ]);
   });
