@@ -11,6 +11,7 @@ export const ERROR_CATALOGUE = {
   TM_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error' },
   TM_BAD_PATH: { status: 400, type: 'invalid_request_error' },
   TM_LEDGER_UNAVAILABLE: { status: 503, type: 'api_error' },
+  TM_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota' },
   /** An API's JWT could not be checked: its identity provider's keys (JWKS) cannot be fetched. */
   TM_AUTH_UNAVAILABLE: { status: 503, type: 'api_error' },
   TM_UPSTREAM_UNAVAILABLE: { status: 502, type: 'api_error' },

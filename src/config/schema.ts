@@ -113,6 +113,8 @@ const backendSchema = z
     simulator: simulatorOptions.optional(),
     /** Deployment name → model, for pricing (an Azure deployment's name says nothing of its model). */
     deployments: z.record(z.string().min(1), z.string().min(1)).default({}),
+    /** A fixed monthly cost (provisioned capacity, PTU), split by tokens between subscriptions. */
+    monthlyCost: z.number().nonnegative().optional(),
   })
   .strict()
   .refine((b) => b.type === 'simulator' || b.url !== undefined, {
@@ -166,6 +168,23 @@ const productSchema = z.object({ id, apis: z.array(id).min(1, 'must list at leas
 export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const metadataKey = z.string().regex(METADATA_KEY_PATTERN, 'must be an identifier (letters, digits, "_")');
 
+/**
+ * `subscriptions[].budget`: a monthly limit (tokens, cost in `pricing.currency`, or both), the
+ * percentages that alert once per month each, and whether calls are refused once it is used up.
+ */
+const budgetSchema = z
+  .object({
+    monthlyTokens: z.number().int().positive().optional(),
+    monthlyCost: z.number().positive().optional(),
+    alertAt: z.array(z.number().positive().max(1000)).default([50, 80, 100]),
+    /** alert: only alerts; block: calls get 429 TM_BUDGET_EXCEEDED once the budget is used up. */
+    onExceeded: z.enum(['alert', 'block']).default('alert'),
+  })
+  .strict()
+  .refine((b) => b.monthlyTokens !== undefined || b.monthlyCost !== undefined, {
+    message: 'give monthlyTokens, monthlyCost or both',
+  });
+
 const subscriptionSchema = z
   .object({
     id,
@@ -176,6 +195,7 @@ const subscriptionSchema = z
     revoked: z.boolean().default(false),
     /** A free map the subscription carries (`subscription.metadata` in expressions). */
     metadata: z.record(metadataKey, z.string()).default({}),
+    budget: budgetSchema.optional(),
   })
   .strict();
 
@@ -266,6 +286,51 @@ const pricingSchema = z
   })
   .strict();
 
+/** The SMTP server reports and alerts are e-mailed through (nodemailer). */
+const smtpSchema = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(587),
+    /** true: TLS from the start (port 465); false: STARTTLS when the server offers it. */
+    secure: z.boolean().default(false),
+    user: z.string().optional(),
+    pass: z.string().optional(),
+    /** The sender, e.g. `tokenmeter <chargeback@example.com>`. */
+    from: z.string().min(1),
+  })
+  .strict();
+
+/** An IANA time zone name Intl knows (e.g. Europe/Berlin). */
+const timeZone = checkedString((name) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return undefined;
+  } catch {
+    return 'must be an IANA time zone name such as Europe/Berlin or UTC';
+  }
+});
+
+/** Monthly chargeback reports: their time zone, where they are posted, and when they go out. */
+const reportsSchema = z
+  .object({
+    /** Months start at midnight in this zone (default UTC). */
+    timezone: timeZone.default('UTC'),
+    /** `report --send` POSTs the month's JSON here. */
+    webhook: checkedString(describeBackendUrlProblem).optional(),
+    /** monthly: `serve` sends last month's reports on the 1st (once across gateways). */
+    schedule: z.enum(['monthly']).optional(),
+  })
+  .strict();
+
+/** Budget alerts: a POST to `webhook`, and an e-mail to the owner when `smtp` is configured. */
+const alertsSchema = z
+  .object({
+    webhook: checkedString(describeBackendUrlProblem).optional(),
+    /** E-mail the subscription's owner (needs `smtp`); default true. */
+    email: z.boolean().default(true),
+  })
+  .strict();
+
 /** Only SQLite for now: the PostgreSQL ledger is in the contract but not implemented. */
 const ledgerUrl = checkedString(describeLedgerUrlProblem);
 
@@ -297,6 +362,9 @@ const configObject = z
       .default({}),
     tokenMetrics: z.array(tokenMetricSchema).default([]),
     pricing: pricingSchema.default(pricingSchema.parse({})),
+    smtp: smtpSchema.optional(),
+    reports: reportsSchema.default(reportsSchema.parse({})),
+    alerts: alertsSchema.default(alertsSchema.parse({})),
   })
   .strict();
 
@@ -320,5 +388,9 @@ export type TokenMetricConfig = Config['tokenMetrics'][number];
 export type DimensionConfig = TokenMetricConfig['dimensions'][number];
 export type JwtAuthConfig = NonNullable<NonNullable<ApiConfig['auth']>['jwt']>;
 export type PricingConfig = Config['pricing'];
+export type BudgetConfig = NonNullable<SubscriptionConfig['budget']>;
+export type SmtpConfig = NonNullable<Config['smtp']>;
+export type ReportsConfig = Config['reports'];
+export type AlertsConfig = Config['alerts'];
 export type PriceOverrideConfig = PricingConfig['overrides'][number];
 export type MetricScope = NonNullable<TokenMetricConfig['scope']>;
