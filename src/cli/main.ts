@@ -4,6 +4,7 @@ import { addConfigCommand } from './config-command.js';
 import { addDemoCommand } from './demo-command.js';
 import { addKeysCommand } from './keys-command.js';
 import { addRepriceCommand } from './reprice-command.js';
+import { addReportCommand } from './report-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addUsageCommand } from './usage-command.js';
 import { resolveLedgerSource } from './config-file.js';
@@ -18,6 +19,7 @@ export function createProgram(): Command {
   addServeCommand(program);
   addDemoCommand(program);
   addUsageCommand(program, resolveLedgerSource);
+  addReportCommand(program);
   addRepriceCommand(program);
   addKeysCommand(program);
   addConfigCommand(program);

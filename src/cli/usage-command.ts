@@ -43,7 +43,7 @@ interface UsageOptions {
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** Bad query input and bad ledger URLs surface from lower layers as coded errors; the CLI exits 2. */
-function asCliInput<T>(work: () => T): T {
+export function asCliInput<T>(work: () => T): T {
   try {
     return work();
   } catch (err) {
@@ -71,7 +71,7 @@ function parseBy(values: readonly string[] | undefined): string[] {
 }
 
 /** Opens the ledger, or returns undefined when it is an SQLite file that does not exist yet. */
-function openExistingLedger(url: string): Ledger | undefined {
+export function openExistingLedger(url: string): Ledger | undefined {
   const location = asCliInput(() => parseLedgerUrl(url));
   // Reading must not leave an empty database (and its directory) behind where there was none.
   if (location.kind === 'sqlite' && location.path !== SQLITE_MEMORY && !existsSync(location.path))
@@ -93,7 +93,7 @@ function openExistingLedger(url: string): Ledger | undefined {
  * A custom dimension must be one the configuration defines or one the ledger holds: a typo in
  * --by or --where is bad input (exit 2), not an empty column.
  */
-function checkCustomDimensionsKnown(query: ResolvedUsageQuery, known: ReadonlySet<string>): void {
+export function checkCustomDimensionsKnown(query: ResolvedUsageQuery, known: ReadonlySet<string>): void {
   for (const d of [...query.by, ...query.where.map((w) => w.dimension)]) {
     if (d.kind !== 'custom' || known.has(d.name)) continue;
     const custom = known.size > 0 ? `, or a custom dimension (${[...known].sort().join(', ')})` : '';
