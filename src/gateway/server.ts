@@ -56,6 +56,8 @@ export interface Gateway {
   records: RecordSink;
   /** The simulator backends this gateway started, by backend id. */
   simulators: ReadonlyMap<string, Simulator>;
+  /** The budgets of the subscriptions, when any is configured. */
+  budgets: BudgetTracker | undefined;
   close(): Promise<void>;
 }
 
@@ -163,6 +165,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     metrics,
     records: sink,
     simulators,
+    budgets,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
