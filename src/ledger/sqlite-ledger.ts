@@ -24,7 +24,13 @@ import {
   type WalCheckpointer,
 } from './wal-checkpointer.js';
 import { randomUUID } from 'node:crypto';
-import type { BudgetAlertClaim, BudgetAlertKey, Ledger, RepriceResult, SubscriptionTotals } from './ledger.js';
+import type {
+  BudgetAlertClaim,
+  BudgetAlertKey,
+  Ledger,
+  RepriceResult,
+  SubscriptionTotals,
+} from './ledger.js';
 import type { DefaultDimensionKey, RecordFlag, UsageRecord } from './record.js';
 
 /**
