@@ -15,6 +15,7 @@ import type { RecordSink } from './record-sink.js';
 import type { RefusalCounter } from './refusal-counter.js';
 import { relayUpstream } from './upstream-relay.js';
 import { sendError } from './send-error.js';
+import type { BudgetTracker } from '../budgets/budget-tracker.js';
 import type { CallerIdentifier } from '../auth/identify-caller.js';
 import type { RecordIdGenerator } from '../ledger/record-id.js';
 import type { UsageRecord } from '../ledger/record.js';
@@ -38,6 +39,8 @@ export interface ProxyDeps {
   tracer: CallTracer;
   refusals: RefusalCounter;
   log: Logger;
+  /** Budgets of the subscriptions (absent: none configured); refuses calls of a used-up `block` budget. */
+  budgets?: BudgetTracker;
 }
 
 /** The API a call was routed to, for counting a refusal after it (absent: none). */
@@ -106,6 +109,9 @@ async function prepareCall(
   const subPath = fromQuery?.subPath ?? match.subPath;
   const caller = await deps.callers.identify(req.headers, match.api, fromQuery?.key);
   trace?.identified(caller);
+  // Before anything is read or forwarded: a used-up blocking budget costs the backend nothing.
+  const overBudget = deps.budgets?.refusal(caller.subscription.id);
+  if (overBudget !== undefined) throw overBudget;
   trace?.reach('operation');
   const route = match.adapter.matchRoute(req.method ?? 'GET', subPath);
   if (route === undefined) {

@@ -25,6 +25,9 @@ import { createManagedKeys, type ManagedKeys } from '../auth/managed-keys.js';
 import { openKeyStore } from '../auth/open-key-store.js';
 import { createAdminApi, type AdminApi } from '../admin/admin-api.js';
 import { createAdminKey } from '../admin/admin-key.js';
+import { createAlertChannels } from '../budgets/alert-delivery.js';
+import { exposeBudgetRatios } from '../budgets/budget-gauge.js';
+import { createBudgetTracker, type BudgetTracker } from '../budgets/budget-tracker.js';
 import { claimsReadBy } from '../trace/claims-read.js';
 import { createCallTracer } from '../trace/call-tracer.js';
 
@@ -39,6 +42,8 @@ export interface GatewayOptions {
   /** Overrides config.gateway.port (0 = any free port). */
   port?: number;
   logger?: Logger;
+  /** Budget tracking: a wall clock to cross a month in tests, the ledger refresh period (1000 ms). */
+  budgets?: { clock?: () => number; refreshMs?: number };
 }
 
 /** A running gateway. */
@@ -51,6 +56,8 @@ export interface Gateway {
   records: RecordSink;
   /** The simulator backends this gateway started, by backend id. */
   simulators: ReadonlyMap<string, Simulator>;
+  /** The budgets of the subscriptions, when any is configured. */
+  budgets: BudgetTracker | undefined;
   close(): Promise<void>;
 }
 
@@ -92,13 +99,16 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   let backends = new Map<string, Backend>();
   // Whatever was started is released again if a later step fails (e.g. EADDRINUSE), so the
   // process can exit with the error instead of hanging on open handles.
-  const sink = createRecordSink(ledger, [metrics], log, {
+  const budgets = createBudgets(config, ledger, log, options.budgets);
+  const sink = createRecordSink(ledger, budgets === undefined ? [metrics] : [metrics, budgets], log, {
     whenUnavailable: config.ledgerPolicy.whenUnavailable,
     ...(journalPath !== undefined ? { journal: openFallbackJournal(journalPath) } : {}),
   });
   exposeRecordingStats(metrics, sink);
+  if (budgets !== undefined) exposeBudgetRatios(metrics.registry, budgets);
   const releaseResources = async (): Promise<void> => {
     callers.close();
+    await budgets?.close();
     await managedKeys.close();
     await closeBackends(backends);
     await Promise.all([...simulators.values()].map((s) => s.close()));
@@ -109,6 +119,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   try {
     // Records a previous run left in the fallback journal reach the ledger before new calls do.
     await sink.recover();
+    await budgets?.start();
     await startManagedKeys(managedKeys, ledgerUrl, config.gateway.keyRefreshMs, metrics);
     for (const backend of config.backends) {
       if (backend.type !== 'simulator') continue;
@@ -129,6 +140,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       tracer,
       refusals: createRefusalCounter(metrics.registry),
       log,
+      ...(budgets !== undefined ? { budgets } : {}),
     };
     server = createServer(clientLimits(config.gateway), (req, res) => {
       handleRequest(req, res, deps, metrics, sink, admin).catch((err: unknown) => {
@@ -153,6 +165,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     metrics,
     records: sink,
     simulators,
+    budgets,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -232,6 +245,25 @@ async function startManagedKeys(
     'Polls of the managed keys that failed; the keys loaded last stayed in use.',
     () => managedKeys.reloadFailures,
   );
+}
+
+/** The budget tracker when a subscription has a budget (none otherwise: no timer, no cost per call). */
+function createBudgets(
+  config: Config,
+  ledger: Ledger,
+  log: Logger,
+  options: GatewayOptions['budgets'] = {},
+): BudgetTracker | undefined {
+  if (!config.subscriptions.some((s) => s.budget !== undefined)) return undefined;
+  return createBudgetTracker({
+    subscriptions: config.subscriptions,
+    timeZone: config.reports.timezone,
+    currency: config.pricing.currency,
+    ledger,
+    channels: createAlertChannels(config.alerts, config.smtp),
+    log,
+    ...options,
+  });
 }
 
 /**

@@ -34,6 +34,28 @@ export interface Ledger {
     range: { since: number; until: number },
     price: (record: UsageRecord) => number | undefined,
   ): Promise<RepriceResult>;
+  /**
+   * Per subscription among `subscriptions`: the tokens (as `usage` counts them: the total, else
+   * prompt + completion) and the cost (NULL costs count 0) of the records with
+   * `since <= time < until` (epoch ms). Subscriptions without records are absent. One aggregate
+   * over the time range (budgets refresh it every second).
+   */
+  subscriptionTotals(
+    range: { since: number; until: number },
+    subscriptions: readonly string[],
+  ): Promise<Map<string, SubscriptionTotals>>;
+  /**
+   * Claims the delivery of one budget alert on one channel, across every gateway sharing the
+   * ledger: `claimed` (with the claim to settle) when nobody sent it and nobody else holds a
+   * claim younger than `leaseMs`; `sent` when it was delivered already; `busy` otherwise.
+   */
+  claimBudgetAlert(alert: BudgetAlertKey, now: number, leaseMs: number): Promise<BudgetAlertClaim>;
+  /**
+   * Settles a claim: `delivered` marks the alert sent for good; otherwise the claim is released
+   * so that a later attempt (any gateway) claims it again. A claim taken over by another gateway
+   * after its lease is left alone.
+   */
+  settleBudgetAlert(alert: BudgetAlertKey, claim: string, delivered: boolean, now: number): Promise<void>;
   /** The custom dimension names that occur in stored records. */
   customDimensionNames(): Promise<string[]>;
   /** Releases the connection; the ledger is unusable afterwards. */
@@ -47,6 +69,30 @@ export interface RepriceResult {
   /** Records whose stored cost changed. */
   changed: number;
 }
+
+/** What {@link Ledger.subscriptionTotals} sums per subscription. */
+export interface SubscriptionTotals {
+  tokens: number;
+  /** In `pricing.currency`, as stored; unpriced records add nothing. */
+  cost: number;
+}
+
+/** One budget alert on one channel: sent at most once (schema migration 5, `budget_alerts`). */
+export interface BudgetAlertKey {
+  subscription: string;
+  /** YYYY-MM in `reports.timezone`. */
+  month: string;
+  unit: 'tokens' | 'cost';
+  /** A percentage of `budget.alertAt`. */
+  threshold: number;
+  channel: 'webhook' | 'email';
+}
+
+/** The outcome of {@link Ledger.claimBudgetAlert}. */
+export type BudgetAlertClaim =
+  | { state: 'claimed'; claim: string }
+  | { state: 'sent' }
+  | { state: 'busy' };
 
 /** Where a ledger URL points. */
 export type LedgerLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };

@@ -11,13 +11,26 @@ import {
 } from '../reports/usage-query.js';
 import { USAGE_FIELDS, type UsageSource } from '../usage.js';
 import { createGroupCommitter } from './group-commit.js';
-import { buildUsageSql, DIMENSION_COLUMNS, TOKEN_COLUMNS, type SqlValue } from './sqlite-usage-sql.js';
+import {
+  buildUsageSql,
+  DIMENSION_COLUMNS,
+  RECORD_TOKENS,
+  TOKEN_COLUMNS,
+  type SqlValue,
+} from './sqlite-usage-sql.js';
 import {
   SAFETY_NET_CHECKPOINT_PAGES,
   startWalCheckpointer,
   type WalCheckpointer,
 } from './wal-checkpointer.js';
-import type { Ledger, RepriceResult } from './ledger.js';
+import { randomUUID } from 'node:crypto';
+import type {
+  BudgetAlertClaim,
+  BudgetAlertKey,
+  Ledger,
+  RepriceResult,
+  SubscriptionTotals,
+} from './ledger.js';
 import type { DefaultDimensionKey, RecordFlag, UsageRecord } from './record.js';
 
 /**
@@ -99,6 +112,21 @@ const MIGRATIONS: readonly string[] = [
      counter INTEGER NOT NULL
    );
    INSERT INTO managed_key_changes (id, counter) VALUES (1, 0);`,
+  // 5: budget alerts (src/budgets/). One row per alert and channel: the primary key makes an
+  // alert at most once per month across gateways. `claim` is held while a gateway delivers
+  // (claimed_at starts its lease, so a gateway killed mid-delivery does not block it forever);
+  // `sent_at` is set only once delivered: a failed delivery releases the claim and is retried.
+  `CREATE TABLE budget_alerts (
+     subscription TEXT NOT NULL,
+     month TEXT NOT NULL,
+     unit TEXT NOT NULL CHECK (unit IN ('tokens', 'cost')),
+     threshold REAL NOT NULL,
+     channel TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
+     claim TEXT,
+     claimed_at INTEGER NOT NULL,
+     sent_at INTEGER,
+     PRIMARY KEY (subscription, month, unit, threshold, channel)
+   ) WITHOUT ROWID;`,
 ];
 
 const INSERT_COLUMNS = [
@@ -331,6 +359,56 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     return sortUsageRows(q, rows);
   }
 
+  const totalsBySubscription = db.prepare<[number, number, string], Record<string, unknown>>(
+    `SELECT subscription, SUM(${RECORD_TOKENS}) AS tokens, TOTAL(cost) AS cost FROM usage_records
+     WHERE time >= ? AND time < ? AND subscription IN (SELECT value FROM json_each(?))
+     GROUP BY subscription`,
+  );
+  function runSubscriptionTotals(
+    range: { since: number; until: number },
+    subscriptions: readonly string[],
+  ): Map<string, SubscriptionTotals> {
+    const totals = new Map<string, SubscriptionTotals>();
+    for (const row of totalsBySubscription.all(range.since, range.until, JSON.stringify(subscriptions)))
+      totals.set(String(row['subscription']), { tokens: Number(row['tokens']), cost: Number(row['cost']) });
+    return totals;
+  }
+
+  const alertKey = (a: BudgetAlertKey): [string, string, string, number, string] => [
+    a.subscription,
+    a.month,
+    a.unit,
+    a.threshold,
+    a.channel,
+  ];
+  const KEY_MATCH = 'subscription = ? AND month = ? AND unit = ? AND threshold = ? AND channel = ?';
+  // Insert-or-take-over in one statement: a new row, or an unsent one whose claim was released
+  // (claimed_at 0) or whose lease ran out. changes = 1 tells this connection it won.
+  const claimAlert = db.prepare<[string, string, string, number, string, string, number, number]>(
+    `INSERT INTO budget_alerts (subscription, month, unit, threshold, channel, claim, claimed_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (subscription, month, unit, threshold, channel) DO UPDATE
+       SET claim = excluded.claim, claimed_at = excluded.claimed_at
+       WHERE budget_alerts.sent_at IS NULL AND budget_alerts.claimed_at <= ?`,
+  );
+  const alertSentAt = db
+    .prepare<[string, string, string, number, string], number | null>(
+      `SELECT sent_at FROM budget_alerts WHERE ${KEY_MATCH}`,
+    )
+    .pluck();
+  const markAlertSent = db.prepare<[number, string, string, string, number, string, string]>(
+    `UPDATE budget_alerts SET sent_at = ? WHERE ${KEY_MATCH} AND claim = ?`,
+  );
+  const releaseAlert = db.prepare<[string, string, string, number, string, string]>(
+    `UPDATE budget_alerts SET claim = NULL, claimed_at = 0 WHERE ${KEY_MATCH} AND claim = ? AND sent_at IS NULL`,
+  );
+  function runClaimAlert(alert: BudgetAlertKey, now: number, leaseMs: number): BudgetAlertClaim {
+    const claim = randomUUID();
+    if (claimAlert.run(...alertKey(alert), claim, now, now - leaseMs).changes === 1)
+      return { state: 'claimed', claim };
+    return typeof alertSentAt.get(...alertKey(alert)) === 'number' ? { state: 'sent' } : { state: 'busy' };
+  }
+
   // Started with the first append: a ledger opened only to read (tokenmeter usage) never
   // checkpoints behind the gateway's back.
   let checkpointer: WalCheckpointer | undefined;
@@ -349,6 +427,13 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     count: () => settle(() => countAll.get() ?? 0),
     customDimensionNames: () => settle(() => customNames.all()),
     reprice: (range, price) => settle(() => runReprice(range, price)),
+    subscriptionTotals: (range, subscriptions) => settle(() => runSubscriptionTotals(range, subscriptions)),
+    claimBudgetAlert: (alert, now, leaseMs) => settle(() => runClaimAlert(alert, now, leaseMs)),
+    settleBudgetAlert: (alert, claim, delivered, now) =>
+      settle(() => {
+        if (delivered) markAlertSent.run(now, ...alertKey(alert), claim);
+        else releaseAlert.run(...alertKey(alert), claim);
+      }),
     get: (id) =>
       settle(() => {
         const row = selectOne.get(id);

@@ -44,7 +44,8 @@ function dimensionSql(d: ResolvedDimension, params: Record<string, SqlValue>, sl
 }
 
 /** A record's tokens: the total as stored, else prompt + completion (0 when none reported). */
-const RECORD_TOKENS = 'COALESCE(total_tokens, COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0))';
+export const RECORD_TOKENS =
+  'COALESCE(total_tokens, COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0))';
 
 /**
  * A record is unpriced when it has tokens but no cost: its model had no price. A record without
