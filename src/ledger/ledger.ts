@@ -89,10 +89,7 @@ export interface BudgetAlertKey {
 }
 
 /** The outcome of {@link Ledger.claimBudgetAlert}. */
-export type BudgetAlertClaim =
-  | { state: 'claimed'; claim: string }
-  | { state: 'sent' }
-  | { state: 'busy' };
+export type BudgetAlertClaim = { state: 'claimed'; claim: string } | { state: 'sent' } | { state: 'busy' };
 
 /** Where a ledger URL points. */
 export type LedgerLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
