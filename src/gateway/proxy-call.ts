@@ -109,9 +109,6 @@ async function prepareCall(
   const subPath = fromQuery?.subPath ?? match.subPath;
   const caller = await deps.callers.identify(req.headers, match.api, fromQuery?.key);
   trace?.identified(caller);
-  // Before anything is read or forwarded: a used-up blocking budget costs the backend nothing.
-  const overBudget = deps.budgets?.refusal(caller.subscription.id);
-  if (overBudget !== undefined) throw overBudget;
   trace?.reach('operation');
   const route = match.adapter.matchRoute(req.method ?? 'GET', subPath);
   if (route === undefined) {
@@ -125,6 +122,10 @@ async function prepareCall(
   // A call that could not be recorded durably is not forwarded (ledger.whenUnavailable).
   const refusal = route.metered ? deps.sink.refusal() : undefined;
   if (refusal !== undefined) throw refusal;
+  // Before the body is read or anything forwarded: a used-up blocking budget costs the backend
+  // nothing. Unmetered operations (count_tokens) cost no tokens and stay open.
+  const overBudget = route.metered ? deps.budgets?.refusal(caller.subscription.id) : undefined;
+  if (overBudget !== undefined) throw overBudget;
   trace?.reach('read-body');
   const raw = await readBody(req, deps.config.gateway.maxBodyBytes);
   const body = parseJsonBody(raw);
