@@ -8,6 +8,7 @@ import { makeTempDir } from '../ledger/fixtures/records.js';
 import {
   budgetConfig,
   chat,
+  KEY,
   startBudgetGateway,
   startMailReceiver,
   startWebhookReceiver,
@@ -72,7 +73,17 @@ describe('budgets', () => {
 
   it('blocks a used-up budget with 429 TM_BUDGET_EXCEEDED: nothing forwarded or billed; the metric shows the ratio', async () => {
     const gw = await startBudgetGateway(
-      budgetConfig(`sqlite:${join(temp.dir, 'block.db')}`, { monthlyTokens: 40, onExceeded: 'block' }),
+      budgetConfig(
+        `sqlite:${join(temp.dir, 'block.db')}`,
+        { monthlyTokens: 40, onExceeded: 'block' },
+        {
+          apis: [
+            { id: 'openai', path: '/openai/v1', type: 'openai', backend: 'sim' },
+            { id: 'claude', path: '/anthropic', type: 'anthropic', backend: 'sim' },
+          ],
+          products: [{ id: 'p', apis: ['openai', 'claude'] }],
+        },
+      ),
     );
     try {
       let refused: Awaited<ReturnType<typeof chat>> | undefined;
@@ -86,6 +97,14 @@ describe('budgets', () => {
       const billed = await gw.ledger.count();
       assert.equal((await chat(gw)).status, 429);
       assert.equal(gw.simulators.get('sim')?.stats().requests, forwarded);
+      assert.equal(await gw.ledger.count(), billed);
+      // count_tokens is never metered: it costs no tokens and stays open over budget.
+      const counted = await fetch(`${gw.url}/anthropic/v1/messages/count_tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      assert.equal(counted.status, 200);
       assert.equal(await gw.ledger.count(), billed);
       const metrics = await (await fetch(`${gw.url}/metrics`)).text();
       const ratio = /^tokenmeter_budget_used_ratio\{subscription="team-a"\} (\S+)$/m.exec(metrics)?.[1];
