@@ -72,7 +72,12 @@ export interface Ledger {
    * Settles a claim: `delivered` records the delivery (sent_at = now); otherwise the claim is
    * released and nothing is recorded, so the next `--send` or scheduled run retries it.
    */
-  settleReportDelivery(delivery: ReportDeliveryKey, claim: string, delivered: boolean, now: number): Promise<void>;
+  settleReportDelivery(
+    delivery: ReportDeliveryKey,
+    claim: string,
+    delivered: boolean,
+    now: number,
+  ): Promise<void>;
   /** The custom dimension names that occur in stored records. */
   customDimensionNames(): Promise<string[]>;
   /** Releases the connection; the ledger is unusable afterwards. */
@@ -106,10 +111,7 @@ export interface BudgetAlertKey {
 }
 
 /** The outcome of {@link Ledger.claimBudgetAlert}. */
-export type BudgetAlertClaim =
-  | { state: 'claimed'; claim: string }
-  | { state: 'sent' }
-  | { state: 'busy' };
+export type BudgetAlertClaim = { state: 'claimed'; claim: string } | { state: 'sent' } | { state: 'busy' };
 
 /** One delivery of a month's chargeback report: sent at most once unless forced (migration 6). */
 export interface ReportDeliveryKey {
