@@ -21,6 +21,14 @@ export type DeliveryOutcome =
   | { state: 'failed'; channel: 'email' | 'webhook'; recipient: string; address: string; error: string }
   | { state: 'skipped'; channel: 'email'; recipient: string; reason: string };
 
+// nodemailer's codes for a server that cannot be reached at all (not a refused recipient).
+const UNREACHABLE_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS']);
+
+function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && UNREACHABLE_CODES.has(code);
+}
+
 /** How long a claim keeps other senders off one delivery (longer than any delivery takes). */
 export const DELIVERY_LEASE_MS = 5 * 60_000;
 
@@ -80,15 +88,21 @@ export async function deliverMonthReport(
   options: { force: boolean; now: () => number },
 ): Promise<DeliveryOutcome[]> {
   const outcomes: DeliveryOutcome[] = [];
+  // Set once the SMTP server could not be reached: the other e-mails fail at once with the same
+  // reason instead of each waiting out its own connection timeout.
+  let unreachable: string | undefined;
   const attempt = async (key: ReportDeliveryKey, address: string, send: () => Promise<unknown>) => {
     const claim = await ledger.claimReportDelivery(key, options.now(), DELIVERY_LEASE_MS, options.force);
     if (claim.state === 'sent') return void outcomes.push({ state: 'already-sent', ...key });
     if (claim.state === 'busy') return void outcomes.push({ state: 'busy', ...key });
-    let error: string | undefined;
-    try {
-      await send();
-    } catch (err) {
-      error = describeDeliveryError(err, destinations.smtp);
+    let error: string | undefined = key.channel === 'email' ? unreachable : undefined;
+    if (error === undefined) {
+      try {
+        await send();
+      } catch (err) {
+        error = describeDeliveryError(err, destinations.smtp);
+        if (key.channel === 'email' && isUnreachable(err)) unreachable = error;
+      }
     }
     await ledger.settleReportDelivery(key, claim.claim, error === undefined, options.now());
     outcomes.push(
