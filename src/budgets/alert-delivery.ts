@@ -1,5 +1,6 @@
-import nodemailer from 'nodemailer';
 import type { AlertsConfig, SmtpConfig } from '../config/schema.js';
+import { createMailTransport } from '../delivery/mail-transport.js';
+import { postJson } from '../delivery/webhook-post.js';
 
 /** The JSON body of a budget alert (README "### Budgets"). */
 export interface BudgetAlert {
@@ -25,9 +26,6 @@ export interface AlertChannel {
   close(): void;
 }
 
-/** How long one delivery may take before it counts as failed (retried on a later refresh). */
-const DELIVERY_TIMEOUT_MS = 10_000;
-
 /**
  * The channels `alerts` configures: a POST of the alert's JSON to `alerts.webhook` (any 2xx is
  * delivered), and an e-mail to the subscription's owner through `smtp` when `alerts.email` is
@@ -40,29 +38,12 @@ export function createAlertChannels(alerts: AlertsConfig, smtp: SmtpConfig | und
     channels.push({
       name: 'webhook',
       reaches: () => true,
-      async send(alert) {
-        const res = await fetch(webhook, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(alert),
-          signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-        });
-        await res.arrayBuffer();
-        if (!res.ok) throw new Error(`webhook answered ${res.status}`);
-      },
+      send: (alert) => postJson(webhook, alert),
       close: () => undefined,
     });
   }
   if (alerts.email && smtp !== undefined) {
-    const transport = nodemailer.createTransport({
-      host: smtp.host,
-      port: smtp.port,
-      secure: smtp.secure,
-      ...(smtp.user !== undefined ? { auth: { user: smtp.user, pass: smtp.pass ?? '' } } : {}),
-      connectionTimeout: DELIVERY_TIMEOUT_MS,
-      greetingTimeout: DELIVERY_TIMEOUT_MS,
-      socketTimeout: DELIVERY_TIMEOUT_MS,
-    });
+    const transport = createMailTransport(smtp);
     channels.push({
       name: 'email',
       reaches: (owner) => owner !== undefined && owner !== '',

@@ -10,3 +10,16 @@ export class CliInputError extends Error {
     this.name = 'CliInputError';
   }
 }
+
+/**
+ * The command ran but did not do all it was asked (e.g. a report delivery failed): the CLI prints
+ * `message` as one line on stderr and exits with status 1. Details were written before it.
+ */
+export class CliFailure extends Error {
+  readonly exitCode = 1;
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliFailure';
+  }
+}

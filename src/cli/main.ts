@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { CliInputError } from './cli-error.js';
+import { CliFailure, CliInputError } from './cli-error.js';
 import { addConfigCommand } from './config-command.js';
 import { addDemoCommand } from './demo-command.js';
 import { addKeysCommand } from './keys-command.js';
@@ -28,7 +28,8 @@ export function createProgram(): Command {
 
 /**
  * Runs the CLI and returns the exit status: 0 on success, 2 for bad input or a gateway that
- * cannot start (one clear line on stderr, DESIGN.md), 1 for anything unexpected.
+ * cannot start (one clear line on stderr, DESIGN.md), 1 for a command that failed part of its
+ * work (CliFailure, e.g. a report delivery) or anything unexpected.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = createProgram();
@@ -40,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       // help and version "errors" are normal exits; usage mistakes are bad input.
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof CliInputError) {
+    if (err instanceof CliInputError || err instanceof CliFailure) {
       process.stderr.write(`tokenmeter: ${err.message}\n`);
       return err.exitCode;
     }

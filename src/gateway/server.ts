@@ -28,6 +28,7 @@ import { createAdminKey } from '../admin/admin-key.js';
 import { createAlertChannels } from '../budgets/alert-delivery.js';
 import { exposeBudgetRatios } from '../budgets/budget-gauge.js';
 import { createBudgetTracker, type BudgetTracker } from '../budgets/budget-tracker.js';
+import { startReportSchedule, type ReportSchedule } from '../reports/report-schedule.js';
 import { claimsReadBy } from '../trace/claims-read.js';
 import { createCallTracer } from '../trace/call-tracer.js';
 
@@ -44,6 +45,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Budget tracking: a wall clock to cross a month in tests, the ledger refresh period (1000 ms). */
   budgets?: { clock?: () => number; refreshMs?: number };
+  /** `reports.schedule`: a wall clock and the check period (default hourly), for tests. */
+  reports?: { clock?: () => number; checkMs?: number };
 }
 
 /** A running gateway. */
@@ -58,6 +61,8 @@ export interface Gateway {
   simulators: ReadonlyMap<string, Simulator>;
   /** The budgets of the subscriptions, when any is configured. */
   budgets: BudgetTracker | undefined;
+  /** The monthly report delivery, when `reports.schedule` is set. */
+  reportSchedule: ReportSchedule | undefined;
   close(): Promise<void>;
 }
 
@@ -106,8 +111,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   exposeRecordingStats(metrics, sink);
   if (budgets !== undefined) exposeBudgetRatios(metrics.registry, budgets);
+  let reportSchedule: ReportSchedule | undefined;
   const releaseResources = async (): Promise<void> => {
     callers.close();
+    await reportSchedule?.close();
     await budgets?.close();
     await managedKeys.close();
     await closeBackends(backends);
@@ -150,6 +157,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     });
     applyConnectionLimits(server, config.gateway, metrics);
     await listen(server, options.port ?? config.gateway.port, config.gateway.host);
+    reportSchedule = startReportSchedule({ config, ledger, ledgerUrl, log, ...options.reports });
   } catch (err) {
     await releaseResources();
     throw err;
@@ -166,6 +174,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     records: sink,
     simulators,
     budgets,
+    reportSchedule,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

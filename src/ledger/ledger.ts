@@ -56,6 +56,28 @@ export interface Ledger {
    * after its lease is left alone.
    */
   settleBudgetAlert(alert: BudgetAlertKey, claim: string, delivered: boolean, now: number): Promise<void>;
+  /**
+   * Claims one delivery of a month's chargeback report (schema migration 6), across every
+   * gateway and `report --send` sharing the ledger: `claimed` when it was not delivered yet (or
+   * `force`) and nobody else holds a claim younger than `leaseMs`; `sent` when it was delivered
+   * already and not `force`d; `busy` while another claim on it is live.
+   */
+  claimReportDelivery(
+    delivery: ReportDeliveryKey,
+    now: number,
+    leaseMs: number,
+    force: boolean,
+  ): Promise<ReportDeliveryClaim>;
+  /**
+   * Settles a claim: `delivered` records the delivery (sent_at = now); otherwise the claim is
+   * released and nothing is recorded, so the next `--send` or scheduled run retries it.
+   */
+  settleReportDelivery(
+    delivery: ReportDeliveryKey,
+    claim: string,
+    delivered: boolean,
+    now: number,
+  ): Promise<void>;
   /** The custom dimension names that occur in stored records. */
   customDimensionNames(): Promise<string[]>;
   /** Releases the connection; the ledger is unusable afterwards. */
@@ -90,6 +112,18 @@ export interface BudgetAlertKey {
 
 /** The outcome of {@link Ledger.claimBudgetAlert}. */
 export type BudgetAlertClaim = { state: 'claimed'; claim: string } | { state: 'sent' } | { state: 'busy' };
+
+/** One delivery of a month's chargeback report: sent at most once unless forced (migration 6). */
+export interface ReportDeliveryKey {
+  /** YYYY-MM in `reports.timezone`. */
+  month: string;
+  channel: 'email' | 'webhook';
+  /** The subscription whose owner receives the e-mail; '' for the webhook (every row). */
+  recipient: string;
+}
+
+/** The outcome of {@link Ledger.claimReportDelivery}; the same states as a budget alert claim. */
+export type ReportDeliveryClaim = BudgetAlertClaim;
 
 /** Where a ledger URL points. */
 export type LedgerLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };

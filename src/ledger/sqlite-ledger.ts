@@ -28,6 +28,7 @@ import type {
   BudgetAlertClaim,
   BudgetAlertKey,
   Ledger,
+  ReportDeliveryKey,
   RepriceResult,
   SubscriptionTotals,
 } from './ledger.js';
@@ -126,6 +127,20 @@ const MIGRATIONS: readonly string[] = [
      claimed_at INTEGER NOT NULL,
      sent_at INTEGER,
      PRIMARY KEY (subscription, month, unit, threshold, channel)
+   ) WITHOUT ROWID;`,
+  // 6: chargeback report deliveries (src/reports/report-delivery.ts). One row per month,
+  // channel and recipient (a subscription id for the e-mail to its owner, '' for the webhook
+  // POST of every row): the key makes a month's report go out once per recipient across
+  // gateways and `report --send` runs. Claims work as in budget_alerts (5); a delivered row
+  // drops its claim so that `--force` can take it over at once.
+  `CREATE TABLE report_deliveries (
+     month TEXT NOT NULL,
+     channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+     recipient TEXT NOT NULL,
+     claim TEXT,
+     claimed_at INTEGER NOT NULL,
+     sent_at INTEGER,
+     PRIMARY KEY (month, channel, recipient)
    ) WITHOUT ROWID;`,
 ];
 
@@ -409,6 +424,42 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     return typeof alertSentAt.get(...alertKey(alert)) === 'number' ? { state: 'sent' } : { state: 'busy' };
   }
 
+  // As claimAlert, and with `force` (the last parameter but one) a delivered row is taken over
+  // too, unless another claim on it is still within its lease.
+  const claimDelivery = db.prepare<[string, string, string, string, number, number, number]>(
+    `INSERT INTO report_deliveries (month, channel, recipient, claim, claimed_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (month, channel, recipient) DO UPDATE
+       SET claim = excluded.claim, claimed_at = excluded.claimed_at
+       WHERE (report_deliveries.sent_at IS NULL OR ? = 1) AND report_deliveries.claimed_at <= ?`,
+  );
+  const DELIVERY_MATCH = 'month = ? AND channel = ? AND recipient = ?';
+  const deliverySentAt = db
+    .prepare<[string, string, string], number | null>(
+      `SELECT sent_at FROM report_deliveries WHERE ${DELIVERY_MATCH}`,
+    )
+    .pluck();
+  const markDeliverySent = db.prepare<[number, string, string, string, string]>(
+    `UPDATE report_deliveries SET sent_at = ?, claim = NULL, claimed_at = 0 WHERE ${DELIVERY_MATCH} AND claim = ?`,
+  );
+  // A failed forced resend keeps the earlier sent_at: that delivery did happen.
+  const releaseDelivery = db.prepare<[string, string, string, string]>(
+    `UPDATE report_deliveries SET claim = NULL, claimed_at = 0 WHERE ${DELIVERY_MATCH} AND claim = ?`,
+  );
+  const deliveryKey = (d: ReportDeliveryKey): [string, string, string] => [d.month, d.channel, d.recipient];
+  function runClaimDelivery(
+    delivery: ReportDeliveryKey,
+    now: number,
+    leaseMs: number,
+    force: boolean,
+  ): BudgetAlertClaim {
+    const claim = randomUUID();
+    if (claimDelivery.run(...deliveryKey(delivery), claim, now, force ? 1 : 0, now - leaseMs).changes === 1)
+      return { state: 'claimed', claim };
+    return typeof deliverySentAt.get(...deliveryKey(delivery)) === 'number'
+      ? { state: 'sent' }
+      : { state: 'busy' };
+  }
+
   // Started with the first append: a ledger opened only to read (tokenmeter usage) never
   // checkpoints behind the gateway's back.
   let checkpointer: WalCheckpointer | undefined;
@@ -433,6 +484,13 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
       settle(() => {
         if (delivered) markAlertSent.run(now, ...alertKey(alert), claim);
         else releaseAlert.run(...alertKey(alert), claim);
+      }),
+    claimReportDelivery: (delivery, now, leaseMs, force) =>
+      settle(() => runClaimDelivery(delivery, now, leaseMs, force)),
+    settleReportDelivery: (delivery, claim, delivered, now) =>
+      settle(() => {
+        if (delivered) markDeliverySent.run(now, ...deliveryKey(delivery), claim);
+        else releaseDelivery.run(...deliveryKey(delivery), claim);
       }),
     get: (id) =>
       settle(() => {

@@ -101,7 +101,7 @@ describe('SQLite ledger storage', () => {
     await createSqliteLedger(path).close();
     const db = new Database(path, { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(db.pragma('user_version', { simple: true }), 5);
+    assert.equal(db.pragma('user_version', { simple: true }), 6);
     const columns = db
       .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
       .all('usage_records');
@@ -174,7 +174,7 @@ describe('SQLite ledger storage', () => {
     assert.equal(await ledger.count(), 2);
     await ledger.close();
     const db = new Database(path, { readonly: true });
-    assert.equal(db.pragma('user_version', { simple: true }), 5);
+    assert.equal(db.pragma('user_version', { simple: true }), 6);
     db.close();
   });
 
@@ -203,6 +203,33 @@ describe('SQLite ledger storage', () => {
     const ledger = createSqliteLedger(':memory:');
     await ledger.append(makeRecord({ id: 'm' }));
     assert.equal(await ledger.count(), 1);
+    await ledger.close();
+  });
+
+  it('claims a report delivery once: busy within the lease, sent once settled, again only with force', async () => {
+    const ledger = createSqliteLedger(':memory:');
+    const key = { month: '2026-03', channel: 'email', recipient: 'team-a' } as const;
+    const lease = 1000;
+    const first = await ledger.claimReportDelivery(key, 0, lease, false);
+    assert.equal(first.state, 'claimed');
+    assert.equal((await ledger.claimReportDelivery(key, 999, lease, false)).state, 'busy');
+    assert.equal((await ledger.claimReportDelivery(key, 999, lease, true)).state, 'busy');
+    // The first claimant died: its lease runs out and another takes the delivery over.
+    const taken = await ledger.claimReportDelivery(key, 1000, lease, false);
+    assert.equal(taken.state, 'claimed');
+    // The stale claim can no longer settle it.
+    if (first.state === 'claimed') await ledger.settleReportDelivery(key, first.claim, true, 1001);
+    assert.equal((await ledger.claimReportDelivery(key, 1999, lease, false)).state, 'busy');
+    if (taken.state === 'claimed') await ledger.settleReportDelivery(key, taken.claim, false, 2001);
+    const retried = await ledger.claimReportDelivery(key, 2002, lease, false);
+    assert.equal(retried.state, 'claimed');
+    if (retried.state === 'claimed') await ledger.settleReportDelivery(key, retried.claim, true, 2003);
+    assert.equal((await ledger.claimReportDelivery(key, 2004, lease, false)).state, 'sent');
+    const forced = await ledger.claimReportDelivery(key, 2004, lease, true);
+    assert.equal(forced.state, 'claimed');
+    // Another recipient of the same month is independent.
+    const other = await ledger.claimReportDelivery({ ...key, recipient: 'team-b' }, 2004, lease, false);
+    assert.equal(other.state, 'claimed');
     await ledger.close();
   });
 });
