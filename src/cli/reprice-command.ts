@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openLedger, parseLedgerUrl, SQLITE_MEMORY } from '../ledger/ledger.js';
 import { createCallPricer } from '../pricing/call-pricer.js';
-import { CliInputError } from './cli-error.js';
+import { monthRange, parseCalendarMonth } from '../reports/month-range.js';
 import { loadCliConfig } from './config-file.js';
 
 /** Where the command writes; tests replace it. */
@@ -11,21 +11,8 @@ export interface RepriceCommandIo {
 }
 
 /**
- * `YYYY-MM` → the month's bounds, epoch ms (UTC: `reports.timezone` is issue #9 item 4's).
- * Throws CliInputError (exit 2) naming the flag.
- */
-export function parseMonth(text: string): { since: number; until: number } {
-  const match = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(text.trim());
-  if (match === null)
-    throw new CliInputError(`invalid --month ${JSON.stringify(text)}: expected YYYY-MM, e.g. 2026-01`);
-  const year = Number(match[1]);
-  const month = Number(match[2]);
-  return { since: Date.UTC(year, month - 1, 1), until: Date.UTC(year, month, 1) };
-}
-
-/**
  * Registers `tokenmeter reprice --month YYYY-MM [--config F]`: recomputes the stored cost of the
- * month's records with today's catalog, `pricing.overrides` and multipliers of the configuration,
+ * month's records (the month in `reports.timezone`, as reports count it) with today's catalog, `pricing.overrides` and multipliers of the configuration,
  * each record at the prices in force at its time, and prints
  * `reprice YYYY-MM: N of M records changed`. A bad month or config exits 2 before the ledger is
  * opened; a ledger file that does not exist yet has no records (nothing is created).
@@ -34,11 +21,13 @@ export function addRepriceCommand(program: Command, io: RepriceCommandIo = {}): 
   return program
     .command('reprice')
     .description("recompute the stored costs of a month's records after prices or overrides changed")
-    .requiredOption('--month <YYYY-MM>', 'the month to reprice (UTC)')
+    .requiredOption('--month <YYYY-MM>', 'the month to reprice (in reports.timezone, default UTC)')
     .option('--config <file>', 'configuration file (default: ./tokenmeter.yaml when present)')
     .action(async (opts: { month: string; config?: string }) => {
-      const range = parseMonth(opts.month);
+      const month = parseCalendarMonth(opts.month);
       const config = loadCliConfig(opts.config);
+      // The same month as `report --month`: repricing it changes exactly what that report shows.
+      const range = monthRange(month, config.reports.timezone);
       const pricer = createCallPricer(config);
       const location = parseLedgerUrl(config.ledger);
       const missing =

@@ -117,3 +117,48 @@ describe('tokenmeter reprice', () => {
       );
   });
 });
+
+describe('tokenmeter reprice in reports.timezone', () => {
+  it('reprices the month as reports count it: local months, not UTC ones', async () => {
+    const { dir, cleanup } = await makeTempDir();
+    try {
+      const ledgerPath = join(dir, 'ledger.db');
+      const configPath = join(dir, 'tokenmeter.yaml');
+      await writeFile(
+        configPath,
+        [
+          `ledger: sqlite:${ledgerPath}`,
+          'backends: [{ id: sim, type: simulator }]',
+          'apis: [{ id: openai, path: /openai/v1, type: openai, backend: sim }]',
+          'reports: { timezone: Pacific/Kiritimati }', // UTC+14
+          'pricing:',
+          '  overrides: [{ model: house-model, input: 1.0, output: 2.0 }]',
+          '',
+        ].join('\n'),
+      );
+      const ledger = createSqliteLedger(ledgerPath);
+      // 12:00 UTC on March 31 is 02:00 on April 1 in Kiritimati.
+      await ledger.append(
+        makeRecord({
+          id: 'x',
+          time: Date.UTC(2026, 2, 31, 12),
+          backend: 'sim',
+          model: 'house-model',
+          ...MILLION,
+        }),
+      );
+      await ledger.close();
+      const run = async (month: string): Promise<string> => {
+        let out = '';
+        const program = new Command().exitOverride();
+        addRepriceCommand(program, { stdout: (t) => (out += t) });
+        await program.parseAsync(['reprice', '--config', configPath, '--month', month], { from: 'user' });
+        return out;
+      };
+      assert.equal(await run('2026-03'), 'reprice 2026-03: 0 of 0 records changed\n');
+      assert.equal(await run('2026-04'), 'reprice 2026-04: 1 of 1 records changed\n');
+    } finally {
+      await cleanup();
+    }
+  });
+});
