@@ -71,6 +71,8 @@ async function runReport(opts: ReportOptions, io: ReportCommandIo): Promise<void
   if (opts.send === true) {
     if (grouping.kind !== 'dimension' || grouping.key !== 'subscription')
       throw new CliInputError('--send delivers one report per subscription: drop --by');
+    if (opts.out !== undefined)
+      throw new CliInputError('--send delivers by e-mail and webhook, not to a file: drop --out');
     if (config?.smtp === undefined && config?.reports.webhook === undefined)
       throw new CliInputError('--send needs smtp (to e-mail owners) or reports.webhook in the configuration');
   }

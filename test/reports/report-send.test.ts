@@ -181,4 +181,13 @@ describe('tokenmeter report --send', () => {
     assert.equal(result.exitCode, 2);
     assert.equal(mail.mails.length, before);
   });
+
+  it('exits 2 for --send with --out, --by or --force without --send, sending nothing', async () => {
+    const before = mail.mails.length;
+    for (const args of [['--send', '--out', join(dir, 'r.md')], ['--send', '--by', 'model'], ['--force']]) {
+      const result = await run(['--month', '2026-03', '--config', config, ...args]);
+      assert.equal(result.exitCode, 2, args.join(' '));
+    }
+    assert.equal(mail.mails.length, before);
+  });
 });
