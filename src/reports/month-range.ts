@@ -72,6 +72,12 @@ export function zonedMidnight(year: number, month: number, day: number, timeZone
   return instant;
 }
 
+/** The calendar month `instant` (epoch ms) falls in, on the wall clock of `timeZone`. */
+export function calendarMonthOf(instant: number, timeZone: string): CalendarMonth {
+  const wall = new Date(wallClock(zoneFormatter(timeZone), instant));
+  return { year: wall.getUTCFullYear(), month: wall.getUTCMonth() + 1 };
+}
+
 /**
  * The bounds of a month in a zone: [local midnight of day 1, local midnight of the next
  * month's day 1), epoch ms, so `since` is inclusive and `until` exclusive as usage queries take
