@@ -5,14 +5,15 @@
  * and UTF-8 never uses an ASCII byte inside a multi-byte character, so scanning bytes is exact.
  */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
+/** The bytes of JSON's structural characters (all ASCII), shared by every byte-level scanner. */
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
+export const COMMA = 0x2c;
+export const COLON = 0x3a;
+export const OPEN_BRACE = 0x7b;
+export const CLOSE_BRACE = 0x7d;
+export const OPEN_BRACKET = 0x5b;
+export const CLOSE_BRACKET = 0x5d;
 
 /** JSON insignificant whitespace: space, tab, LF, CR. */
 export function isJsonWhitespace(byte: number | undefined): boolean {

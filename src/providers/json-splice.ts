@@ -1,4 +1,4 @@
-import { lastMember, readObjectMembers, skipWhitespace } from './json-bytes.js';
+import { CLOSE_BRACE, lastMember, OPEN_BRACE, readObjectMembers, skipWhitespace } from './json-bytes.js';
 import { isJsonObject } from './json.js';
 
 /**
@@ -6,9 +6,6 @@ import { isJsonObject } from './json.js';
  * but the inserted or replaced member goes upstream as the client wrote it (big integers, `1.0`,
  * key order, duplicate keys, escapes, whitespace, nesting of any depth).
  */
-
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
 
 /** The JSON text of `{"k1":{"k2":…{"kn":value}}}` for the keys left in `path`. */
 function nestedObject(path: readonly string[], valueJson: string): string {

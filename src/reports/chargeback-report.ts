@@ -1,19 +1,11 @@
 import type { Ledger } from '../ledger/ledger.js';
+import { USAGE_FIELDS } from '../usage.js';
 import { splitByWeight } from './capacity-split.js';
 import { createLocalDayOf, daysInMonth, monthLabel, type CalendarMonth } from './month-range.js';
 import { roundCost, type DimensionValue, type UsageRow } from './usage-query.js';
 
 /** Token and request figures of a report row, summed from `usage` rows. */
-export const REPORT_COUNTS = [
-  'requests',
-  'promptTokens',
-  'completionTokens',
-  'totalTokens',
-  'cachedTokens',
-  'cacheWriteTokens',
-  'reasoningTokens',
-  'unpricedTokens',
-] as const;
+export const REPORT_COUNTS = ['requests', ...USAGE_FIELDS, 'unpricedTokens'] as const;
 
 export type ReportCountKey = (typeof REPORT_COUNTS)[number];
 

@@ -1,6 +1,7 @@
 import type { StreamResult, StreamTap, StreamTapOptions } from '../types.js';
 import { DEFAULT_MAX_EVENT_BYTES } from '../../sse/sse-framer.js';
 import { usageKey } from '../../sse/sse-tap.js';
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, OPEN_BRACE, OPEN_BRACKET, QUOTE } from '../json-bytes.js';
 import { parseJson } from '../json.js';
 import { createGeminiStreamState, readGeminiChunk } from './response.js';
 
@@ -12,12 +13,6 @@ import { createGeminiStreamState, readGeminiChunk } from './response.js';
  * byte arrives.
  */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 const EMPTY = Buffer.alloc(0);
 
 /** An incremental scanner for a streamed JSON array of objects; it never throws. */
