@@ -10,6 +10,7 @@ import { parseLedgerUrl, SQLITE_MEMORY } from '../ledger/ledger.js';
 import { escapeForTerminal, escapeJsonForTerminal } from '../reports/terminal-text.js';
 import { CliInputError } from './cli-error.js';
 import { loadCliConfig } from './config-file.js';
+import { textTable } from '../reports/text-table.js';
 
 /** How long a rotated-out secret keeps working without `--grace`: a day, to roll out the new key. */
 export const DEFAULT_ROTATION_GRACE = '24h';
@@ -143,14 +144,10 @@ const shortTime = (ms: number | undefined, none: string): string =>
   ms === undefined ? none : new Date(ms).toISOString().slice(0, 19).replace('T', ' ') + 'Z';
 
 function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const cells = rows.map((row) => row.map(escapeForTerminal));
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => (row[i] ?? '').length)));
-  const line = (row: readonly string[]): string =>
-    row
-      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+  return textTable(
+    header,
+    rows.map((row) => row.map(escapeForTerminal)),
+  ).join('\n');
 }
 
 /** The new key, shown once: `{id, key, subscription, product, expiresAt}` or a two-column table. */

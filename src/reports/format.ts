@@ -2,6 +2,7 @@ import { CliInputError } from '../cli/cli-error.js';
 import { csvField } from './csv-cell.js';
 import { escapeForTerminal, escapeJsonForTerminal } from './terminal-text.js';
 import { USAGE_FIGURES, type UsageFigureKey, type UsageRow } from './usage-query.js';
+import { textTable } from './text-table.js';
 
 /** The output formats of `tokenmeter usage --format`. */
 export const OUTPUT_FORMATS = ['table', 'json', 'csv'] as const;
@@ -97,24 +98,15 @@ function formatTable(rows: readonly UsageRow[], columns: readonly Column[]): str
     const total = totalRow(rows);
     body.push(columns.map((c, i) => (i === 0 ? 'TOTAL' : c.align === 'right' ? c.show(total[c.key]) : '')));
   }
-  const widths = columns.map((c, i) =>
-    Math.max(c.label.length, ...body.map((cells) => (cells[i] ?? '').length)),
+  const out = textTable(
+    columns.map((c) => c.label),
+    body,
+    {
+      rightAligned: columns.map((c) => c.align === 'right'),
+      // The totals row, when there is one, is ruled off from the rows it sums.
+      rulesBefore: rows.length > 1 ? [body.length - 1] : [],
+    },
   );
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((cell, i) =>
-        columns[i]?.align === 'right' ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0),
-      )
-      .join('  ')
-      .trimEnd();
-  const out = [line(columns.map((c) => c.label)), line(widths.map((w) => '-'.repeat(w)))];
-  if (rows.length > 1)
-    body.splice(
-      -1,
-      0,
-      widths.map((w) => '-'.repeat(w)),
-    );
-  out.push(...body.map(line));
   if (rows.length === 0) out.push('(no usage recorded in this window)');
   return out.join('\n');
 }
