@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { TokenmeterError } from '../errors.js';
-import type { UsageQuery, UsageRow } from '../reports/usage-query.js';
+import type { DimensionValue, UsageQuery, UsageRow } from '../reports/usage-query.js';
 import type { UsageRecord } from './record.js';
 import { createSqliteLedger } from './sqlite-ledger.js';
 
@@ -23,6 +23,17 @@ export interface Ledger {
   rejectsRecord(err: unknown): boolean;
   /** Aggregates records into rows (DESIGN.md, `tokenmeter usage --format json`). */
   query(query: UsageQuery): Promise<UsageRow[]>;
+  /**
+   * The distinct values of one dimension (a name as `usage --by` takes it) among the records
+   * that `query`'s range and filters select (its `by` and `interval` are ignored), sorted, at
+   * most `limit`: ask for one more than you show to tell that the list was cut. Throws
+   * TokenmeterError TM_USAGE_ARGS on a bad dimension or query, as `query` does.
+   */
+  dimensionValues(
+    dimension: string,
+    query: Omit<UsageQuery, 'by' | 'interval'>,
+    limit: number,
+  ): Promise<DimensionValue[]>;
   /** Number of stored records. */
   count(): Promise<number>;
   /**

@@ -5,13 +5,16 @@ import { TokenmeterError } from '../errors.js';
 import {
   resolveUsageQuery,
   sortUsageRows,
+  toDimensionValue,
   toUsageRow,
+  type DimensionValue,
   type UsageQuery,
   type UsageRow,
 } from '../reports/usage-query.js';
 import { USAGE_FIELDS, type UsageSource } from '../usage.js';
 import { createGroupCommitter } from './group-commit.js';
 import {
+  buildDimensionValuesSql,
   buildUsageSql,
   DIMENSION_COLUMNS,
   RECORD_TOKENS,
@@ -374,6 +377,22 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     return sortUsageRows(q, rows);
   }
 
+  function runDimensionValues(
+    name: string,
+    query: Omit<UsageQuery, 'by' | 'interval'>,
+    limit: number,
+  ): DimensionValue[] {
+    const q = resolveUsageQuery({ ...query, by: [name] });
+    const [dimension] = q.by;
+    if (dimension === undefined) return [];
+    const { sql, params } = buildDimensionValuesSql(q, dimension, limit);
+    return db
+      .prepare<[Record<string, SqlValue>], unknown>(sql)
+      .pluck()
+      .all(params)
+      .map((value) => toDimensionValue(dimension, value));
+  }
+
   const totalsBySubscription = db.prepare<[number, number, string], Record<string, unknown>>(
     `SELECT subscription, SUM(${RECORD_TOKENS}) AS tokens, TOTAL(cost) AS cost FROM usage_records
      WHERE time >= ? AND time < ? AND subscription IN (SELECT value FROM json_each(?))
@@ -475,6 +494,7 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     },
     rejectsRecord: (err) => db.open && isRecordError(err),
     query: (query) => settle(() => runQuery(query)),
+    dimensionValues: (name, query, limit) => settle(() => runDimensionValues(name, query, limit)),
     count: () => settle(() => countAll.get() ?? 0),
     customDimensionNames: () => settle(() => customNames.all()),
     reprice: (range, price) => settle(() => runReprice(range, price)),

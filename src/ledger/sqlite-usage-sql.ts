@@ -66,6 +66,31 @@ export function buildUsageSql(q: ResolvedUsageQuery): { sql: string; params: Rec
     select.push('CAST(time / @interval AS INTEGER) * @interval AS bucket');
     groupBy.push('bucket');
   }
+  const where = buildWhereSql(q, params);
+  const sql = `SELECT ${[
+    ...select,
+    'COUNT(*) AS requests',
+    ...USAGE_FIELDS.map((key) => `COALESCE(SUM(${TOKEN_COLUMNS[key]}), 0) AS ${key}`),
+    `COALESCE(SUM(source = 'estimated'), 0) AS estimatedRequests`,
+    `COALESCE(SUM(source = 'partial'), 0) AS partialRequests`,
+    'SUM(cost) AS cost',
+    `COALESCE(SUM(CASE WHEN ${UNPRICED_SQL} THEN ${RECORD_TOKENS} ELSE 0 END), 0) AS unpricedTokens`,
+    `COALESCE(SUM(${UNPRICED_SQL}), 0) AS unpricedRequests`,
+  ].join(', ')}
+    FROM usage_records
+    ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+    ${groupBy.length > 0 ? `GROUP BY ${groupBy.join(', ')}` : ''}`;
+  return { sql, params };
+}
+
+/**
+ * The WHERE conditions of a validated query (time range, filters, priced), AND-ed by the caller.
+ * Values become bound parameters in `params`.
+ */
+export function buildWhereSql(
+  q: Pick<ResolvedUsageQuery, 'since' | 'until' | 'where' | 'priced'>,
+  params: Record<string, SqlValue>,
+): string[] {
   const where: string[] = [];
   if (q.since !== undefined) {
     params['since'] = q.since;
@@ -89,18 +114,21 @@ export function buildUsageSql(q: ResolvedUsageQuery): { sql: string; params: Rec
     where.push(`(${alternatives.join(' OR ')})`);
   });
   if (q.priced !== undefined) where.push(q.priced ? `NOT ${UNPRICED_SQL}` : UNPRICED_SQL);
-  const sql = `SELECT ${[
-    ...select,
-    'COUNT(*) AS requests',
-    ...USAGE_FIELDS.map((key) => `COALESCE(SUM(${TOKEN_COLUMNS[key]}), 0) AS ${key}`),
-    `COALESCE(SUM(source = 'estimated'), 0) AS estimatedRequests`,
-    `COALESCE(SUM(source = 'partial'), 0) AS partialRequests`,
-    'SUM(cost) AS cost',
-    `COALESCE(SUM(CASE WHEN ${UNPRICED_SQL} THEN ${RECORD_TOKENS} ELSE 0 END), 0) AS unpricedTokens`,
-    `COALESCE(SUM(${UNPRICED_SQL}), 0) AS unpricedRequests`,
-  ].join(', ')}
-    FROM usage_records
-    ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-    ${groupBy.length > 0 ? `GROUP BY ${groupBy.join(', ')}` : ''}`;
+  return where;
+}
+
+/**
+ * The distinct values of one dimension among the records a query's range and filters select,
+ * in SQL order, at most `limit`.
+ */
+export function buildDimensionValuesSql(
+  q: Pick<ResolvedUsageQuery, 'since' | 'until' | 'where' | 'priced'>,
+  dimension: ResolvedDimension,
+  limit: number,
+): { sql: string; params: Record<string, SqlValue> } {
+  const params: Record<string, SqlValue> = { limit: Math.max(0, Math.trunc(limit)) };
+  const where = buildWhereSql(q, params);
+  const sql = `SELECT DISTINCT ${dimensionSql(dimension, params, 'v')} AS v FROM usage_records
+    ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY v LIMIT @limit`;
   return { sql, params };
 }

@@ -218,7 +218,8 @@ function toCount(value: unknown): number {
   return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }
 
-function toDimensionValue(dimension: ResolvedDimension, value: unknown): DimensionValue {
+/** A dimension value as a backend returned it, in row form (stream as a boolean, null when absent). */
+export function toDimensionValue(dimension: ResolvedDimension, value: unknown): DimensionValue {
   if (value === null || value === undefined) return null;
   if (dimension.kind === 'default' && dimension.key === 'stream')
     return value === true || Number(value) === 1;
