@@ -24,7 +24,13 @@ export function seedRecords(now: number): UsageRecord[] {
     { subscription: 'team-a', model: 'gpt-4o', custom: { team: 'ads' }, source: 'estimated' },
     { subscription: 'team-b', model: 'claude-sonnet', custom: { team: 'ads' }, cost: 1.25 },
     { subscription: 'team-b', model: 'gpt-4o', custom: {}, source: 'partial', cost: 0.75 },
-    { subscription: 'team-c', model: 'gemini-pro', custom: { team: 'secret-project' }, cost: 9 },
+    // A custom dimension named like the default one: reachable as custom.subscription only.
+    {
+      subscription: 'team-c',
+      model: 'gemini-pro',
+      custom: { team: 'secret-project', subscription: 'team-a' },
+      cost: 9,
+    },
   ];
   return base.flatMap((b, i) => [
     makeRecord({

@@ -145,7 +145,10 @@ describe('GET /api/usage, /api/dimensions, /api/report (admin key)', () => {
     );
     assert.deepEqual(
       dimensions.filter((d) => d.custom === true),
-      [{ name: 'team', label: 'team', custom: true }],
+      [
+        { name: 'custom.subscription', label: 'subscription', custom: true },
+        { name: 'team', label: 'team', custom: true },
+      ],
     );
   });
 
