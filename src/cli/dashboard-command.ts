@@ -66,6 +66,7 @@ export async function startDashboardServer(
       adminKey: createAdminKey(config.admin.key),
       subscriptions: createSubscriptionDirectory(config, { managedKeys }),
       clientIp: createClientIpResolver(config.gateway.trustedProxies),
+      log,
       ...(options.publicDir !== undefined && { publicDir: options.publicDir }),
     });
     const server = createServer((req, res) => {

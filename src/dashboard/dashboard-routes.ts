@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { AdminKey } from '../admin/admin-key.js';
 import { readBearerToken } from '../auth/client-credentials.js';
 import type { SubscriptionDirectory } from '../auth/subscription-directory.js';
@@ -27,6 +28,8 @@ export interface DashboardDeps {
   clientIp: ClientIpResolver;
   /** Where index.html, sign-in.html and their scripts are (tests); default src/dashboard/public. */
   publicDir?: string;
+  /** Receives unexpected failures (a ledger error); keys and cookies are never logged. */
+  log?: Pick<Logger, 'error'>;
   now?: () => number;
 }
 
@@ -264,8 +267,12 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       } catch (err) {
         // Unread request bodies (a POST to /api) are drained so keep-alive stays usable.
         req.resume();
-        if (err instanceof TokenmeterError) sendError(res, err);
-        else sendUnknownError(res, err);
+        if (err instanceof TokenmeterError) {
+          sendError(res, err);
+          return;
+        }
+        deps.log?.error({ err, path: (req.url ?? '').split('?')[0] }, 'dashboard request failed');
+        sendUnknownError(res, err);
       }
     },
   };
