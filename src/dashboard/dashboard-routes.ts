@@ -221,11 +221,15 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
-    const path = url.pathname;
+    // The raw target, not a URL object: `..` and `//host` are not resolved, so a path is only
+    // ever compared as sent, and anything unexpected is a 404.
+    const target = req.url ?? '/';
+    const query = target.indexOf('?');
+    const path = query < 0 ? target : target.slice(0, query);
     if (underPrefix(path, '/api')) {
       const viewer = apiViewer(req, res);
-      await api.handle(req, res, path, url.searchParams, viewer);
+      const search = new URLSearchParams(query < 0 ? '' : target.slice(query + 1));
+      await api.handle(req, res, path, search, viewer);
       return;
     }
     if (path === '/dashboard' || path === '/dashboard/') {

@@ -31,6 +31,9 @@ export interface QueryApiDeps {
 /** Values `/api/dimensions?name=` lists at most; one more is read to tell the list was cut. */
 export const DIMENSION_VALUES_SHOWN = 1000;
 
+/** How long the ledger's custom dimension names are reused, ms. */
+const CUSTOM_NAMES_TTL_MS = 60_000;
+
 /** The query API under `/api/`: read-only JSON for a signed-in viewer. */
 export interface QueryApi {
   /** Answers `path` (already authenticated as `viewer`); throws TokenmeterError for the caller to send. */
@@ -50,11 +53,23 @@ const LABELS: ReadonlyMap<string, string> = new Map(
 export function createQueryApi(deps: QueryApiDeps): QueryApi {
   const { config, ledger } = deps;
   const configured = new Set(configuredCustomDimensions(config.tokenMetrics));
+  // The ledger's custom names take a scan of the records: read at most once a minute.
+  let ledgerNames: { names: Promise<string[]>; readAt: number } | undefined;
+  const customNames = (): Promise<string[]> => {
+    const at = deps.now();
+    if (ledgerNames === undefined || at - ledgerNames.readAt >= CUSTOM_NAMES_TTL_MS) {
+      const names = ledger.customDimensionNames();
+      // A failed read is not kept: the next request tries again.
+      names.catch(() => (ledgerNames = undefined));
+      ledgerNames = { names, readAt: at };
+    }
+    return ledgerNames.names;
+  };
 
   /** Refuses unknown custom dimensions; reads the ledger's names only when the config lacks one. */
   async function checkKnown(query: ResolvedUsageQuery, param: { by: string; where: string }): Promise<void> {
     if (!namesUnknownCustomDimension(query, configured)) return;
-    const known = new Set([...configured, ...(await ledger.customDimensionNames())]);
+    const known = new Set([...configured, ...(await customNames())]);
     atParam(param.by, () => checkCustomDimensionsKnown({ by: query.by, where: [] }, known));
     atParam(param.where, () => checkCustomDimensionsKnown({ by: [], where: query.where }, known));
   }
@@ -89,7 +104,7 @@ export function createQueryApi(deps: QueryApiDeps): QueryApi {
   };
 
   async function listDimensions(): Promise<{ name: string; label: string; custom?: true }[]> {
-    const custom = new Set([...configured, ...(await ledger.customDimensionNames())]);
+    const custom = new Set([...configured, ...(await customNames())]);
     const canonical: ReadonlySet<string> = new Set(DEFAULT_DIMENSION_KEYS.map((k) => k.toLowerCase()));
     return [
       ...DEFAULT_DIMENSION_KEYS.map((key) => ({ name: key, label: LABELS.get(key) ?? key })),
