@@ -4,7 +4,6 @@ import { APIM_DIMENSION_ALIASES } from '../dimensions/dimension-names.js';
 import { TokenmeterError } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { DEFAULT_DIMENSION_KEYS } from '../ledger/record.js';
-import { parseGrouping } from '../cli/report-command.js';
 import {
   checkCustomDimensionsKnown,
   configuredCustomDimensions,
@@ -13,6 +12,7 @@ import {
 import { parseCalendarMonth } from '../reports/month-range.js';
 import { buildMonthReport } from '../reports/month-report.js';
 import { toReportJsonRow } from '../reports/report-format.js';
+import { parseGrouping } from '../reports/report-grouping.js';
 import type { ResolvedUsageQuery, UsageQuery } from '../reports/usage-query.js';
 import { sendJson } from './dashboard-http.js';
 import { atParam, QueryParamError } from './query-param-error.js';
