@@ -24,7 +24,9 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-security-policy': DASHBOARD_CSP,
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: under no-referrer Chromium posts our own forms with
+  // `Origin: null`, which checkOrigin must refuse; other sites still get no referrer.
+  'referrer-policy': 'same-origin',
 });
 
 /** Sends a body, or only the headers for HEAD. */
