@@ -9,7 +9,7 @@ export const COLUMNS = Object.freeze([
   { key: 'requests', label: 'Requests' },
   { key: 'totalTokens', label: 'Tokens' },
   { key: 'cost', label: 'Cost' },
-  { key: 'share', label: 'Share of tokens' },
+  { key: 'share', label: 'Share' },
 ]);
 
 /** /api/usage rows (no interval) grouped by `by` → table rows with their share of all tokens. */

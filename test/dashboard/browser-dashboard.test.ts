@@ -1,0 +1,432 @@
+// The dashboard page in a real Chromium against a real server and a seeded SQLite ledger:
+// sign-in (admin, team, wrong key), the chart's series against the seeded records, every control,
+// the top-consumers table (sort, keyboard, CSV), the estimated/partial share, sign-out, an ended
+// session, the narrow layout, CSP cleanliness. Screenshots go to a temp dir.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { UsageRecord } from '../../src/ledger/record.js';
+import {
+  chartData,
+  chartSeries,
+  evaluate,
+  chromiumMissing,
+  launchChromium,
+  seedLedger,
+  signIn,
+  waitForDashboard,
+} from '../helpers/dashboard-browser.js';
+import { startStandInDashboard } from '../helpers/dashboard-stand-in.js';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const ADMIN_KEY = 'admin-key-for-browser-tests';
+const TEAM_B_KEY = 'team-b-key-for-browser-tests';
+const SUBSCRIPTIONS = ['team-a', 'team-b', 'team-c'];
+
+/** Four days before today (UTC), so every record is inside the default "last 30 days". */
+const FIRST_DAY = Math.floor(Date.now() / DAY) * DAY - 4 * DAY;
+
+/**
+ * 24 records: 3 subscriptions × 4 days × 2 hours (10:00 gpt-4o, 15:00 gpt-4o-mini), counts that
+ * differ per subscription, day and hour; 3 estimated and 1 partial; costs that add up exactly.
+ */
+function seedRecords(): UsageRecord[] {
+  const records: UsageRecord[] = [];
+  SUBSCRIPTIONS.forEach((subscription, s) => {
+    for (let day = 0; day < 4; day++) {
+      for (const hour of [10, 15]) {
+        const prompt = 100 * (s + 1) + 10 * day + hour;
+        const completion = 50 * (s + 1) + day;
+        const estimated = (s === 2 && day === 0) || (s === 0 && day === 1 && hour === 10);
+        const partial = s === 1 && day === 3 && hour === 15;
+        records.push({
+          id: `seed-${subscription}-${day}-${hour}`,
+          time: FIRST_DAY + day * DAY + hour * HOUR + 60_000,
+          api: 'openai',
+          operation: 'chat.completions',
+          subscription,
+          model: hour === 10 ? 'gpt-4o' : 'gpt-4o-mini',
+          stream: hour === 15,
+          custom: {},
+          source: estimated ? 'estimated' : partial ? 'partial' : 'reported',
+          status: 200,
+          latencyMs: 100,
+          promptTokens: prompt,
+          completionTokens: completion,
+          totalTokens: prompt + completion,
+          cachedTokens: 20 * s,
+          reasoningTokens: hour === 15 ? 7 : 0,
+          cost: 0.25 * (s + 1),
+        });
+      }
+    }
+  });
+  return records;
+}
+
+type Metric = 'totalTokens' | 'promptTokens' | 'cost' | 'reasoningTokens';
+
+/** The series the chart must show: per subscription, per bucket start (epoch s), non-zero sums. */
+function expectedSeries(
+  records: readonly UsageRecord[],
+  metric: Metric,
+  bucket: number,
+  keep: (r: UsageRecord) => boolean = () => true,
+): Record<string, Record<number, number>> {
+  const out: Record<string, Record<number, number>> = {};
+  for (const record of records.filter(keep)) {
+    const value = record[metric] ?? 0;
+    if (value === 0) continue;
+    const series = (out[record.subscription!] ??= {});
+    const t = (Math.floor(record.time / bucket) * bucket) / 1000;
+    series[t] = (series[t] ?? 0) + value;
+  }
+  return out;
+}
+
+async function tableGroups(page: Page): Promise<string[]> {
+  return page.locator('#top-table tbody th').allTextContents();
+}
+
+const skip = chromiumMissing();
+
+describe('dashboard page in Chromium', { skip }, () => {
+  const records = seedRecords();
+  let dir: string;
+  let server: { url: string; close: () => Promise<void> };
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const cspViolations: string[] = [];
+  const foreignRequests: string[] = [];
+
+  async function newPage(viewport: { width: number; height: number }): Promise<[BrowserContext, Page]> {
+    const ctx = await browser.newContext({ viewport, acceptDownloads: true });
+    const p = await ctx.newPage();
+    p.on('console', (message) => {
+      if (/Content[- ]Security[- ]Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
+    p.on('request', (request) => {
+      if (!request.url().startsWith(server.url)) foreignRequests.push(request.url());
+    });
+    return [ctx, p];
+  }
+
+  async function shot(p: Page, name: string): Promise<void> {
+    await p.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tokenmeter-dashboard-'));
+    const ledgerPath = join(dir, 'ledger.db');
+    await seedLedger(ledgerPath, records);
+    server = await startStandInDashboard({
+      ledgerPath,
+      adminKey: ADMIN_KEY,
+      subscriptionKeys: { 'team-b': TEAM_B_KEY },
+    });
+    browser = await launchChromium();
+    [context, page] = await newPage({ width: 1280, height: 800 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a wrong key with a visible error on the sign-in page', async () => {
+    await page.goto(`${server.url}/dashboard`);
+    await page.getByLabel('Admin key or subscription key').fill('not-a-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForLoadState();
+    const error = page.locator('#sign-in-error');
+    assert.ok(await error.isVisible(), 'the error paragraph is shown');
+    assert.notEqual((await error.textContent())?.trim(), '');
+    assert.equal(await page.locator('#usage-chart').count(), 0, 'no dashboard without a valid key');
+    await shot(page, 'sign-in-error');
+  });
+
+  it('signs in as admin and charts total tokens per subscription, daily, equal to the seeded data', async () => {
+    await signIn(page, server.url, ADMIN_KEY);
+    assert.equal(await page.locator('#who').textContent(), 'Signed in as admin');
+    assert.deepEqual(await chartSeries(page), expectedSeries(records, 'totalTokens', DAY));
+    const data = await chartData(page);
+    assert.deepEqual(
+      data.labels,
+      ['team-c', 'team-b', 'team-a'],
+      'largest consumer first (bottom of the stack)',
+    );
+    assert.equal(data.times.length, 30, 'the default range is the last 30 UTC days, one bucket each');
+    await shot(page, 'admin-daily');
+  });
+
+  it('shows the share of estimated and partial records', async () => {
+    // 3 of 24 records estimated, 1 of 24 partial.
+    assert.match(
+      (await page.locator('#record-share').textContent()) ?? '',
+      /^24 requests, 12\.5 % estimated, 4\.2 % partial$/,
+    );
+  });
+
+  it('switches the metric to prompt tokens, reasoning tokens and cost', async () => {
+    for (const metric of ['promptTokens', 'reasoningTokens', 'cost'] as const) {
+      await page.selectOption('#metric', metric);
+      await waitForDashboard(page);
+      assert.deepEqual(await chartSeries(page), expectedSeries(records, metric, DAY), metric);
+    }
+    assert.match(
+      (await page.locator('#chart-title').textContent()) ?? '',
+      /^Cost per Subscription ID, daily$/,
+    );
+    await page.selectOption('#metric', 'totalTokens');
+    await waitForDashboard(page);
+  });
+
+  it('switches to hourly buckets', async () => {
+    await page.getByLabel('Hourly').check();
+    await waitForDashboard(page);
+    assert.deepEqual(await chartSeries(page), expectedSeries(records, 'totalTokens', HOUR));
+    const data = await chartData(page);
+    assert.equal(data.times[1]! - data.times[0]!, 3600);
+    await page.getByLabel('Daily').check();
+    await waitForDashboard(page);
+  });
+
+  it('applies a filter on a dimension picked from its values, then removes it', async () => {
+    await page.selectOption('#filter-dim', 'model');
+    await page.waitForSelector('#filter-value option[value="gpt-4o-mini"]', { state: 'attached' });
+    assert.deepEqual(await page.locator('#filter-value option').allTextContents(), ['gpt-4o', 'gpt-4o-mini']);
+    await page.selectOption('#filter-value', 'gpt-4o');
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    await waitForDashboard(page);
+    assert.deepEqual(
+      await chartSeries(page),
+      expectedSeries(records, 'totalTokens', DAY, (r) => r.model === 'gpt-4o'),
+    );
+    assert.match((await page.locator('#record-share').textContent()) ?? '', /^12 requests/);
+    await shot(page, 'admin-filtered');
+    await page.getByRole('button', { name: 'Remove filter Model = gpt-4o' }).click();
+    await waitForDashboard(page);
+    assert.deepEqual(await chartSeries(page), expectedSeries(records, 'totalTokens', DAY));
+  });
+
+  it('applies a custom date range (UTC days, both included) and refuses an end before the start', async () => {
+    const day = new Date(FIRST_DAY + DAY).toISOString().slice(0, 10);
+    await page.selectOption('#range', 'custom');
+    await page.fill('#since', day);
+    await page.fill('#until', day);
+    await page.getByRole('button', { name: 'Apply dates' }).click();
+    await waitForDashboard(page);
+    const data = await chartData(page);
+    assert.deepEqual(data.times, [(FIRST_DAY + DAY) / 1000]);
+    assert.deepEqual(
+      await chartSeries(page),
+      expectedSeries(
+        records,
+        'totalTokens',
+        DAY,
+        (r) => r.time >= FIRST_DAY + DAY && r.time < FIRST_DAY + 2 * DAY,
+      ),
+    );
+
+    await page.fill('#until', new Date(FIRST_DAY).toISOString().slice(0, 10));
+    await page.getByRole('button', { name: 'Apply dates' }).click();
+    assert.equal(await page.locator('#error').textContent(), 'The end date is before the start date.');
+    assert.ok(await page.locator('#error').isVisible());
+
+    await page.selectOption('#range', '7d');
+    await waitForDashboard(page);
+    assert.equal(await page.locator('#error').isVisible(), false, 'a good query clears the error');
+    assert.deepEqual(await chartSeries(page), expectedSeries(records, 'totalTokens', DAY));
+  });
+
+  it('hides and shows a series from the legend with a click or the keyboard', async () => {
+    const before = await chartData(page);
+    const button = page.locator('#legend button[data-series="team-b"]');
+    await button.click();
+    assert.equal(await button.getAttribute('aria-pressed'), 'false');
+    await shot(page, 'admin-legend-hidden');
+    await page.locator('#legend button[data-series="team-b"]').focus();
+    await page.keyboard.press('Enter');
+    assert.equal(
+      await page.locator('#legend button[data-series="team-b"]').getAttribute('aria-pressed'),
+      'true',
+    );
+    await page.keyboard.press('Space');
+    assert.equal(
+      await page.locator('#legend button[data-series="team-b"]').getAttribute('aria-pressed'),
+      'false',
+    );
+    await page.keyboard.press('Space');
+    assert.equal(
+      await page.locator('#legend button[data-series="team-b"]').getAttribute('aria-pressed'),
+      'true',
+    );
+    // Hiding is a view of the same query: the chart's data is unchanged.
+    assert.deepEqual(await chartData(page), before);
+  });
+
+  it('sorts the top-consumers table by each column, with the mouse and the keyboard', async () => {
+    assert.deepEqual(await tableGroups(page), ['team-c', 'team-b', 'team-a'], 'tokens, largest first');
+    assert.equal(await page.locator('#top-table thead th').nth(2).getAttribute('aria-sort'), 'descending');
+
+    await page.getByRole('button', { name: /^Subscription ID/ }).click();
+    assert.deepEqual(await tableGroups(page), ['team-a', 'team-b', 'team-c']);
+    assert.equal(await page.locator('#top-table thead th').first().getAttribute('aria-sort'), 'ascending');
+    assert.equal(await page.locator('#top-table thead th').nth(2).getAttribute('aria-sort'), null);
+
+    await page.getByRole('button', { name: /^Subscription ID/ }).focus();
+    await page.keyboard.press('Enter');
+    assert.deepEqual(await tableGroups(page), ['team-c', 'team-b', 'team-a']);
+    assert.equal(await page.locator('#top-table thead th').first().getAttribute('aria-sort'), 'descending');
+
+    // The focus stays on the header button that was pressed: Tab moves on to the next column.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Space');
+    assert.equal(await page.locator('#top-table thead th').nth(1).getAttribute('aria-sort'), 'descending');
+    for (const key of ['Cost', 'Share', 'Tokens']) {
+      await page.getByRole('button', { name: new RegExp(`^${key}`) }).click();
+      assert.deepEqual(await tableGroups(page), ['team-c', 'team-b', 'team-a'], key);
+      await page.getByRole('button', { name: new RegExp(`^${key}`) }).click();
+      assert.deepEqual(await tableGroups(page), ['team-a', 'team-b', 'team-c'], `${key} flipped`);
+    }
+  });
+
+  it('downloads the table as CSV in its current order', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download CSV' }).click(),
+    ]);
+    assert.match(
+      download.suggestedFilename(),
+      /^tokenmeter-top-subscription-\d{4}-\d\d-\d\d-to-\d{4}-\d\d-\d\d\.csv$/,
+    );
+    const csv = await readFile((await download.path()), 'utf8');
+    const tokens = SUBSCRIPTIONS.map((s) =>
+      records.filter((r) => r.subscription === s).reduce((sum, r) => sum + r.totalTokens!, 0),
+    );
+    const all = tokens.reduce((a, b) => a + b, 0);
+    const expected = [
+      'Subscription ID,Requests,Total tokens,Cost (USD),Share of tokens (%)',
+      ...SUBSCRIPTIONS.map(
+        (s, i) => `${s},8,${tokens[i]},${8 * 0.25 * (i + 1)},${Math.round((tokens[i]! / all) * 10000) / 100}`,
+      ),
+      '',
+    ].join('\r\n');
+    assert.equal(csv, expected);
+  });
+
+  it('keeps the keyboard tab order and shows a focus outline', async () => {
+    await page.reload();
+    await waitForDashboard(page);
+    const stops: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      await page.keyboard.press('Tab');
+      stops.push(
+        await evaluate<string>(
+          page,
+          `(() => {
+            const active = document.activeElement;
+            if (!active) return '';
+            if (active.type === 'radio') return 'radio:' + active.value;
+            return active.id || active.textContent.trim() || active.tagName;
+          })()`,
+        ),
+      );
+    }
+    assert.deepEqual(stops, [
+      'Skip to the chart',
+      'Sign out',
+      'range',
+      'radio:1d',
+      'metric',
+      'group-by',
+      'filter-dim',
+    ]);
+    const outline = await evaluate<string>(page, 'getComputedStyle(document.activeElement).outlineStyle');
+    assert.equal(outline, 'solid', 'the focused control shows an outline');
+  });
+
+  it('uses a palette of at least 24 distinct colours readable on white', async () => {
+    const palette = await evaluate<string[]>(
+      page,
+      "import('/dashboard/assets/palette.js').then((module) => [...module.PALETTE])",
+    );
+    assert.ok(palette.length >= 24);
+    assert.equal(new Set(palette).size, palette.length);
+    const luminance = (hex: string): number => {
+      const [r, g, b] = [1, 3, 5].map((i) => {
+        const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    for (const colour of palette)
+      assert.ok(1.05 / (luminance(colour) + 0.05) >= 3, `${colour} contrast on white`);
+  });
+
+  it('goes back to the sign-in page when the session has ended', async () => {
+    await context.clearCookies();
+    await page.selectOption('#metric', 'promptTokens');
+    await page.waitForSelector('#key');
+    assert.equal(new URL(page.url()).pathname, '/dashboard');
+  });
+
+  it('signs out with the sign-out button', async () => {
+    await signIn(page, server.url, ADMIN_KEY);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForSelector('#key');
+    const status = await evaluate<number>(page, "fetch('/api/session').then((r) => r.status)");
+    assert.equal(status, 401);
+  });
+
+  it('signs in as a team and shows its own subscription only', async () => {
+    await signIn(page, server.url, TEAM_B_KEY);
+    assert.equal(await page.locator('#who').textContent(), 'Signed in as subscription team-b');
+    const expected = expectedSeries(records, 'totalTokens', DAY, (r) => r.subscription === 'team-b');
+    assert.deepEqual(await chartSeries(page), expected);
+    assert.deepEqual(await tableGroups(page), ['team-b']);
+    assert.match(
+      (await page.locator('#record-share').textContent()) ?? '',
+      /^8 requests, 0 % estimated, 12\.5 % partial$/,
+    );
+    await shot(page, 'team-b');
+  });
+
+  it('fits a 390 px wide screen without horizontal scrolling', async () => {
+    const [narrowContext, narrow] = await newPage({ width: 390, height: 844 });
+    try {
+      await signIn(narrow, server.url, ADMIN_KEY);
+      const overflow = await evaluate<number>(narrow, 'document.documentElement.scrollWidth');
+      assert.ok(overflow <= 390, `page is ${overflow}px wide`);
+      for (const selector of [
+        '#usage-chart canvas',
+        '#top-table',
+        '#range',
+        '#metric',
+        '#group-by',
+        '#legend',
+      ]) {
+        const box = await narrow.locator(selector).first().boundingBox();
+        assert.ok(
+          box && box.x >= 0 && box.x + box.width <= 390,
+          `${selector} inside the screen: ${JSON.stringify(box)}`,
+        );
+      }
+      assert.deepEqual(await chartSeries(narrow), expectedSeries(records, 'totalTokens', DAY));
+      await shot(narrow, 'admin-narrow');
+    } finally {
+      await narrowContext.close();
+    }
+  });
+
+  it('made no request to another origin and broke no CSP rule', () => {
+    assert.deepEqual(foreignRequests, []);
+    assert.deepEqual(cspViolations, []);
+  });
+});

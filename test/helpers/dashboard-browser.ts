@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { openLedger } from '../../src/ledger/ledger.js';
+import type { UsageRecord } from '../../src/ledger/record.js';
+
+/** Debian's Chromium, which `.ci/run` installs; browser tests skip when it is missing. */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** Why browser tests cannot run here, or undefined when they can. */
+export function chromiumMissing(): string | undefined {
+  return existsSync(CHROMIUM_PATH) ? undefined : `${CHROMIUM_PATH} is missing (apt-get install chromium)`;
+}
+
+/** Launches headless Chromium with the flags that keep it off the network and quiet. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** Writes `records` to a new SQLite ledger at `path` through the real write path. */
+export async function seedLedger(path: string, records: readonly UsageRecord[]): Promise<void> {
+  const ledger = openLedger(`sqlite:${path}`);
+  try {
+    for (const record of records) await ledger.append(record);
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** The chart data the page exposes (window.tokenmeterDashboard.chartData()). */
+export interface ChartData {
+  labels: string[];
+  times: number[];
+  values: Record<string, number[]>;
+}
+
+/**
+ * Waits until the chart and the top table show the current query. Call after an action that
+ * starts a query: the page marks both `loading` synchronously in the control's event handler.
+ */
+export async function waitForDashboard(page: Page): Promise<void> {
+  await page.waitForSelector('#usage-chart[data-state="ready"]');
+  await page.waitForSelector('#top-table[data-state="ready"]');
+}
+
+/**
+ * Evaluates a JavaScript expression in the page (awaiting a promise) and returns its value as T.
+ * Page code is passed as text: the TypeScript project has no DOM types.
+ */
+export async function evaluate<T>(page: Page, expression: string): Promise<T> {
+  return await page.evaluate(expression);
+}
+
+/** The page's test hook: window.tokenmeterDashboard.chartData(). */
+export function chartData(page: Page): Promise<ChartData> {
+  return evaluate<ChartData>(page, 'window.tokenmeterDashboard.chartData()');
+}
+
+/** The chart's series as { label: { epochSeconds: value } }, zero buckets left out. */
+export async function chartSeries(page: Page): Promise<Record<string, Record<number, number>>> {
+  const data = await chartData(page);
+  const out: Record<string, Record<number, number>> = {};
+  for (const label of data.labels) {
+    const points: Record<number, number> = {};
+    data.values[label]!.forEach((value, i) => {
+      if (value !== 0) points[data.times[i]!] = value;
+    });
+    out[label] = points;
+  }
+  return out;
+}
+
+/** Signs in at `baseUrl`/dashboard with `key` and waits for the page to draw its first chart. */
+export async function signIn(page: Page, baseUrl: string, key: string): Promise<void> {
+  await page.goto(`${baseUrl}/dashboard`);
+  await page.getByLabel('Admin key or subscription key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await waitForDashboard(page);
+}
