@@ -6,6 +6,9 @@ export const ERROR_CATALOGUE = {
   TM_UNAUTHORIZED: { status: 401, type: 'authentication_error' },
   TM_FORBIDDEN: { status: 403, type: 'permission_error' },
   TM_NOT_FOUND: { status: 404, type: 'not_found_error' },
+  TM_METHOD_NOT_ALLOWED: { status: 405, type: 'invalid_request_error' },
+  /** Too many failed sign-ins from one client address (dashboard): retry after Retry-After. */
+  TM_RATE_LIMITED: { status: 429, type: 'rate_limit_error' },
   TM_BAD_JSON: { status: 400, type: 'invalid_request_error' },
   TM_BAD_REQUEST: { status: 400, type: 'invalid_request_error' },
   TM_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error' },

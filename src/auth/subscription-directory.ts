@@ -11,6 +11,11 @@ import type { ManagedKeyLookup } from './managed-keys.js';
 export interface SubscriptionDirectory {
   /** Throws TM_UNAUTHORIZED (unknown, revoked or missing key) or TM_FORBIDDEN (API not in product). */
   authenticate(key: string | undefined, apiId: string): Caller;
+  /**
+   * The subscription a key belongs to, whatever API it may call (the dashboard's sign-in and its
+   * sessions, which re-check the key on every request). Throws TM_UNAUTHORIZED as `authenticate`.
+   */
+  identify(key: string | undefined): SubscriptionInfo;
 }
 
 /** The SHA-256 digest of a key: what is indexed and compared, never the key. */
@@ -64,26 +69,32 @@ export function createSubscriptionDirectory(
 
   return {
     authenticate(key, apiId) {
-      if (key === undefined) {
-        throw new TokenmeterError(
-          'TM_UNAUTHORIZED',
-          'Missing subscription key. Send it in the api-key, Authorization: Bearer, x-api-key or Ocp-Apim-Subscription-Key header.',
-        );
-      }
-      const digest = keyDigest(key);
-      const hex = digest.toString('hex');
-      const entry = byDigest.get(hex);
-      if (entry === undefined) return authenticateManaged(hex, digest, apiId);
-      // The map finds the entry by digest; the digests are compared again in constant time.
-      if (!timingSafeEqual(entry.digest, digest) || entry.subscription.revoked) {
-        throw new TokenmeterError('TM_UNAUTHORIZED', DENIED);
-      }
-      checkAccess(entry.info, apiId);
-      return { subscription: entry.info, credential: CONFIG_KEY };
+      const caller = find(key);
+      checkAccess(caller.subscription, apiId);
+      return caller;
     },
+    identify: (key) => find(key).subscription,
   };
 
-  function authenticateManaged(hex: string, digest: Buffer, apiId: string): Caller {
+  function find(key: string | undefined): Caller {
+    if (key === undefined) {
+      throw new TokenmeterError(
+        'TM_UNAUTHORIZED',
+        'Missing subscription key. Send it in the api-key, Authorization: Bearer, x-api-key or Ocp-Apim-Subscription-Key header.',
+      );
+    }
+    const digest = keyDigest(key);
+    const hex = digest.toString('hex');
+    const entry = byDigest.get(hex);
+    if (entry === undefined) return findManaged(hex, digest);
+    // The map finds the entry by digest; the digests are compared again in constant time.
+    if (!timingSafeEqual(entry.digest, digest) || entry.subscription.revoked) {
+      throw new TokenmeterError('TM_UNAUTHORIZED', DENIED);
+    }
+    return { subscription: entry.info, credential: CONFIG_KEY };
+  }
+
+  function findManaged(hex: string, digest: Buffer): Caller {
     const entry = managedKeys?.find(hex);
     if (entry === undefined || !timingSafeEqual(entry.digest, digest))
       throw new TokenmeterError('TM_UNAUTHORIZED', DENIED);
@@ -94,7 +105,6 @@ export function createSubscriptionDirectory(
         throw new TokenmeterError('TM_UNAUTHORIZED', 'Access denied: the subscription key has expired.');
       if (at >= entry.retiresAt) throw new TokenmeterError('TM_UNAUTHORIZED', DENIED);
     }
-    checkAccess(entry.subscription, apiId);
     return { subscription: entry.subscription, credential: entry.credential };
   }
 

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliFailure, CliInputError } from './cli-error.js';
 import { addConfigCommand } from './config-command.js';
+import { addDashboardCommand } from './dashboard-command.js';
 import { addDemoCommand } from './demo-command.js';
 import { addKeysCommand } from './keys-command.js';
 import { addRepriceCommand } from './reprice-command.js';
@@ -17,6 +18,7 @@ export function createProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   addServeCommand(program);
+  addDashboardCommand(program);
   addDemoCommand(program);
   addUsageCommand(program, resolveLedgerSource);
   addReportCommand(program);

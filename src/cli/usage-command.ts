@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { isTokenmeterError } from '../errors.js';
 import { openLedger, parseLedgerUrl, SQLITE_MEMORY, type Ledger } from '../ledger/ledger.js';
 import { formatRows, parseOutputFormat } from '../reports/format.js';
+import { checkCustomDimensionsKnown as checkKnownDimensions } from '../reports/known-dimensions.js';
+import { checkBucketLimit, checkByLimit, checkWhereLimit } from '../reports/query-limits.js';
 import { parseTimeArgs } from '../reports/time-args.js';
 import {
   resolveUsageQuery,
@@ -94,13 +96,7 @@ export function openExistingLedger(url: string): Ledger | undefined {
  * --by or --where is bad input (exit 2), not an empty column.
  */
 export function checkCustomDimensionsKnown(query: ResolvedUsageQuery, known: ReadonlySet<string>): void {
-  for (const d of [...query.by, ...query.where.map((w) => w.dimension)]) {
-    if (d.kind !== 'custom' || known.has(d.name)) continue;
-    const custom = known.size > 0 ? `, or a custom dimension (${[...known].sort().join(', ')})` : '';
-    throw new CliInputError(
-      `unknown dimension "${d.name}": expected api, operation, product, user, subscription, ip, location, gateway, backend, model, responseModel, provider, stream${custom}`,
-    );
-  }
+  asCliInput(() => checkKnownDimensions(query, known));
 }
 
 async function runUsage(
@@ -116,7 +112,12 @@ async function runUsage(
     ...parseTimeArgs(opts, now),
     where: (opts.where ?? []).map(parseWhere),
   };
-  const resolved = asCliInput(() => resolveUsageQuery(query));
+  const resolved = asCliInput(() => {
+    checkByLimit(query.by);
+    checkWhereLimit(query.where);
+    checkBucketLimit(query, now);
+    return resolveUsageQuery(query);
+  });
   const loaded = opts.ledger ?? loadLedgerUrl(opts.config);
   const source: LedgerSource = typeof loaded === 'string' ? { url: loaded } : loaded;
 

@@ -20,6 +20,8 @@ function reservedPathReason(path: string): string | undefined {
     return '/metrics is reserved for the Prometheus endpoint';
   if (path.startsWith('/admin')) return 'paths starting with /admin are reserved for the admin API';
   if (path.startsWith('/dashboard')) return 'paths starting with /dashboard are reserved for the dashboard';
+  if (path === '/api' || path.startsWith('/api/'))
+    return '/api is reserved for the dashboard query API (/api/usage, /api/dimensions, /api/report)';
   return undefined;
 }
 

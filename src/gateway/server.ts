@@ -25,6 +25,7 @@ import { createManagedKeys, type ManagedKeys } from '../auth/managed-keys.js';
 import { openKeyStore } from '../auth/open-key-store.js';
 import { createAdminApi, type AdminApi } from '../admin/admin-api.js';
 import { createAdminKey } from '../admin/admin-key.js';
+import { createDashboard, type Dashboard } from '../dashboard/dashboard-routes.js';
 import { createAlertChannels } from '../budgets/alert-delivery.js';
 import { exposeBudgetRatios } from '../budgets/budget-gauge.js';
 import { createBudgetTracker, type BudgetTracker } from '../budgets/budget-tracker.js';
@@ -85,9 +86,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     { onError: createDimensionErrorReporter(metrics.registry, log) },
   );
   const managedKeys = createManagedKeys({ subscriptions: config.subscriptions, log });
-  const callers = createCallerIdentifier(config, createSubscriptionDirectory(config, { managedKeys }), {
-    log,
-  });
+  const directory = createSubscriptionDirectory(config, { managedKeys });
+  const callers = createCallerIdentifier(config, directory, { log });
   const adminKey = createAdminKey(config.admin.key);
   const tracer = createCallTracer(adminKey, {
     claimsRead: claimsReadBy(
@@ -134,12 +134,21 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       simulators.set(backend.id, simulator);
     }
     backends = createBackends(config, (b) => simulators.get(b.id)?.url ?? b.url ?? '');
+    const clientIp = createClientIpResolver(config.gateway.trustedProxies);
+    const dashboard = createDashboard({
+      config,
+      ledger,
+      ledgerUrl,
+      adminKey,
+      subscriptions: directory,
+      clientIp,
+    });
     const deps: ProxyDeps = {
       config,
       router,
       callers,
       backends,
-      clientIp: createClientIpResolver(config.gateway.trustedProxies),
+      clientIp,
       customDimensions,
       sink,
       prices: createCallPricer(config),
@@ -150,7 +159,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       ...(budgets !== undefined ? { budgets } : {}),
     };
     server = createServer(clientLimits(config.gateway), (req, res) => {
-      handleRequest(req, res, deps, metrics, sink, admin).catch((err: unknown) => {
+      handleRequest(req, res, deps, metrics, sink, admin, dashboard).catch((err: unknown) => {
         log.error({ err }, 'request failed');
         sendUnknownError(res, err);
       });
@@ -192,9 +201,15 @@ async function handleRequest(
   metrics: PrometheusMetrics,
   sink: RecordSink,
   admin: AdminApi,
+  dashboard: Dashboard,
 ): Promise<void> {
   if (req.url !== undefined && admin.serves(req.url)) {
     admin.handle(req, res);
+    return;
+  }
+  // /dashboard and /api are reserved (config/validate-references.ts): no API path reaches them.
+  if (req.url !== undefined && dashboard.serves(req.url)) {
+    await dashboard.handle(req, res);
     return;
   }
   if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true)) {

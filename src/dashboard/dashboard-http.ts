@@ -1,0 +1,68 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * The dashboard pages' Content-Security-Policy: only the gateway's own scripts, styles and
+ * requests (no inline script, no CDN); images also from `data:` and `blob:`, which the chart
+ * and the CSV download use; no framing, no plugins, forms post only here.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join('; ');
+
+/** Headers of every dashboard page: never cached (it depends on who is signed in), never framed. */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': DASHBOARD_CSP,
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+});
+
+/** Sends a body, or only the headers for HEAD. */
+export function sendBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  headers: Readonly<Record<string, string | number | string[]>>,
+  body: string | Buffer,
+): void {
+  res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** A JSON answer of the query API: never cached, since it depends on the key that asked. */
+export function sendJson(req: IncomingMessage, res: ServerResponse, value: unknown): void {
+  sendBody(
+    req,
+    res,
+    200,
+    { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+    JSON.stringify(value),
+  );
+}
+
+/** Escapes text for an HTML text node or attribute value. */
+export function escapeHtml(text: string): string {
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+}
+
+/** The placeholder of sign-in.html that receives the error message of a failed sign-in. */
+export const SIGN_IN_ERROR_PLACEHOLDER = '<!--tm:sign-in-error-->';
+
+/** The sign-in page with `message` (escaped) in place of the placeholder; '' leaves it empty. */
+export function signInPage(template: string, message: string): string {
+  return template.replace(SIGN_IN_ERROR_PLACEHOLDER, () => escapeHtml(message));
+}
