@@ -17,14 +17,13 @@ import {
   launchChromium,
   seedLedger,
   signIn,
+  startDashboard,
   waitForDashboard,
 } from '../helpers/dashboard-browser.js';
-import { startStandInDashboard } from '../helpers/dashboard-stand-in.js';
+import { ADMIN_KEY, configYaml, TEAM_B_KEY } from './api-fixture.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
-const ADMIN_KEY = 'admin-key-for-browser-tests';
-const TEAM_B_KEY = 'team-b-key-for-browser-tests';
 const SUBSCRIPTIONS = ['team-a', 'team-b', 'team-c'];
 
 /** Four days before today (UTC), so every record is inside the default "last 30 days". */
@@ -107,6 +106,8 @@ describe('dashboard page in Chromium', { skip }, () => {
   async function newPage(viewport: { width: number; height: number }): Promise<[BrowserContext, Page]> {
     const ctx = await browser.newContext({ viewport, acceptDownloads: true });
     const p = await ctx.newPage();
+    // Fail a wrong expectation in seconds rather than Playwright's default 30.
+    p.setDefaultTimeout(10_000);
     p.on('console', (message) => {
       if (/Content[- ]Security[- ]Policy/i.test(message.text())) cspViolations.push(message.text());
     });
@@ -124,11 +125,7 @@ describe('dashboard page in Chromium', { skip }, () => {
     dir = await mkdtemp(join(tmpdir(), 'tokenmeter-dashboard-'));
     const ledgerPath = join(dir, 'ledger.db');
     await seedLedger(ledgerPath, records);
-    server = await startStandInDashboard({
-      ledgerPath,
-      adminKey: ADMIN_KEY,
-      subscriptionKeys: { 'team-b': TEAM_B_KEY },
-    });
+    server = await startDashboard(dir, configYaml(ledgerPath));
     browser = await launchChromium();
     [context, page] = await newPage({ width: 1280, height: 800 });
   });
@@ -306,7 +303,7 @@ describe('dashboard page in Chromium', { skip }, () => {
       download.suggestedFilename(),
       /^tokenmeter-top-subscription-\d{4}-\d\d-\d\d-to-\d{4}-\d\d-\d\d\.csv$/,
     );
-    const csv = await readFile((await download.path()), 'utf8');
+    const csv = await readFile(await download.path(), 'utf8');
     const tokens = SUBSCRIPTIONS.map((s) =>
       records.filter((r) => r.subscription === s).reduce((sum, r) => sum + r.totalTokens!, 0),
     );

@@ -1,5 +1,10 @@
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pino from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { startDashboardServer, type DashboardServer } from '../../src/cli/dashboard-command.js';
+import { parseConfig } from '../../src/config/load-config.js';
 import { openLedger } from '../../src/ledger/ledger.js';
 import type { UsageRecord } from '../../src/ledger/record.js';
 
@@ -36,6 +41,17 @@ export async function seedLedger(path: string, records: readonly UsageRecord[]):
   } finally {
     await ledger.close();
   }
+}
+
+/**
+ * The real dashboard server (`tokenmeter dashboard`) on port 0 over the ledger at `ledgerPath`,
+ * with the configuration `configText` written beside it in `dir`; it serves the real page.
+ */
+export async function startDashboard(dir: string, configText: string): Promise<DashboardServer> {
+  const configPath = join(dir, 'tokenmeter.yaml');
+  await writeFile(configPath, configText);
+  const config = parseConfig(configText, configPath, {});
+  return startDashboardServer(config, { port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }) });
 }
 
 /** The chart data the page exposes (window.tokenmeterDashboard.chartData()). */
