@@ -282,7 +282,7 @@ async function start() {
     state.metric,
   );
   fillSelect(el.groupBy, dimensionOptions, state.by);
-  fillSelect($('filter-dim'), [{ value: '', label: 'Choose a dimension' }, ...dimensionOptions], '');
+  fillSelect($('filter-dim'), [{ value: '', label: 'Choose…' }, ...dimensionOptions], '');
   const filters = createFilters(
     { dim: $('filter-dim'), value: $('filter-value'), add: $('add-filter'), list: $('active-filters') },
     {

@@ -1,7 +1,7 @@
 // top-table.js: the top-consumers table (group, requests, tokens, cost, share), sortable by every
 // column with buttons in the headers (aria-sort tells assistive technology), and its CSV.
 
-import { formatGroup, formatInteger, formatMoney, formatPercent } from './format.js';
+import { formatCompact, formatGroup, formatInteger, formatMoney, formatPercent } from './format.js';
 
 /** The columns: key into a table row, header text, whether it sorts as text. */
 export const COLUMNS = Object.freeze([
@@ -44,6 +44,23 @@ export function nextSort(sort, key) {
 }
 
 /**
+ * A count as its full digits plus a compact form ("256.4M"); the stylesheet shows the compact
+ * one on narrow screens only, where it stays hidden from screen readers, which read the digits.
+ */
+function countCell(n) {
+  const full = document.createElement('span');
+  full.className = 'full';
+  full.textContent = formatInteger(n);
+  const compact = document.createElement('span');
+  compact.className = 'compact';
+  compact.setAttribute('aria-hidden', 'true');
+  compact.textContent = formatCompact(n);
+  const cell = document.createDocumentFragment();
+  cell.append(full, compact);
+  return cell;
+}
+
+/**
  * Renders `rows` (already sorted) into `table`: a header row of sort buttons, then the body.
  * `groupLabel` names the first column (the group-by dimension); `onSort(key)` runs on a press.
  */
@@ -76,16 +93,16 @@ export function renderTable(table, rows, { sort, groupLabel, currency, onSort })
     const tr = document.createElement('tr');
     const cells = [
       row.group,
-      formatInteger(row.requests),
-      formatInteger(row.totalTokens),
+      countCell(row.requests),
+      countCell(row.totalTokens),
       formatMoney(row.cost, currency),
       formatPercent(row.share),
     ];
-    cells.forEach((text, i) => {
+    cells.forEach((content, i) => {
       const cell = document.createElement(i === 0 ? 'th' : 'td');
       if (i === 0) cell.scope = 'row';
       else cell.className = 'num';
-      cell.textContent = text;
+      cell.append(content);
       tr.append(cell);
     });
     body.append(tr);
