@@ -50,7 +50,7 @@ function seedRecords(): UsageRecord[] {
           subscription,
           model: hour === 10 ? 'gpt-4o' : 'gpt-4o-mini',
           stream: hour === 15,
-          custom: {},
+          custom: { team: s === 0 ? 'blue' : 'red' },
           source: estimated ? 'estimated' : partial ? 'partial' : 'reported',
           status: 200,
           latencyMs: 100,
@@ -75,12 +75,13 @@ function expectedSeries(
   metric: Metric,
   bucket: number,
   keep: (r: UsageRecord) => boolean = () => true,
+  group: (r: UsageRecord) => string = (r) => r.subscription!,
 ): Record<string, Record<number, number>> {
   const out: Record<string, Record<number, number>> = {};
   for (const record of records.filter(keep)) {
     const value = record[metric] ?? 0;
     if (value === 0) continue;
-    const series = (out[record.subscription!] ??= {});
+    const series = (out[group(record)] ??= {});
     const t = (Math.floor(record.time / bucket) * bucket) / 1000;
     series[t] = (series[t] ?? 0) + value;
   }
@@ -210,6 +211,44 @@ describe('dashboard page in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Remove filter Model = gpt-4o' }).click();
     await waitForDashboard(page);
     assert.deepEqual(await chartSeries(page), expectedSeries(records, 'totalTokens', DAY));
+  });
+
+  it('groups by a canonical dimension and by a custom one', async () => {
+    await page.selectOption('#group-by', 'model');
+    await waitForDashboard(page);
+    const all = () => true;
+    assert.deepEqual(
+      await chartSeries(page),
+      expectedSeries(records, 'totalTokens', DAY, all, (r) => r.model!),
+    );
+    assert.match((await page.locator('#chart-title').textContent()) ?? '', /^Total tokens per model, daily$/i);
+    assert.deepEqual((await tableGroups(page)).sort(), ['gpt-4o', 'gpt-4o-mini']);
+
+    assert.equal(await page.locator('#group-by option[value="team"]').textContent(), 'team (custom)');
+    await page.selectOption('#group-by', 'team');
+    await waitForDashboard(page);
+    assert.deepEqual(
+      await chartSeries(page),
+      expectedSeries(records, 'totalTokens', DAY, all, (r) => r.custom.team!),
+    );
+    assert.deepEqual(await tableGroups(page), ['red', 'blue']);
+    await page.selectOption('#group-by', 'subscription');
+    await waitForDashboard(page);
+  });
+
+  it("shows the API's refusal of a query, naming the parameter, and recovers", async () => {
+    await page.selectOption('#range', 'custom');
+    await page.fill('#since', '2020-01-01');
+    await page.fill('#until', '2025-12-31');
+    await page.getByLabel('Hourly').check();
+    await page.getByRole('button', { name: 'Apply dates' }).click();
+    await page.waitForSelector('#usage-chart[data-state="error"]');
+    assert.match((await page.locator('#error').textContent()) ?? '', /\(parameter: interval\)$/);
+    await page.getByLabel('Daily').check();
+    await waitForDashboard(page);
+    assert.equal(await page.locator('#error').isVisible(), false);
+    await page.selectOption('#range', '30d');
+    await waitForDashboard(page);
   });
 
   it('applies a custom date range (UTC days, both included) and refuses an end before the start', async () => {
