@@ -119,7 +119,9 @@ describe('dashboard page in Chromium', { skip }, () => {
   }
 
   async function shot(p: Page, name: string): Promise<void> {
-    await p.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+    // TOKENMETER_SCREENSHOT_DIR keeps them for a look; otherwise they go with the temp dir.
+    const into = process.env.TOKENMETER_SCREENSHOT_DIR ?? dir;
+    await p.screenshot({ path: join(into, `${name}.png`), fullPage: true });
   }
 
   before(async () => {
@@ -186,12 +188,12 @@ describe('dashboard page in Chromium', { skip }, () => {
   });
 
   it('switches to hourly buckets', async () => {
-    await page.getByLabel('Hourly').check();
+    await page.getByRole('radio', { name: 'Hourly' }).check();
     await waitForDashboard(page);
     assert.deepEqual(await chartSeries(page), expectedSeries(records, 'totalTokens', HOUR));
     const data = await chartData(page);
     assert.equal(data.times[1]! - data.times[0]!, 3600);
-    await page.getByLabel('Daily').check();
+    await page.getByRole('radio', { name: 'Daily' }).check();
     await waitForDashboard(page);
   });
 
@@ -213,6 +215,48 @@ describe('dashboard page in Chromium', { skip }, () => {
     assert.deepEqual(await chartSeries(page), expectedSeries(records, 'totalTokens', DAY));
   });
 
+  it('offers the range presets, in whole UTC days (24 h in hours)', async () => {
+    const now = new Date();
+    const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+    const daysIn = (year: number, month: number) => new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+    const expected: [string, number, string][] = [
+      ['7d', 7, new Date(today - 6 * DAY).toISOString().slice(0, 10)],
+      [
+        'this-month',
+        daysIn(now.getUTCFullYear(), now.getUTCMonth()),
+        new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString().slice(0, 10),
+      ],
+      [
+        'last-month',
+        daysIn(now.getUTCFullYear(), now.getUTCMonth() - 1),
+        new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 10),
+      ],
+    ];
+    for (const [preset, buckets, first] of expected) {
+      await page.selectOption('#range', preset);
+      await waitForDashboard(page);
+      const data = await chartData(page);
+      assert.equal(data.times.length, buckets, preset);
+      assert.equal(new Date(data.times[0]! * 1000).toISOString().slice(0, 10), first, preset);
+      assert.match(
+        (await page.locator('#range-text').textContent()) ?? '',
+        new RegExp(`^${first} to .* \\(UTC\\)$`),
+      );
+    }
+    await page.selectOption('#range', '24h');
+    await waitForDashboard(page);
+    assert.equal(
+      await page.getByRole('radio', { name: 'Hourly' }).isChecked(),
+      true,
+      '24 h switches to hourly',
+    );
+    assert.equal((await chartData(page)).times.length, 24);
+    await page.getByRole('radio', { name: 'Daily' }).check();
+    await waitForDashboard(page);
+    await page.selectOption('#range', '30d');
+    await waitForDashboard(page);
+  });
+
   it('groups by a canonical dimension and by a custom one', async () => {
     await page.selectOption('#group-by', 'model');
     await waitForDashboard(page);
@@ -221,7 +265,10 @@ describe('dashboard page in Chromium', { skip }, () => {
       await chartSeries(page),
       expectedSeries(records, 'totalTokens', DAY, all, (r) => r.model!),
     );
-    assert.match((await page.locator('#chart-title').textContent()) ?? '', /^Total tokens per model, daily$/i);
+    assert.match(
+      (await page.locator('#chart-title').textContent()) ?? '',
+      /^Total tokens per model, daily$/i,
+    );
     assert.deepEqual((await tableGroups(page)).sort(), ['gpt-4o', 'gpt-4o-mini']);
 
     assert.equal(await page.locator('#group-by option[value="team"]').textContent(), 'team (custom)');
@@ -240,11 +287,11 @@ describe('dashboard page in Chromium', { skip }, () => {
     await page.selectOption('#range', 'custom');
     await page.fill('#since', '2020-01-01');
     await page.fill('#until', '2025-12-31');
-    await page.getByLabel('Hourly').check();
+    await page.getByRole('radio', { name: 'Hourly' }).check();
     await page.getByRole('button', { name: 'Apply dates' }).click();
     await page.waitForSelector('#usage-chart[data-state="error"]');
     assert.match((await page.locator('#error').textContent()) ?? '', /\(parameter: interval\)$/);
-    await page.getByLabel('Daily').check();
+    await page.getByRole('radio', { name: 'Daily' }).check();
     await waitForDashboard(page);
     assert.equal(await page.locator('#error').isVisible(), false);
     await page.selectOption('#range', '30d');

@@ -6,6 +6,15 @@ import { formatBucket } from './format.js';
 import { seriesColour, withAlpha } from './palette.js';
 import { stackSeries } from './series.js';
 
+const DAY_S = 86_400;
+/** Tick steps of a daily chart, in seconds: 1, 2, 7, 14 days, ~1, 3 months. */
+const DAY_TICKS = [DAY_S, 2 * DAY_S, 7 * DAY_S, 14 * DAY_S, 30 * DAY_S, 91 * DAY_S];
+const TICK_DAY = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+
+function formatTickDay(seconds) {
+  return TICK_DAY.format(new Date(seconds * 1000));
+}
+
 const MIN_HEIGHT = 220;
 const MAX_HEIGHT = 380;
 
@@ -43,7 +52,13 @@ export function drawChart(container, data, { hidden, hourly, formatValue, format
     tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), 'Etc/UTC'),
     scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] } },
     axes: [
-      { stroke: '#333', grid: { stroke: '#e3e3e3' }, ticks: { stroke: '#ccc' } },
+      {
+        stroke: '#333',
+        grid: { stroke: '#e3e3e3' },
+        ticks: { stroke: '#ccc' },
+        // Daily buckets get ticks on whole days only (uPlot would pick 8-hour steps for a week).
+        ...(hourly ? {} : { incrs: DAY_TICKS, values: (_u, ticks) => ticks.map(formatTickDay) }),
+      },
       {
         stroke: '#333',
         grid: { stroke: '#e3e3e3' },
