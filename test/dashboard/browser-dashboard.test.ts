@@ -453,6 +453,29 @@ describe('dashboard page in Chromium', { skip }, () => {
       assert.ok(1.05 / (luminance(colour) + 0.05) >= 3, `${colour} contrast on white`);
   });
 
+  it('writes CSV cells safely and refuses incomplete custom dates (the page modules, in the page)', async () => {
+    const csv = await evaluate<string>(
+      page,
+      `import('/dashboard/assets/csv.js').then((m) => m.toCsv([['=HYPERLINK(1)', 'a,b', 'say "hi"', null, -3, 'line\\nbreak']]))`,
+    );
+    assert.equal(csv, `'=HYPERLINK(1),"a,b","say ""hi""",,-3,"line\nbreak"\r\n`);
+    const ranges = await evaluate<unknown[]>(
+      page,
+      `import('/dashboard/assets/range.js').then((m) => [
+        m.customRange('', '2026-01-02'),
+        m.customRange('2026-01-02', ''),
+        m.customRange('2026-01-02', '2026-01-01'),
+        m.customRange('2026-01-01', '2026-01-01'),
+      ])`,
+    );
+    assert.deepEqual(ranges, [
+      { error: 'Choose a start date.' },
+      { error: 'Choose an end date.' },
+      { error: 'The end date is before the start date.' },
+      { since: Date.UTC(2026, 0, 1), until: Date.UTC(2026, 0, 2) },
+    ]);
+  });
+
   it('goes back to the sign-in page when the session has ended', async () => {
     await context.clearCookies();
     await page.selectOption('#metric', 'promptTokens');
