@@ -8,9 +8,10 @@ import { ApiError, getJson } from './api.js';
 import { drawChart } from './chart.js';
 import { downloadText, toCsv } from './csv.js';
 import { createFilters } from './filters.js';
-import { formatCompact, formatDay, formatInteger, formatMoney, formatPercent } from './format.js';
+import { formatCompact, formatDay, formatInteger, formatMoney } from './format.js';
 import { renderLegend } from './legend.js';
 import { customRange, presetRange, RANGE_PRESETS } from './range.js';
+import { describeRecordShare } from './record-share.js';
 import { buildSeries, METRICS, seriesTotals } from './series.js';
 import { nextSort, renderTable, sortRows, tableCsvRows, toTableRows } from './top-table.js';
 
@@ -123,20 +124,6 @@ function drawTable() {
   });
 }
 
-function showShares(rows) {
-  const requests = rows.reduce((sum, row) => sum + row.requests, 0);
-  const estimated = rows.reduce((sum, row) => sum + row.estimatedRequests, 0);
-  const partial = rows.reduce((sum, row) => sum + row.partialRequests, 0);
-  const unpriced = rows.reduce((sum, row) => sum + row.unpricedRequests, 0);
-  const parts = [
-    `${formatInteger(requests)} requests`,
-    `${formatPercent(requests ? estimated / requests : 0)} estimated`,
-    `${formatPercent(requests ? partial / requests : 0)} partial`,
-  ];
-  if (unpriced > 0) parts.push(`${formatPercent(unpriced / requests)} without a price`);
-  el.share.textContent = parts.join(', ');
-}
-
 function describeQuery() {
   const metric = METRICS.find((m) => m.key === state.metric)?.label ?? state.metric;
   const every = state.interval === '1h' ? 'hourly' : 'daily';
@@ -163,7 +150,7 @@ async function refresh() {
     if (generation !== state.generation) return;
     state.tableRows = toTableRows(rows, state.by);
     drawTable();
-    showShares(rows);
+    el.share.textContent = describeRecordShare(rows);
     el.table.dataset.state = 'ready';
   });
   const results = await Promise.allSettled([chart, table]);
