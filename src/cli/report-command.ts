@@ -6,6 +6,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { ChargebackReport, ReportGrouping } from '../reports/chargeback-report.js';
 import { parseCalendarMonth, type CalendarMonth } from '../reports/month-range.js';
 import { buildMonthReport } from '../reports/month-report.js';
+import { parseGrouping as parseReportGrouping } from '../reports/report-grouping.js';
 import { deliverMonthReport, type DeliveryOutcome } from '../reports/report-delivery.js';
 import { formatReport, parseReportFormat } from '../reports/report-format.js';
 import { resolveUsageQuery } from '../reports/usage-query.js';
@@ -32,22 +33,9 @@ interface ReportOptions {
   force?: boolean;
 }
 
-/**
- * `--by`: `costCenter` / `owner` (properties of the subscription), else one dimension as
- * `usage --by` takes it. Throws CliInputError.
- */
+/** `--by` (see reports/report-grouping.ts). Throws CliInputError. */
 export function parseGrouping(text: string): ReportGrouping {
-  const name = text.trim();
-  const lower = name.toLowerCase().replaceAll(' ', '');
-  if (lower === 'costcenter') return { kind: 'property', property: 'costCenter', key: 'costCenter' };
-  if (lower === 'owner') return { kind: 'property', property: 'owner', key: 'owner' };
-  if (name === '' || name.includes(','))
-    throw new CliInputError(
-      `invalid --by ${JSON.stringify(text)}: expected one dimension, costCenter or owner`,
-    );
-  const [dimension] = asCliInput(() => resolveUsageQuery({ by: [name], where: [] })).by;
-  if (dimension === undefined) throw new CliInputError(`invalid --by ${JSON.stringify(text)}`);
-  return { kind: 'dimension', name, key: dimension.output };
+  return asCliInput(() => parseReportGrouping(text));
 }
 
 /** The configuration: --config, else ./tokenmeter.yaml, else none when --ledger says where to read. */

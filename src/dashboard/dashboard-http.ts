@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TokenmeterError } from '../errors.js';
 
 /**
  * The dashboard pages' Content-Security-Policy: only the gateway's own scripts, styles and
@@ -23,7 +24,9 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-security-policy': DASHBOARD_CSP,
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: under no-referrer Chromium posts our own forms with
+  // `Origin: null`, which checkOrigin must refuse; other sites still get no referrer.
+  'referrer-policy': 'same-origin',
 });
 
 /** Sends a body, or only the headers for HEAD. */
@@ -65,4 +68,28 @@ export const SIGN_IN_ERROR_PLACEHOLDER = '<!--tm:sign-in-error-->';
 /** The sign-in page with `message` (escaped) in place of the placeholder; '' leaves it empty. */
 export function signInPage(template: string, message: string): string {
   return template.replace(SIGN_IN_ERROR_PLACEHOLDER, () => escapeHtml(message));
+}
+
+/** Throws TM_METHOD_NOT_ALLOWED (405, with Allow) unless the request uses one of `methods`. */
+export function requireMethod(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): void {
+  if (methods.includes(req.method ?? 'GET')) return;
+  res.setHeader('allow', methods.join(', '));
+  throw new TokenmeterError('TM_METHOD_NOT_ALLOWED', `Use ${methods.join(' or ')} here.`);
+}
+
+/**
+ * A POST whose Origin is not this host (another site's page) is refused with TM_FORBIDDEN, even
+ * before SameSite would drop its cookie. Without an Origin header (curl, old browsers) it passes.
+ */
+export function checkOrigin(req: IncomingMessage): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  if (host === undefined || host !== req.headers.host)
+    throw new TokenmeterError('TM_FORBIDDEN', 'Cross-site form posts are refused.');
 }

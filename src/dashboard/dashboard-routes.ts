@@ -1,16 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { AdminKey } from '../admin/admin-key.js';
 import { readBearerToken } from '../auth/client-credentials.js';
 import type { SubscriptionDirectory } from '../auth/subscription-directory.js';
 import type { Config } from '../config/schema.js';
 import { TokenmeterError } from '../errors.js';
 import type { ClientIpResolver } from '../gateway/client-ip.js';
-import { readBody } from '../gateway/read-body.js';
 import { sendError, sendUnknownError } from '../gateway/send-error.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { PAGE_HEADERS, sendBody, signInPage } from './dashboard-http.js';
+import { PAGE_HEADERS, requireMethod, sendBody, signInPage } from './dashboard-http.js';
 import { createQueryApi } from './query-api.js';
-import { createSessionStore, readSessionCookie, SESSION_COOKIE, SESSION_TTL_MS } from './sessions.js';
+import { createSessionStore, readSessionCookie } from './sessions.js';
+import { signIn, signOut } from './sign-in-routes.js';
 import { createSignInLimiter } from './sign-in-limiter.js';
 import { loadStaticAssets, type StaticAsset } from './static-assets.js';
 import type { Viewer } from './viewer-scope.js';
@@ -27,6 +28,8 @@ export interface DashboardDeps {
   clientIp: ClientIpResolver;
   /** Where index.html, sign-in.html and their scripts are (tests); default src/dashboard/public. */
   publicDir?: string;
+  /** Receives unexpected failures (a ledger error); keys and cookies are never logged. */
+  log?: Pick<Logger, 'error'>;
   now?: () => number;
 }
 
@@ -38,8 +41,6 @@ export interface Dashboard {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
-/** Sign-in bodies are one short form field: anything bigger is refused unread. */
-const SIGN_IN_BODY_LIMIT = 4096;
 const ASSET_PREFIX = '/dashboard/assets/';
 
 function underPrefix(path: string, prefix: string): boolean {
@@ -106,88 +107,6 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     );
   }
 
-  function requireMethod(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): void {
-    if (methods.includes(req.method ?? 'GET')) return;
-    res.setHeader('allow', methods.join(', '));
-    throw new TokenmeterError('TM_METHOD_NOT_ALLOWED', `Use ${methods.join(' or ')} here.`);
-  }
-
-  /** A POST from another site's page is refused even before SameSite would drop its cookie. */
-  function checkOrigin(req: IncomingMessage): void {
-    const origin = req.headers.origin;
-    if (origin === undefined) return;
-    let host: string | undefined;
-    try {
-      host = new URL(origin).host;
-    } catch {
-      host = undefined;
-    }
-    if (host === undefined || host !== req.headers.host)
-      throw new TokenmeterError('TM_FORBIDDEN', 'Cross-site form posts are refused.');
-  }
-
-  async function signIn(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    requireMethod(req, res, ['POST']);
-    checkOrigin(req);
-    const client = clientOf(req);
-    const wait = limiter.blockedFor(client);
-    if (wait !== undefined) {
-      req.resume();
-      sendSignIn(req, res, 429, `Too many failed sign-ins from your address: try again in ${wait} seconds.`, {
-        'retry-after': String(wait),
-      });
-      return;
-    }
-    const type = req.headers['content-type'] ?? '';
-    if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-      req.resume();
-      sendSignIn(req, res, 400, 'Sign in with the form.');
-      return;
-    }
-    let body: Buffer;
-    try {
-      body = await readBody(req, SIGN_IN_BODY_LIMIT);
-    } catch (err) {
-      if (!(err instanceof TokenmeterError)) throw err;
-      sendSignIn(req, res, err.status, 'The sign-in form was too large or cut short.');
-      return;
-    }
-    const key = new URLSearchParams(body.toString('utf8')).get('key')?.trim() ?? '';
-    if (key === '') {
-      sendSignIn(req, res, 401, 'Enter the admin key or a subscription key.');
-      return;
-    }
-    if (identifyKey(key) === undefined) {
-      limiter.fail(client);
-      sendSignIn(req, res, 401, 'That key is not valid: use the admin key or a live subscription key.');
-      return;
-    }
-    const id = sessions.create(key);
-    const secure = 'encrypted' in req.socket && req.socket.encrypted === true ? '; Secure' : '';
-    res.writeHead(303, {
-      location: '/dashboard',
-      'set-cookie': `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
-      'cache-control': 'no-store',
-      'content-length': 0,
-    });
-    res.end();
-  }
-
-  function signOut(req: IncomingMessage, res: ServerResponse): void {
-    requireMethod(req, res, ['POST']);
-    checkOrigin(req);
-    req.resume();
-    const id = readSessionCookie(req.headers.cookie);
-    if (id !== undefined) sessions.delete(id);
-    res.writeHead(303, {
-      location: '/dashboard',
-      'set-cookie': `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`,
-      'cache-control': 'no-store',
-      'content-length': 0,
-    });
-    res.end();
-  }
-
   /** The API's viewer: a Bearer key (wrong ones count as failed sign-ins), else the session cookie. */
   function apiViewer(req: IncomingMessage, res: ServerResponse): Viewer {
     const bearer = readBearerToken(req.headers);
@@ -218,11 +137,15 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
-    const path = url.pathname;
+    // The raw target, not a URL object: `..` and `//host` are not resolved, so a path is only
+    // ever compared as sent, and anything unexpected is a 404.
+    const target = req.url ?? '/';
+    const query = target.indexOf('?');
+    const path = query < 0 ? target : target.slice(0, query);
     if (underPrefix(path, '/api')) {
       const viewer = apiViewer(req, res);
-      await api.handle(req, res, path, url.searchParams, viewer);
+      const search = new URLSearchParams(query < 0 ? '' : target.slice(query + 1));
+      await api.handle(req, res, path, search, viewer);
       return;
     }
     if (path === '/dashboard' || path === '/dashboard/') {
@@ -231,8 +154,9 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       else sendSignIn(req, res, 200, '');
       return;
     }
-    if (path === '/dashboard/sign-in') return signIn(req, res);
-    if (path === '/dashboard/sign-out') return signOut(req, res);
+    if (path === '/dashboard/sign-in')
+      return signIn(req, res, { sessions, limiter, identifyKey, clientOf, sendSignIn });
+    if (path === '/dashboard/sign-out') return signOut(req, res, sessions);
     if (path.startsWith(ASSET_PREFIX)) {
       requireMethod(req, res, ['GET', 'HEAD']);
       const asset = assets.get(path.slice(ASSET_PREFIX.length));
@@ -264,8 +188,12 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       } catch (err) {
         // Unread request bodies (a POST to /api) are drained so keep-alive stays usable.
         req.resume();
-        if (err instanceof TokenmeterError) sendError(res, err);
-        else sendUnknownError(res, err);
+        if (err instanceof TokenmeterError) {
+          sendError(res, err);
+          return;
+        }
+        deps.log?.error({ err, path: (req.url ?? '').split('?')[0] }, 'dashboard request failed');
+        sendUnknownError(res, err);
       }
     },
   };

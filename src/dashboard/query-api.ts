@@ -4,7 +4,6 @@ import { APIM_DIMENSION_ALIASES } from '../dimensions/dimension-names.js';
 import { TokenmeterError } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { DEFAULT_DIMENSION_KEYS } from '../ledger/record.js';
-import { parseGrouping } from '../cli/report-command.js';
 import {
   checkCustomDimensionsKnown,
   configuredCustomDimensions,
@@ -13,6 +12,7 @@ import {
 import { parseCalendarMonth } from '../reports/month-range.js';
 import { buildMonthReport } from '../reports/month-report.js';
 import { toReportJsonRow } from '../reports/report-format.js';
+import { parseGrouping } from '../reports/report-grouping.js';
 import type { ResolvedUsageQuery, UsageQuery } from '../reports/usage-query.js';
 import { sendJson } from './dashboard-http.js';
 import { atParam, QueryParamError } from './query-param-error.js';
@@ -30,6 +30,9 @@ export interface QueryApiDeps {
 
 /** Values `/api/dimensions?name=` lists at most; one more is read to tell the list was cut. */
 export const DIMENSION_VALUES_SHOWN = 1000;
+
+/** How long the ledger's custom dimension names are reused, ms. */
+const CUSTOM_NAMES_TTL_MS = 60_000;
 
 /** The query API under `/api/`: read-only JSON for a signed-in viewer. */
 export interface QueryApi {
@@ -50,11 +53,23 @@ const LABELS: ReadonlyMap<string, string> = new Map(
 export function createQueryApi(deps: QueryApiDeps): QueryApi {
   const { config, ledger } = deps;
   const configured = new Set(configuredCustomDimensions(config.tokenMetrics));
+  // The ledger's custom names take a scan of the records: read at most once a minute.
+  let ledgerNames: { names: Promise<string[]>; readAt: number } | undefined;
+  const customNames = (): Promise<string[]> => {
+    const at = deps.now();
+    if (ledgerNames === undefined || at - ledgerNames.readAt >= CUSTOM_NAMES_TTL_MS) {
+      const names = ledger.customDimensionNames();
+      // A failed read is not kept: the next request tries again.
+      names.catch(() => (ledgerNames = undefined));
+      ledgerNames = { names, readAt: at };
+    }
+    return ledgerNames.names;
+  };
 
   /** Refuses unknown custom dimensions; reads the ledger's names only when the config lacks one. */
   async function checkKnown(query: ResolvedUsageQuery, param: { by: string; where: string }): Promise<void> {
     if (!namesUnknownCustomDimension(query, configured)) return;
-    const known = new Set([...configured, ...(await ledger.customDimensionNames())]);
+    const known = new Set([...configured, ...(await customNames())]);
     atParam(param.by, () => checkCustomDimensionsKnown({ by: query.by, where: [] }, known));
     atParam(param.where, () => checkCustomDimensionsKnown({ by: [], where: query.where }, known));
   }
@@ -89,7 +104,7 @@ export function createQueryApi(deps: QueryApiDeps): QueryApi {
   };
 
   async function listDimensions(): Promise<{ name: string; label: string; custom?: true }[]> {
-    const custom = new Set([...configured, ...(await ledger.customDimensionNames())]);
+    const custom = new Set([...configured, ...(await customNames())]);
     const canonical: ReadonlySet<string> = new Set(DEFAULT_DIMENSION_KEYS.map((k) => k.toLowerCase()));
     return [
       ...DEFAULT_DIMENSION_KEYS.map((key) => ({ name: key, label: LABELS.get(key) ?? key })),

@@ -35,14 +35,3 @@ export function atParam<T>(param: string, work: () => T): T {
     throw err;
   }
 }
-
-/** Like atParam for async checks. */
-export async function atParamAsync<T>(param: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    return atParam(param, () => {
-      throw err;
-    });
-  }
-}

@@ -142,6 +142,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       adminKey,
       subscriptions: directory,
       clientIp,
+      log,
     });
     const deps: ProxyDeps = {
       config,

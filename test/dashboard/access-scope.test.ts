@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { ADMIN_KEY, errorOf, getJson, startFixture, TEAM_A_KEY, type Fixture } from './api-fixture.js';
 
 const RANGE = 'since=2026-01-01&until=2026-02-01';
@@ -82,6 +83,47 @@ describe('a subscription key sees only its own subscription, whatever it asks', 
       assert.equal(team.status, 200, q);
       assert.deepEqual(team.body, expected, q);
     }
+  });
+
+  it('usage: any mix of groupings and filters equals the admin view narrowed to team-a (property)', async () => {
+    const subscriptionNames = ['subscription', 'Subscription ID', 'SUBSCRIPTION'];
+    const condition = fc.oneof(
+      fc.record({
+        dim: fc.constantFrom(...subscriptionNames),
+        value: fc.constantFrom('team-a', 'team-b', 'team-c', ''),
+      }),
+      fc.record({
+        dim: fc.constantFrom('model', 'team', 'custom.subscription', 'stream', 'priced'),
+        value: fc.constantFrom('gpt-4o', 'ads', 'search', 'team-a', 'true', 'false', ''),
+      }),
+    );
+    const byDims = fc.subarray(['subscription', 'model', 'team', 'stream', 'custom.subscription'], {
+      maxLength: 3,
+    });
+    await fc.assert(
+      fc.asyncProperty(byDims, fc.array(condition, { maxLength: 5 }), async (by, where) => {
+        // Values that do not parse for stream / priced are refused for both keys alike.
+        const valid = where.filter(
+          (w) => !['stream', 'priced'].includes(w.dim) || w.value === 'true' || w.value === 'false',
+        );
+        const q = (conds: { dim: string; value: string }[]): string =>
+          [
+            `by=${by.join(',')}`,
+            RANGE,
+            ...conds.map((w) => `where=${encodeURIComponent(`${w.dim}:${w.value}`)}`),
+          ].join('&');
+        const team = await asTeam(`/api/usage?${q(valid)}`);
+        assert.equal(team.status, 200);
+        const subs = valid.filter((w) => subscriptionNames.includes(w.dim));
+        const others = valid.filter((w) => !subscriptionNames.includes(w.dim));
+        const expected =
+          subs.length > 0 && !subs.some((w) => w.value === 'team-a')
+            ? []
+            : await asAdmin(`/api/usage?${q([...others, { dim: 'subscription', value: 'team-a' }])}`);
+        assert.deepEqual(team.body, expected);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('dimensions: values come from its own records only', async () => {

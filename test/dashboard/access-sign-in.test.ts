@@ -116,6 +116,10 @@ describe('dashboard sign-in, sessions and pages', () => {
     assert.equal(get.status, 405);
     const crossSite = await signIn(fx.url, ADMIN_KEY, { origin: 'https://evil.example' });
     assert.equal(crossSite.status, 403);
+    assert.equal((await signIn(fx.url, ADMIN_KEY, { origin: 'null' })).status, 403);
+    // The browser's own post carries this host as Origin (referrer-policy same-origin keeps it).
+    assert.equal((await signIn(fx.url, ADMIN_KEY, { origin: fx.url })).status, 303);
+    assert.equal((await fetch(`${fx.url}/dashboard`)).headers.get('referrer-policy'), 'same-origin');
   });
 
   it('answers 401 to the API without a key, with a wrong key, or with an unknown cookie', async () => {

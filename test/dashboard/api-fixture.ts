@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { startDashboardServer, type DashboardServer } from '../../src/cli/dashboard-command.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
@@ -124,7 +125,12 @@ export async function startFixture(
   const text = configYaml(ledgerPath);
   await writeFile(configPath, text);
   const config = parseConfig(text, configPath, {});
-  const server = await startDashboardServer(config, { port: 0, host: '127.0.0.1', publicDir });
+  const server = await startDashboardServer(config, {
+    port: 0,
+    host: '127.0.0.1',
+    publicDir,
+    logger: pino({ level: 'silent' }),
+  });
   return {
     dir,
     ledgerPath,

@@ -4,7 +4,9 @@ import { Command } from 'commander';
 import { addReportCommand } from '../../src/cli/report-command.js';
 import { addUsageCommand } from '../../src/cli/usage-command.js';
 import { CliInputError } from '../../src/cli/cli-error.js';
-import { ADMIN_KEY, errorOf, getJson, startFixture, type Fixture } from './api-fixture.js';
+import { createSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
+import { makeRecord } from '../ledger/fixtures/records.js';
+import { ADMIN_KEY, errorOf, getJson, JAN, startFixture, TEAM_A_KEY, type Fixture } from './api-fixture.js';
 
 /** `tokenmeter usage ARGS --format json` in-process against the fixture's configuration. */
 async function cliUsage(fixture: Fixture, args: string[]): Promise<unknown> {
@@ -221,5 +223,49 @@ describe('GET /api/usage, /api/dimensions, /api/report (admin key)', () => {
     const session = await api('/api/session');
     assert.deepEqual(session.body, { role: 'admin', currency: 'USD' });
     assert.equal(errorOf((await api('/api/session?x=1')).body).param, 'x');
+  });
+});
+
+describe('GET /api/dimensions?name= on a dimension with more than 1,000 values', () => {
+  let fx: Fixture;
+  before(async () => {
+    fx = await startFixture({
+      before: async (ledgerPath) => {
+        const ledger = createSqliteLedger(ledgerPath);
+        for (let i = 0; i <= 1000; i++)
+          await ledger.append(
+            makeRecord({
+              id: `many-${i}`,
+              time: JAN,
+              subscription: 'team-b',
+              model: `m${String(i).padStart(4, '0')}`,
+            }),
+          );
+        await ledger.close();
+      },
+    });
+  });
+  after(() => fx.close());
+
+  it('shows the first 1,000 and says the list was cut', async () => {
+    const res = await getJson(`${fx.url}/api/dimensions?name=model&since=2026-01-01`, ADMIN_KEY);
+    const body = res.body as { values: string[]; truncated: boolean };
+    assert.equal(body.values.length, 1000);
+    assert.equal(body.truncated, true);
+    assert.equal(body.values[0], 'claude-sonnet');
+    // team-a's own models are few: its list is whole.
+    const team = await getJson(`${fx.url}/api/dimensions?name=model&since=2026-01-01`, TEAM_A_KEY);
+    assert.deepEqual(team.body, { name: 'model', values: ['gpt-4o', 'gpt-4o-mini'], truncated: false });
+  });
+
+  it('answers HEAD with the headers of GET and no body', async () => {
+    const res = await fetch(`${fx.url}/api/usage`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.equal(await res.text(), '');
   });
 });
