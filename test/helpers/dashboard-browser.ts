@@ -1,10 +1,13 @@
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startDashboardServer, type DashboardServer } from '../../src/cli/dashboard-command.js';
 import { parseConfig } from '../../src/config/load-config.js';
+import { configYaml } from '../dashboard/api-fixture.js';
+import { seedRecords } from './dashboard-seed.js';
 import { openLedger } from '../../src/ledger/ledger.js';
 import type { UsageRecord } from '../../src/ledger/record.js';
 
@@ -103,4 +106,57 @@ export async function signIn(page: Page, baseUrl: string, key: string): Promise<
   await page.getByLabel('Admin key or subscription key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await waitForDashboard(page);
+}
+
+/** A seeded ledger, the real dashboard server over it and a Chromium to drive it. */
+export interface BrowserFixture {
+  records: UsageRecord[];
+  url: string;
+  /** A page in a new context (own cookies) that records CSP violations and foreign requests. */
+  newPage(viewport: { width: number; height: number }): Promise<[BrowserContext, Page]>;
+  /** Saves a full-page screenshot: to TOKENMETER_SCREENSHOT_DIR when set, else the temp dir. */
+  shot(page: Page, name: string): Promise<void>;
+  cspViolations: string[];
+  foreignRequests: string[];
+  close(): Promise<void>;
+}
+
+/** Seeds a temp ledger with seedRecords(), starts the dashboard server and launches Chromium. */
+export async function startBrowserFixture(): Promise<BrowserFixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'tokenmeter-dashboard-'));
+  const records = seedRecords();
+  const ledgerPath = join(dir, 'ledger.db');
+  await seedLedger(ledgerPath, records);
+  const server = await startDashboard(dir, configYaml(ledgerPath));
+  const browser = await launchChromium();
+  const cspViolations: string[] = [];
+  const foreignRequests: string[] = [];
+  return {
+    records,
+    url: server.url,
+    cspViolations,
+    foreignRequests,
+    async newPage(viewport) {
+      const context = await browser.newContext({ viewport, acceptDownloads: true });
+      const page = await context.newPage();
+      // Fail a wrong expectation in seconds rather than Playwright's default 30.
+      page.setDefaultTimeout(10_000);
+      page.on('console', (message) => {
+        if (/Content[- ]Security[- ]Policy/i.test(message.text())) cspViolations.push(message.text());
+      });
+      page.on('request', (request) => {
+        if (!request.url().startsWith(server.url)) foreignRequests.push(request.url());
+      });
+      return [context, page];
+    },
+    async shot(page, name) {
+      const into = process.env.TOKENMETER_SCREENSHOT_DIR ?? dir;
+      await page.screenshot({ path: join(into, `${name}.png`), fullPage: true });
+    },
+    async close() {
+      await browser.close();
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
