@@ -124,6 +124,22 @@ describe('dashboard sign-in, access and layout in Chromium', { skip: chromiumMis
     ]);
   });
 
+  it('folds series past the palette into one "Other" series (the page module, in the page)', async () => {
+    const folded = await evaluate<{ labels: string[]; values: Record<string, number[]> }>(
+      page,
+      `import('/dashboard/assets/series.js').then((m) => {
+        const labels = Array.from({ length: 30 }, (_, i) => 'g' + i);
+        const values = Object.fromEntries(labels.map((label, i) => [label, [30 - i, 1]]));
+        return m.foldSeries({ labels, times: [0, 86400], values }, 24);
+      })`,
+    );
+    assert.equal(folded.labels.length, 24);
+    assert.equal(folded.labels[22], 'g22');
+    assert.equal(folded.labels[23], 'Other (7 groups)');
+    // g23..g29 hold 7..1 in the first bucket and 1 each in the second.
+    assert.deepEqual(folded.values['Other (7 groups)'], [28, 7]);
+  });
+
   it('goes back to the sign-in page when the session has ended', async () => {
     await context.clearCookies();
     await page.selectOption('#metric', 'promptTokens');

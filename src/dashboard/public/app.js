@@ -2,7 +2,7 @@
 // asks the API for the chart and the top-consumers table, and wires every control.
 // Test/bench hook (read-only): #usage-chart[data-state] is loading | ready | error, "ready" once
 // the chart of the current query has drawn; window.tokenmeterDashboard.chartData() returns the
-// unstacked series of that chart.
+// unstacked series of that query (all of them, before the chart folds the smallest into "Other").
 
 import { ApiError, getJson } from './api.js';
 import { drawChart } from './chart.js';
@@ -12,7 +12,8 @@ import { formatCompact, formatDay, formatInteger, formatMoney } from './format.j
 import { renderLegend } from './legend.js';
 import { customRange, presetRange, RANGE_PRESETS } from './range.js';
 import { describeRecordShare } from './record-share.js';
-import { buildSeries, METRICS, seriesTotals } from './series.js';
+import { PALETTE } from './palette.js';
+import { buildSeries, foldSeries, METRICS, seriesTotals } from './series.js';
 import { nextSort, renderTable, sortRows, tableCsvRows, toTableRows } from './top-table.js';
 
 const $ = (id) => document.getElementById(id);
@@ -92,7 +93,9 @@ function queryParams() {
 }
 
 function drawCurrentChart() {
-  drawChart(el.chart, state.chartData, {
+  // One colour per series: past the palette, the smallest groups are drawn as one "Other".
+  const shown = foldSeries(state.chartData, PALETTE.length);
+  drawChart(el.chart, shown, {
     hidden: state.hidden,
     hourly: state.interval === '1h',
     formatValue: formatMetric,
@@ -101,7 +104,7 @@ function drawCurrentChart() {
       el.readout.textContent = text;
     },
   });
-  renderLegend(el.legend, state.chartData, seriesTotals(state.chartData), {
+  renderLegend(el.legend, shown, seriesTotals(shown), {
     hidden: state.hidden,
     formatValue: formatMetric,
     onToggle: (label) => {

@@ -66,3 +66,22 @@ export function seriesTotals(data) {
     data.labels.map((label) => [label, data.values[label].reduce((a, b) => a + b, 0)]),
   );
 }
+
+/**
+ * At most `max` series: the `max - 1` largest (data.labels is largest first) and one
+ * "Other (N groups)" series summing the rest, so that every series drawn has its own colour and
+ * a chart of a thousand users stays readable. Data with `max` series or fewer is returned as is.
+ */
+export function foldSeries(data, max) {
+  if (data.labels.length <= max) return data;
+  const kept = data.labels.slice(0, max - 1);
+  const rest = data.labels.slice(max - 1);
+  const other = new Array(data.times.length).fill(0);
+  for (const label of rest) data.values[label].forEach((v, i) => (other[i] += v));
+  const otherLabel = `Other (${rest.length} groups)`;
+  return {
+    labels: [...kept, otherLabel],
+    times: data.times,
+    values: { ...Object.fromEntries(kept.map((label) => [label, data.values[label]])), [otherLabel]: other },
+  };
+}
