@@ -140,6 +140,45 @@ describe('dashboard sign-in, access and layout in Chromium', { skip: chromiumMis
     assert.deepEqual(folded.values['Other (7 groups)'], [28, 7]);
   });
 
+  it('keeps the view in the address: a reload or a shared link shows the same chart', async () => {
+    await page.selectOption('#metric', 'promptTokens');
+    await waitForDashboard(page);
+    await page.selectOption('#filter-dim', 'model');
+    await page.waitForSelector('#filter-value option[value="gpt-4o"]', { state: 'attached' });
+    await page.selectOption('#filter-value', 'gpt-4o');
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    await waitForDashboard(page);
+    const link = page.url();
+    assert.match(new URL(link).hash, /metric=promptTokens/);
+    const expected = expectedSeries(fx.records, 'promptTokens', DAY, (r) => r.model === 'gpt-4o');
+
+    const [otherContext, other] = await fx.newPage({ width: 1280, height: 800 });
+    try {
+      // Signed out, the link shows the sign-in form; signing in lands on the linked view.
+      await other.goto(link);
+      await other.getByLabel('Admin key or subscription key').fill(ADMIN_KEY);
+      await other.getByRole('button', { name: 'Sign in' }).click();
+      await waitForDashboard(other);
+      assert.equal(new URL(other.url()).hash, new URL(link).hash);
+      assert.equal(await other.locator('#metric').inputValue(), 'promptTokens');
+      assert.equal(await other.locator('#active-filters li').count(), 1);
+      assert.deepEqual(await chartSeries(other), expected);
+
+      // A fragment is user input: unknown names fall back to the defaults.
+      await other.goto(
+        `${fx.url}/dashboard#range=custom&from=x&metric=nope&by=nope&where=nope:1&interval=5m`,
+      );
+      await other.reload();
+      await waitForDashboard(other);
+      assert.equal(await other.locator('#metric').inputValue(), 'totalTokens');
+      assert.equal(await other.locator('#range').inputValue(), '30d');
+      assert.equal(await other.locator('#active-filters li').count(), 0);
+      assert.deepEqual(await chartSeries(other), expectedSeries(fx.records, 'totalTokens', DAY));
+    } finally {
+      await otherContext.close();
+    }
+  });
+
   it('goes back to the sign-in page when the session has ended', async () => {
     await context.clearCookies();
     await page.selectOption('#metric', 'promptTokens');

@@ -7,6 +7,7 @@
 import { ApiError, getJson } from './api.js';
 import { drawChart } from './chart.js';
 import { downloadText, toCsv } from './csv.js';
+import { checkRadio, fillSelect } from './controls.js';
 import { createFilters } from './filters.js';
 import { formatCompact, formatDay, formatInteger, formatMoney } from './format.js';
 import { renderLegend } from './legend.js';
@@ -15,6 +16,7 @@ import { describeRecordShare } from './record-share.js';
 import { PALETTE } from './palette.js';
 import { buildSeries, foldSeries, METRICS, seriesTotals } from './series.js';
 import { nextSort, renderTable, sortRows, tableCsvRows, toTableRows } from './top-table.js';
+import { readViewState, writeViewState } from './view-state.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -142,6 +144,8 @@ async function refresh() {
   el.table.dataset.state = 'loading';
   clearError();
   describeQuery();
+  // Keep the view in the address (replaceState: no history entry per click).
+  history.replaceState(null, '', `#${writeViewState(state)}`);
   const params = queryParams();
   const chart = getJson('/api/usage', [...params, ['interval', state.interval]]).then((rows) => {
     if (generation !== state.generation) return;
@@ -178,18 +182,6 @@ function setRange() {
     Object.assign(state, presetRange(state.preset, Date.now()));
   }
   return true;
-}
-
-function fillSelect(select, options, selected) {
-  select.replaceChildren(
-    ...options.map(({ value, label }) => {
-      const option = document.createElement('option');
-      option.value = value;
-      option.textContent = label;
-      option.selected = value === selected;
-      return option;
-    }),
-  );
 }
 
 function wireControls(filters) {
@@ -241,8 +233,7 @@ function wireControls(filters) {
 
 function selectInterval(interval) {
   state.interval = interval;
-  for (const radio of document.querySelectorAll('input[name="interval"]'))
-    radio.checked = radio.value === interval;
+  checkRadio('interval', interval);
 }
 
 async function start() {
@@ -261,6 +252,12 @@ async function start() {
     showError(error);
     return;
   }
+  const view = readViewState(window.location.hash, {
+    presets: RANGE_PRESETS.map((p) => p.value),
+    metrics: METRICS.map((m) => m.key),
+    dimensions: state.dimensions.map((d) => d.name),
+  });
+  Object.assign(state, view);
   const dimensionOptions = state.dimensions.map((d) => ({
     value: d.name,
     label: d.custom ? `${d.label} (custom)` : d.label,
@@ -286,6 +283,13 @@ async function start() {
     },
   );
   wireControls(filters);
+  filters.setFilters(state.filters);
+  selectInterval(state.interval);
+  if (view.preset === 'custom') {
+    el.since.value = view.from;
+    el.until.value = view.to;
+    el.customDates.hidden = false;
+  }
   // Redraw at the new width when the window (or a phone's orientation) changes.
   let width = el.chart.clientWidth;
   new ResizeObserver(() => {
@@ -294,7 +298,13 @@ async function start() {
       drawCurrentChart();
     }
   }).observe(el.chart);
-  setRange();
+  if (!setRange()) {
+    // A linked custom range that does not hold (end before start): fall back to the default.
+    state.preset = '30d';
+    el.range.value = '30d';
+    el.customDates.hidden = true;
+    setRange();
+  }
   await refresh();
 }
 
