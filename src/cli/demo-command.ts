@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatRows } from '../reports/format.js';
-import { demoConfig, DEMO_TEAMS } from './demo-config.js';
+import { DEMO_ADMIN_KEY, demoConfig, DEMO_TEAMS } from './demo-config.js';
 import { sendDemoTraffic } from './demo-traffic.js';
 import { parsePort, waitForSignal } from './serve-command.js';
 import { startOrExplain } from './startup-failure.js';
@@ -43,6 +43,7 @@ export function addDemoCommand(program: Command): void {
       out.write(`\nGateway:     ${base}\n`);
       out.write(`  OpenAI base URL ${base}/openai/v1    Azure OpenAI endpoint ${base}/azure\n`);
       out.write(`  Anthropic base URL ${base}/anthropic    Gemini base URL ${base}/gemini\n`);
+      out.write(`Dashboard:   ${gateway.url}/dashboard  (sign in with ${DEMO_ADMIN_KEY}, or a team's key)\n`);
       out.write(`Metrics:     ${gateway.url}/metrics\n`);
       out.write(
         `Ledger:      ${opts.ledger}  (query it: npx tokenmeter usage --ledger ${opts.ledger} --by subscription,model)\n`,

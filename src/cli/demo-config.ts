@@ -18,6 +18,9 @@ export const DEMO_TEAMS = [
   },
 ] as const;
 
+/** The demo's admin key: it signs in to the dashboard as admin (demo only: printed, not secret). */
+export const DEMO_ADMIN_KEY = 'demo-admin-key';
+
 /**
  * The embedded configuration `tokenmeter demo` runs on: one simulated backend serving the
  * OpenAI, Azure OpenAI, Anthropic and Gemini API shapes, one product, three teams.
@@ -26,6 +29,7 @@ export function demoConfig(port: number, ledger: string): Config {
   return configSchema.parse({
     gateway: { id: 'gw-demo-1', location: 'local', host: '127.0.0.1', port },
     ledger,
+    admin: { key: DEMO_ADMIN_KEY },
     backends: [
       { id: 'simulated-llm', type: 'simulator', simulator: { tokensPerSecond: 400, completionTokens: 40 } },
     ],

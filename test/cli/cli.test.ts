@@ -121,6 +121,7 @@ test('demo --once runs gateway, simulator and traffic from three teams, and prin
     assert.ok(requests > 0);
   }
   assert.match(res.stdout, /Metrics: +http:\/\/127\.0\.0\.1:\d+\/metrics/);
+  assert.match(res.stdout, /Dashboard: +http:\/\/127\.0\.0\.1:\d+\/dashboard +\(sign in with demo-admin-key/);
   // Every provider shape is in the traffic.
   for (const api of ['openai', 'azure-openai', 'anthropic', 'gemini']) {
     assert.match(res.stdout, new RegExp(`^${api} +\\S+ +[1-9]`, 'm'), `${api} has usage`);
