@@ -182,7 +182,8 @@ function sumInto(map: Map<string, Aggregate>, bucket: number, head: SqlValue[], 
   const id = `${bucket}|${key}`;
   const found = map.get(id);
   if (found === undefined) {
-    map.set(id, { head: [bucket, key, ...head], figures });
+    // A copy: the same figures start an hour and a day aggregate.
+    map.set(id, { head: [bucket, key, ...head], figures: [...figures] });
     return;
   }
   figures.forEach((value, i) => (found.figures[i] = (found.figures[i] ?? 0) + value));
