@@ -354,7 +354,13 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
   }
   const useRollups = options.rollups ?? true;
   const rollups = createRollupStore(db, INSERT_LAYOUT);
-  if (useRollups) rollups.build(options.onRollupBuild);
+  try {
+    if (useRollups) rollups.build(options.onRollupBuild);
+  } catch (err) {
+    // An interrupted build keeps the days it finished; the next open resumes after them.
+    db.close();
+    throw err;
+  }
   // Prepared once: append is on the hot path of every metered call.
   const insert = db.prepare<SqlValue[]>(INSERT_SQL);
   const selectOne = db.prepare<[string], Record<string, unknown>>('SELECT * FROM usage_records WHERE id = ?');

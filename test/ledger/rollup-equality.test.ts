@@ -4,8 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { UsageRecord } from '../../src/ledger/record.js';
 import { createSqliteLedger, type SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
-import type { UsageQuery, UsageRow } from '../../src/reports/usage-query.js';
+import type { UsageQuery } from '../../src/reports/usage-query.js';
 import { makeRecord, makeTempDir } from './fixtures/records.js';
+import { assertSameRows } from './fixtures/same-rows.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -34,7 +35,7 @@ const recordArb = fc
     stream: fc.boolean(),
     team: maybe(fc.constantFrom('x', 'y')),
     env: maybe(fc.constantFrom('prod', 'dev')),
-    source: fc.constantFrom('reported', 'estimated', 'partial') as fc.Arbitrary<UsageRecord['source']>,
+    source: fc.constantFrom('reported', 'estimated', 'partial'),
     prompt: maybe(fc.integer({ min: 0, max: 500 })),
     completion: maybe(fc.integer({ min: 0, max: 500 })),
     total: maybe(fc.integer({ min: 0, max: 1000 })),
@@ -109,21 +110,6 @@ const queryArb: fc.Arbitrary<UsageQuery> = fc
       ...(interval !== undefined && { interval }),
     };
   });
-
-/** Rows equal, costs within a millionth (sums in another order round differently). */
-export function assertSameRows(actual: UsageRow[], expected: UsageRow[], context: unknown): void {
-  assert.equal(actual.length, expected.length, `row count for ${JSON.stringify(context)}`);
-  actual.forEach((row, i) => {
-    const want = expected[i];
-    assert.ok(want !== undefined);
-    const { cost, ...rest } = row;
-    const { cost: wantCost, ...wantRest } = want;
-    assert.deepEqual(rest, wantRest, JSON.stringify(context));
-    if (cost === null || wantCost === null) assert.equal(cost, wantCost, JSON.stringify(context));
-    else
-      assert.ok(Math.abs(cost - wantCost) <= 1e-6, `cost ${cost} vs ${wantCost}: ${JSON.stringify(context)}`);
-  });
-}
 
 /** The records with distinct ids (the arbitrary leaves them unset). */
 const withIds = (records: UsageRecord[]): UsageRecord[] => records.map((r, i) => ({ ...r, id: `r${i}` }));
