@@ -234,13 +234,15 @@ async function main(): Promise<void> {
       );
       const chart = await timeFirstChart(server.url, Math.min(queryRuns, 5));
       if ('skipped' in chart) notes.push(`first chart at ${formatCount(records)}: skipped, ${chart.skipped}`);
-      else
+      else {
+        if (chart.note !== undefined) notes.push(`first chart at ${formatCount(records)}: ${chart.note}`);
         row(
           'dashboard first chart',
           records,
           `${ms(chart.medianMs)} ms (first ${ms(chart.firstMs)})`,
           records >= 10_000_000 ? TARGETS.firstChart : '—',
         );
+      }
     } catch (err) {
       notes.push(`HTTP at ${formatCount(records)}: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
