@@ -4,6 +4,7 @@ import { addConfigCommand } from './config-command.js';
 import { addDashboardCommand } from './dashboard-command.js';
 import { addDemoCommand } from './demo-command.js';
 import { addKeysCommand } from './keys-command.js';
+import { addLedgerCommand } from './ledger-command.js';
 import { addRepriceCommand } from './reprice-command.js';
 import { addReportCommand } from './report-command.js';
 import { addServeCommand } from './serve-command.js';
@@ -25,6 +26,7 @@ export function createProgram(): Command {
   addRepriceCommand(program);
   addKeysCommand(program);
   addConfigCommand(program);
+  addLedgerCommand(program);
   return program;
 }
 

@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { TokenmeterError } from '../errors.js';
 import type { DimensionValue, UsageQuery, UsageRow } from '../reports/usage-query.js';
 import type { UsageRecord } from './record.js';
+import type { RollupBuildProgress } from './rollup-store.js';
 import { createSqliteLedger } from './sqlite-ledger.js';
 
 /**
@@ -172,10 +173,14 @@ export function parseLedgerUrl(url: string, cwd: string = process.cwd()): Ledger
 
 /**
  * Opens the ledger a URL points to (see parseLedgerUrl), creating the SQLite file, its parent
- * directory and its schema when missing. PostgreSQL is recognised but not available yet and
- * throws TokenmeterError TM_CONFIG_INVALID with a message saying so.
+ * directory and its schema when missing, and building its rollups when they do not cover its
+ * records yet (`onRollupBuild` reports that build's progress, per UTC day). PostgreSQL is
+ * recognised but not available yet and throws TokenmeterError TM_CONFIG_INVALID saying so.
  */
-export function openLedger(url: string, options: { cwd?: string } = {}): Ledger {
+export function openLedger(
+  url: string,
+  options: { cwd?: string; onRollupBuild?: RollupBuildProgress } = {},
+): Ledger {
   const location = parseLedgerUrl(url, options.cwd);
   if (location.kind === 'postgres') {
     throw new TokenmeterError(
@@ -183,5 +188,8 @@ export function openLedger(url: string, options: { cwd?: string } = {}): Ledger 
       'the PostgreSQL ledger is not available yet in this version of tokenmeter; use ledger: sqlite:PATH',
     );
   }
-  return createSqliteLedger(location.path);
+  return createSqliteLedger(
+    location.path,
+    options.onRollupBuild === undefined ? {} : { onRollupBuild: options.onRollupBuild },
+  );
 }

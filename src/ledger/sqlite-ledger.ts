@@ -8,11 +8,16 @@ import {
   toDimensionValue,
   toUsageRow,
   type DimensionValue,
+  type ResolvedUsageQuery,
   type UsageQuery,
   type UsageRow,
 } from '../reports/usage-query.js';
 import { USAGE_FIELDS, type UsageSource } from '../usage.js';
 import { createGroupCommitter } from './group-commit.js';
+import { isDayEligible, planRollupPieces, type RollupPiece } from './rollup-plan.js';
+import { buildRollupDimensionValuesSql, buildRollupUsageSql } from './rollup-query-sql.js';
+import { HOUR_MS, ROLLUP_MIGRATION, type InsertLayout } from './rollup-schema.js';
+import { createRollupStore, type RollupBuildProgress } from './rollup-store.js';
 import {
   buildDimensionValuesSql,
   buildUsageSql,
@@ -145,6 +150,9 @@ const MIGRATIONS: readonly string[] = [
      sent_at INTEGER,
      PRIMARY KEY (month, channel, recipient)
    ) WITHOUT ROWID;`,
+  // 7: rollups per UTC hour and day, maintained in the transaction that writes the records
+  // (rollup-schema.ts, rollup-store.ts); a ledger with older records builds them on open.
+  ROLLUP_MIGRATION,
 ];
 
 const INSERT_COLUMNS = [
@@ -165,6 +173,16 @@ const INSERT_COLUMNS = [
 // IGNORE` would also swallow NOT NULL and CHECK violations, silently dropping a malformed
 // record. The same statement runs on PostgreSQL. Positional parameters in INSERT_COLUMNS order:
 // no per-call object with 27 named keys to build.
+/** Where the rollups find a record's values in its insert parameters. */
+const INSERT_LAYOUT: InsertLayout = {
+  time: INSERT_COLUMNS.indexOf('time'),
+  firstDimension: INSERT_COLUMNS.indexOf('api'),
+  custom: INSERT_COLUMNS.indexOf('custom'),
+  firstToken: INSERT_COLUMNS.indexOf(TOKEN_COLUMNS.promptTokens),
+  source: INSERT_COLUMNS.indexOf('source'),
+  cost: INSERT_COLUMNS.indexOf('cost'),
+};
+
 const INSERT_SQL = `INSERT INTO usage_records (${INSERT_COLUMNS.join(', ')})
   VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (time, id) DO NOTHING`;
@@ -217,6 +235,14 @@ function fromRow(row: Readonly<Record<string, unknown>>): UsageRecord {
   if (typeof row['flags'] === 'string' && row['flags'] !== '')
     record.flags = row['flags'].split(',') as RecordFlag[];
   return record;
+}
+
+/** A query's time range alone. */
+function range(q: ResolvedUsageQuery): Pick<ResolvedUsageQuery, 'since' | 'until'> {
+  return {
+    ...(q.since !== undefined && { since: q.since }),
+    ...(q.until !== undefined && { until: q.until }),
+  };
 }
 
 /** Records read and updated per transaction by reprice. */
@@ -279,6 +305,14 @@ export interface SqliteLedgerOptions {
    * writes beyond it fail with SQLITE_FULL, as on a full disk. For tests of that condition.
    */
   maxPageCount?: number;
+  /**
+   * Maintain the rollups on write and answer queries from them (default true). `false` is for
+   * benchmarks and tests: queries read raw records, and the first write on such a connection
+   * marks the rollups incomplete, so that the next connection opened with rollups rebuilds them.
+   */
+  rollups?: boolean;
+  /** Progress of the rollup build at open (rollup-store.ts): after each UTC day. */
+  onRollupBuild?: RollupBuildProgress;
 }
 
 /** An SQLite ledger; also exposes `get` for tests and tooling that need one record back. */
@@ -288,6 +322,8 @@ export interface SqliteLedger extends Ledger {
    * is keyed by time first): for tests and tooling, not for a hot path.
    */
   get(id: string): Promise<UsageRecord | undefined>;
+  /** The pieces `query` would read (rollup-plan.ts): for tests and tooling. */
+  planUsage(query: UsageQuery): RollupPiece[];
 }
 
 /**
@@ -316,6 +352,15 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     db.close();
     throw err;
   }
+  const useRollups = options.rollups ?? true;
+  const rollups = createRollupStore(db, INSERT_LAYOUT);
+  try {
+    if (useRollups) rollups.build(options.onRollupBuild);
+  } catch (err) {
+    // An interrupted build keeps the days it finished; the next open resumes after them.
+    db.close();
+    throw err;
+  }
   // Prepared once: append is on the hot path of every metered call.
   const insert = db.prepare<SqlValue[]>(INSERT_SQL);
   const selectOne = db.prepare<[string], Record<string, unknown>>('SELECT * FROM usage_records WHERE id = ?');
@@ -323,15 +368,23 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
   const customNames = db
     .prepare<[], string>('SELECT DISTINCT j.key FROM usage_records, json_each(usage_records.custom) AS j')
     .pluck();
-  const insertOne = (record: UsageRecord): void => void insert.run(...toParams(record));
-  const insertMany = db.transaction((records: UsageRecord[]) => records.forEach(insertOne));
-  // A batch of one is its own (autocommit) transaction: no BEGIN / COMMIT round trips.
-  const committer = createGroupCommitter<UsageRecord>(
-    (records) =>
-      records.length === 1 && records[0] !== undefined ? insertOne(records[0]) : insertMany(records),
-    insertOne,
-    isRecordError,
-  );
+  // The rollups change in the transaction that stores the records, so they can never disagree
+  // after a crash. A record whose id is stored already (ON CONFLICT DO NOTHING) adds nothing.
+  let invalidated = false;
+  const insertMany = db.transaction((records: UsageRecord[]) => {
+    const stored: SqlValue[][] = [];
+    for (const record of records) {
+      const params = toParams(record);
+      if (insert.run(...params).changes > 0) stored.push(params);
+    }
+    if (useRollups) rollups.addRecords(stored);
+    else if (!invalidated && stored.length > 0) {
+      rollups.invalidate();
+      invalidated = true;
+    }
+  });
+  const insertOne = (record: UsageRecord): void => insertMany([record]);
+  const committer = createGroupCommitter<UsageRecord>(insertMany, insertOne, isRecordError);
 
   // Keyset pages of the (time, id) primary key: a month may hold millions of records, and
   // better-sqlite3 cannot write on a connection while it iterates a query.
@@ -353,24 +406,39 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
       const rows = repricePage.all(after[0], after[1], range.since, range.until);
       const last = rows.at(-1);
       if (last === undefined) return result;
-      // One transaction per page: a reprice interrupted keeps the pages it finished.
+      // One transaction per page: a reprice interrupted keeps the pages it finished, and the
+      // rollups of the hours it changed are rebuilt with it.
       db.transaction(() => {
+        const hours = new Set<number>();
         for (const row of rows) {
           const record = fromRow(row);
           const cost = price(record) ?? null;
           result.records += 1;
           if (cost === (record.cost ?? null)) continue;
           updateCost.run(cost, record.time, record.id);
+          hours.add(Math.floor(record.time / HOUR_MS) * HOUR_MS);
           result.changed += 1;
         }
+        rollups.rebuildHours(hours);
       }).immediate();
       after = [Number(last['time']), String(last['id'])];
     }
   }
 
+  /** The pieces a resolved query reads: raw records only until the rollups are complete. */
+  function plan(q: ResolvedUsageQuery): RollupPiece[] {
+    if (!useRollups || !rollups.isComplete()) {
+      return [{ source: 'raw', ...range(q) }];
+    }
+    return planRollupPieces(q, isDayEligible(q));
+  }
+
   function runQuery(query: UsageQuery): UsageRow[] {
     const q = resolveUsageQuery(query);
-    const { sql, params } = buildUsageSql(q);
+    const pieces = plan(q);
+    const { sql, params } = pieces.every((p) => p.source === 'raw')
+      ? buildUsageSql(q)
+      : buildRollupUsageSql(q, pieces);
     const raw = db.prepare<[Record<string, SqlValue>], Record<string, unknown>>(sql).all(params);
     // Without GROUP BY SQLite returns one all-zero row for no records: no usage means no rows.
     const rows = raw.filter((r) => Number(r['requests']) > 0).map((r) => toUsageRow(q, r));
@@ -385,7 +453,11 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     const q = resolveUsageQuery({ ...query, by: [name] });
     const [dimension] = q.by;
     if (dimension === undefined) return [];
-    const { sql, params } = buildDimensionValuesSql(q, dimension, limit);
+    // No interval: dimensionValues ignores one, whatever the caller passed.
+    const pieces = plan({ by: q.by, where: q.where, ...range(q) });
+    const { sql, params } = pieces.every((p) => p.source === 'raw')
+      ? buildDimensionValuesSql(q, dimension, limit)
+      : buildRollupDimensionValuesSql(q, dimension, pieces, limit);
     return db
       .prepare<[Record<string, SqlValue>], unknown>(sql)
       .pluck()
@@ -512,6 +584,7 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
         if (delivered) markDeliverySent.run(now, ...deliveryKey(delivery), claim);
         else releaseDelivery.run(...deliveryKey(delivery), claim);
       }),
+    planUsage: (query) => plan(resolveUsageQuery(query)),
     get: (id) =>
       settle(() => {
         const row = selectOne.get(id);

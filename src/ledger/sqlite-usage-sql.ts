@@ -35,8 +35,11 @@ export const TOKEN_COLUMNS = {
   reasoningTokens: 'reasoning_tokens',
 } as const satisfies Record<keyof TokenUsage, string>;
 
-/** The SQL expression of a dimension; custom names travel as a bound JSON path parameter. */
-function dimensionSql(d: ResolvedDimension, params: Record<string, SqlValue>, slot: string): string {
+/**
+ * The SQL expression of a dimension; custom names travel as a bound JSON path parameter. The
+ * rollup tables name their columns alike, so it serves them too.
+ */
+export function dimensionSql(d: ResolvedDimension, params: Record<string, SqlValue>, slot: string): string {
   if (d.kind === 'default') return DIMENSION_COLUMNS[d.key];
   // resolveDimension has already refused any name that is not a plain identifier.
   params[slot] = `$."${d.name}"`;
