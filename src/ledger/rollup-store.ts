@@ -5,6 +5,8 @@ import {
   REBUILD_DAYS_SQL,
   REBUILD_HOURS_SQL,
   RollupAccumulator,
+  UPDATE_DAY_SQL,
+  UPDATE_HOUR_SQL,
   UPSERT_DAY_SQL,
   UPSERT_HOUR_SQL,
   type InsertLayout,
@@ -52,6 +54,8 @@ interface StateRow {
 export function createRollupStore(db: Database.Database, layout: InsertLayout): RollupStore {
   const upsertHour = db.prepare<SqlValue[]>(UPSERT_HOUR_SQL);
   const upsertDay = db.prepare<SqlValue[]>(UPSERT_DAY_SQL);
+  const updateHour = db.prepare<SqlValue[]>(UPDATE_HOUR_SQL);
+  const updateDay = db.prepare<SqlValue[]>(UPDATE_DAY_SQL);
   const readState = db.prepare<[], StateRow>(
     'SELECT complete, built_through, build_end FROM usage_rollup_state WHERE id = 1',
   );
@@ -91,8 +95,16 @@ export function createRollupStore(db: Database.Database, layout: InsertLayout): 
       if (records.length === 0) return;
       const sums = new RollupAccumulator(layout);
       for (const params of records) sums.add(params);
-      for (const row of RollupAccumulator.rows(sums.hours)) upsertHour.run(...row);
-      for (const row of RollupAccumulator.rows(sums.days)) upsertDay.run(...row);
+      RollupAccumulator.write(
+        sums.hours,
+        (p) => updateHour.run(...p).changes,
+        (p) => void upsertHour.run(...p),
+      );
+      RollupAccumulator.write(
+        sums.days,
+        (p) => updateDay.run(...p).changes,
+        (p) => void upsertDay.run(...p),
+      );
     },
     rebuildHours(hours) {
       const days = new Set<number>();
