@@ -120,6 +120,28 @@ describe('rollup build and maintenance', () => {
     await assertMatchesRaw(path);
   });
 
+  it('builds nothing for a new ledger, and refuses a bad query on the rollup path as on raw records', async () => {
+    const progress: number[] = [];
+    const ledger = createSqliteLedger(join(temp.dir, 'new.db'), {
+      onRollupBuild: (done) => progress.push(done),
+    });
+    assert.deepEqual(progress, []);
+    await ledger.append(traffic(1, 1)[0] as UsageRecord);
+    assert.deepEqual(ledger.planUsage({ by: ['model'], where: [] }), [{ source: 'day' }]);
+    await assert.rejects(ledger.query({ by: ['no such dimension!'], where: [] }), { code: 'TM_USAGE_ARGS' });
+    await assert.rejects(ledger.dimensionValues('no such dimension!', { where: [] }, 10), {
+      code: 'TM_USAGE_ARGS',
+    });
+    for (const query of [
+      { by: [], where: [{ dim: 'stream', value: 'maybe' }] },
+      { by: [], where: [], since: BASE + DAY, until: BASE },
+    ]) {
+      await assert.rejects(ledger.query(query), { code: 'TM_USAGE_ARGS' });
+      await assert.rejects(ledger.dimensionValues('model', query, 10), { code: 'TM_USAGE_ARGS' });
+    }
+    await ledger.close();
+  });
+
   it('does not add a duplicate append to the rollups', async () => {
     const path = join(temp.dir, 'dup.db');
     const ledger = createSqliteLedger(path);
