@@ -68,6 +68,12 @@ function tableSql(name: string, columns: readonly string[]): string {
  * (`complete`); when not, `built_through` is the start of the next UTC day to build and
  * `build_end` the end of the build (both NULL until a build starts). A ledger without records
  * starts complete.
+ *
+ * `usage_rollup_pending` marks the hours whose rollup rows may be wrong (rollup-deltas.ts): an
+ * owner, a connection, has committed records of that hour whose figures it holds in memory
+ * and has not yet added to the rollups; owner '' (never registered) marks an hour to rebuild
+ * from raw records. `usage_rollup_owners` holds each owner's last heartbeat: an owner whose
+ * heartbeat is older than the lease is dead (a killed process) and its marks are stale.
  */
 export const ROLLUP_MIGRATION = `${tableSql('usage_rollup_hour', [...HOUR_COLUMNS, 'custom'])}
    ${tableSql('usage_rollup_day', DAY_COLUMNS)}
@@ -78,7 +84,16 @@ export const ROLLUP_MIGRATION = `${tableSql('usage_rollup_hour', [...HOUR_COLUMN
      build_end INTEGER
    );
    INSERT INTO usage_rollup_state (id, complete)
-     SELECT 1, NOT EXISTS (SELECT 1 FROM usage_records);`;
+     SELECT 1, NOT EXISTS (SELECT 1 FROM usage_records);
+   CREATE TABLE usage_rollup_pending (
+     hour INTEGER NOT NULL,
+     owner TEXT NOT NULL,
+     PRIMARY KEY (hour, owner)
+   ) WITHOUT ROWID;
+   CREATE TABLE usage_rollup_owners (
+     owner TEXT PRIMARY KEY,
+     heartbeat INTEGER NOT NULL
+   ) WITHOUT ROWID;`;
 
 function upsertSql(table: string, columns: readonly string[]): string {
   const all = ['bucket', 'key', ...columns, 'unpriced', ...ROLLUP_FIGURES];
@@ -129,100 +144,21 @@ export const REBUILD_DAYS_SQL = `INSERT INTO usage_rollup_day
         WHERE bucket >= @from AND bucket < @to)
   GROUP BY b, ${DAY_COLUMNS.join(', ')}, unpriced`;
 
-const PROMPT_TOKENS = USAGE_FIELDS.indexOf('promptTokens');
-const COMPLETION_TOKENS = USAGE_FIELDS.indexOf('completionTokens');
-const TOTAL_TOKENS = USAGE_FIELDS.indexOf('totalTokens');
-
-/** Where the dimension values, custom text, tokens and cost sit in a record's insert parameters. */
-export interface InsertLayout {
-  time: number;
-  firstDimension: number;
-  custom: number;
-  firstToken: number;
-  source: number;
-  cost: number;
-}
-
-/** An aggregate being summed in JS: the row's identity, then ROLLUP_FIGURES in order. */
-interface Aggregate {
-  head: SqlValue[];
-  figures: number[];
-}
-
 /**
- * Sums records into hour and day aggregates, in JS, for one write batch. Reads a record's
- * values from its insert parameters, so the rollups see exactly what was stored.
+ * Adds (@sign 1) or subtracts (@sign -1) the day projection of the hour rows of [@from, @to)
+ * (hour-aligned, within one day) to the day rows. Run around the rebuild of those hours, so that
+ * the day rows stay the sum of their hour rows whatever other owners have added to both.
  */
-export class RollupAccumulator {
-  readonly hours = new Map<string, Aggregate>();
-  readonly days = new Map<string, Aggregate>();
-  private readonly dayIndexes = DAY_DIMENSIONS.map((key) => HOUR_DIMENSIONS.indexOf(key));
+export const ADJUST_DAY_SQL = `INSERT INTO usage_rollup_day
+    (bucket, key, ${DAY_COLUMNS.join(', ')}, unpriced, ${ROLLUP_FIGURES.join(', ')})
+  SELECT b, json_array(${DAY_COLUMNS.join(', ')}, unpriced), ${DAY_COLUMNS.join(', ')}, unpriced,
+    ${ROLLUP_FIGURES.map((f) => `@sign * SUM(${f})`).join(', ')}
+  FROM (SELECT *, (bucket / ${DAY_MS}) * ${DAY_MS} AS b FROM usage_rollup_hour
+        WHERE bucket >= @from AND bucket < @to)
+  WHERE true
+  GROUP BY b, ${DAY_COLUMNS.join(', ')}, unpriced
+  ON CONFLICT (bucket, key) DO UPDATE SET
+    ${ROLLUP_FIGURES.map((f) => `${f} = ${f} + excluded.${f}`).join(', ')}`;
 
-  constructor(private readonly layout: InsertLayout) {}
-
-  /** Adds one stored record, given as its insert parameters. */
-  add(params: readonly SqlValue[]): void {
-    // Plain loops, no spreads: this runs for every record written (about 1 µs).
-    const l = this.layout;
-    const time = Number(params[l.time]);
-    const figures = new Array<number>(ROLLUP_FIGURES.length);
-    figures[0] = 1;
-    for (let i = 0; i < USAGE_FIELDS.length; i += 1) {
-      const t = params[l.firstToken + i];
-      figures[1 + i] = typeof t === 'number' ? t : 0;
-    }
-    const total = params[l.firstToken + TOTAL_TOKENS];
-    const recordTokens =
-      typeof total === 'number'
-        ? total
-        : Number(params[l.firstToken + PROMPT_TOKENS] ?? 0) +
-          Number(params[l.firstToken + COMPLETION_TOKENS] ?? 0);
-    const cost = params[l.cost];
-    const unpriced = cost === null && recordTokens > 0 ? 1 : 0;
-    const source = params[l.source];
-    let f = 1 + USAGE_FIELDS.length;
-    figures[f++] = source === 'estimated' ? 1 : 0;
-    figures[f++] = source === 'partial' ? 1 : 0;
-    figures[f++] = typeof cost === 'number' ? cost : 0;
-    figures[f++] = typeof cost === 'number' ? 1 : 0;
-    figures[f++] = unpriced === 1 ? recordTokens : 0;
-    figures[f] = unpriced;
-    const hourHead = new Array<SqlValue>(HOUR_DIMENSIONS.length + 2);
-    for (let i = 0; i < HOUR_DIMENSIONS.length; i += 1) hourHead[i] = params[l.firstDimension + i] ?? null;
-    hourHead[HOUR_DIMENSIONS.length] = params[l.custom] ?? '{}';
-    hourHead[HOUR_DIMENSIONS.length + 1] = unpriced;
-    const dayHead = new Array<SqlValue>(this.dayIndexes.length + 1);
-    this.dayIndexes.forEach((index, i) => (dayHead[i] = hourHead[index] ?? null));
-    dayHead[this.dayIndexes.length] = unpriced;
-    sumInto(this.hours, Math.floor(time / HOUR_MS) * HOUR_MS, hourHead, figures);
-    sumInto(this.days, Math.floor(time / DAY_MS) * DAY_MS, dayHead, figures);
-  }
-
-  /**
-   * Writes each aggregate: `update` (UPDATE_*_SQL parameters) and, when that changed no row,
-   * `upsert` (UPSERT_*_SQL parameters).
-   */
-  static write(
-    aggregates: Map<string, Aggregate>,
-    update: (params: SqlValue[]) => number,
-    upsert: (params: SqlValue[]) => void,
-  ): void {
-    for (const a of aggregates.values()) {
-      if (update([...a.figures, a.head[0] ?? null, a.head[1] ?? null]) === 0)
-        upsert([...a.head, ...a.figures]);
-    }
-  }
-}
-
-function sumInto(map: Map<string, Aggregate>, bucket: number, head: SqlValue[], figures: number[]): void {
-  // The key is the tuple's JSON array, as SQLite's json_array writes it (no spaces).
-  const key = JSON.stringify(head);
-  const id = `${bucket}|${key}`;
-  const found = map.get(id);
-  if (found === undefined) {
-    // A copy: the same figures start an hour and a day aggregate.
-    map.set(id, { head: [bucket, key, ...head], figures: [...figures] });
-    return;
-  }
-  for (let i = 0; i < figures.length; i += 1) found.figures[i] = (found.figures[i] ?? 0) + (figures[i] ?? 0);
-}
+/** The rollup tables' key of a tuple (rollupKey in SQL): its JSON array, as json_array writes it. */
+export const rollupKey = (head: readonly SqlValue[]): string => JSON.stringify(head);

@@ -13,9 +13,16 @@ import {
 } from '../reports/usage-query.js';
 import { USAGE_FIELDS, type UsageSource } from '../usage.js';
 import { createGroupCommitter } from './group-commit.js';
-import { isDayEligible, planRollupPieces, type RollupPiece } from './rollup-plan.js';
+import {
+  avoidMarkedHours,
+  isDayEligible,
+  MAX_PIECES,
+  planRollupPieces,
+  type RollupPiece,
+} from './rollup-plan.js';
 import { buildRollupDimensionValuesSql, buildRollupUsageSql } from './rollup-query-sql.js';
-import { HOUR_MS, type InsertLayout } from './rollup-schema.js';
+import type { InsertLayout } from './rollup-deltas.js';
+import { HOUR_MS } from './rollup-schema.js';
 import { migrateLedgerSchema } from './ledger-schema.js';
 import { createRollupStore, type RollupBuildProgress } from './rollup-store.js';
 import {
@@ -183,6 +190,17 @@ export interface SqliteLedgerOptions {
   rollups?: boolean;
   /** Progress of the rollup build at open (rollup-store.ts): after each UTC day. */
   onRollupBuild?: RollupBuildProgress;
+  /**
+   * How often this connection adds the figures it holds in memory to the rollups and rebuilds
+   * the hours of dead connections, milliseconds (default 1000; 0: only when they grow large,
+   * on close and on flushRollups, for tests).
+   */
+  rollupFlushMs?: number;
+  /**
+   * A connection whose heartbeat is older than this is dead, its unflushed hours are rebuilt
+   * from raw records, milliseconds (default 30000). Far longer than rollupFlushMs.
+   */
+  rollupLeaseMs?: number;
 }
 
 /** An SQLite ledger; also exposes `get` for tests and tooling that need one record back. */
@@ -194,6 +212,10 @@ export interface SqliteLedger extends Ledger {
   get(id: string): Promise<UsageRecord | undefined>;
   /** The pieces `query` would read (rollup-plan.ts): for tests and tooling. */
   planUsage(query: UsageQuery): RollupPiece[];
+  /** Flushes the rollup deltas now and rebuilds dead connections' hours (rollup-store.ts). */
+  flushRollups(): Promise<void>;
+  /** Forgets the unflushed rollup deltas, as a crash would: for tests of recovery. */
+  dropRollupDeltas(): void;
 }
 
 /**
@@ -223,9 +245,15 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     throw err;
   }
   const useRollups = options.rollups ?? true;
-  const rollups = createRollupStore(db, INSERT_LAYOUT);
+  const rollups = createRollupStore(db, INSERT_LAYOUT, {
+    owner: randomUUID(),
+    leaseMs: Math.max(0, options.rollupLeaseMs ?? 30_000),
+  });
   try {
-    if (useRollups) rollups.build(options.onRollupBuild);
+    if (useRollups) {
+      rollups.build(options.onRollupBuild);
+      rollups.recover();
+    }
   } catch (err) {
     // An interrupted build keeps the days it finished; the next open resumes after them.
     db.close();
@@ -238,22 +266,45 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
   const customNames = db
     .prepare<[], string>('SELECT DISTINCT j.key FROM usage_records, json_each(usage_records.custom) AS j')
     .pluck();
-  // The rollups change in the transaction that stores the records, so they can never disagree
-  // after a crash. A record whose id is stored already (ON CONFLICT DO NOTHING) adds nothing.
+  // The transaction that stores records only marks their hours (rollup-store.ts); their
+  // figures join the in-memory deltas once it has committed. A record whose id is stored
+  // already (ON CONFLICT DO NOTHING) adds nothing.
   let invalidated = false;
-  const insertMany = db.transaction((records: UsageRecord[]) => {
+  const insertTx = db.transaction((records: UsageRecord[]) => {
     const stored: SqlValue[][] = [];
     for (const record of records) {
       const params = toParams(record);
       if (insert.run(...params).changes > 0) stored.push(params);
     }
-    if (useRollups) rollups.addRecords(stored);
-    else if (!invalidated && stored.length > 0) {
+    if (useRollups) return { stored, marked: rollups.markRecords(stored) };
+    if (!invalidated && stored.length > 0) {
       rollups.invalidate();
       invalidated = true;
     }
+    return undefined;
   });
+  const insertMany = (records: UsageRecord[]): void => {
+    const done = insertTx(records);
+    if (done === undefined) return;
+    rollups.committed(done.stored, done.marked);
+    if (rollups.isLarge()) rollups.flush();
+  };
   const insertOne = (record: UsageRecord): void => insertMany([record]);
+
+  // Flushes and recovery off the write path, and on connections that only read: any live
+  // connection rebuilds the hours a killed one left marked.
+  const maintain = (): void => {
+    try {
+      rollups.flush();
+      rollups.recover();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== 'SQLITE_BUSY' && db.open)
+        process.emitWarning(`ledger rollup maintenance failed: ${String(err)}`, 'TokenmeterLedgerWarning');
+    }
+  };
+  const flushMs = Math.max(0, Math.trunc(options.rollupFlushMs ?? 1000));
+  const timer = useRollups && flushMs > 0 ? setInterval(maintain, flushMs).unref() : undefined;
   const committer = createGroupCommitter<UsageRecord>(insertMany, insertOne, isRecordError);
 
   // Keyset pages of the (time, id) primary key: a month may hold millions of records, and
@@ -271,13 +322,18 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     price: (record: UsageRecord) => number | undefined,
   ): RepriceResult {
     const result: RepriceResult = { records: 0, changed: 0 };
+    // This connection's deltas hold the old costs: written first, they are rebuilt with the rest.
+    if (useRollups) rollups.flush();
     let after: [number, string] = [range.since, ''];
     for (;;) {
       const rows = repricePage.all(after[0], after[1], range.since, range.until);
       const last = rows.at(-1);
-      if (last === undefined) return result;
+      if (last === undefined) {
+        if (useRollups) maintain();
+        return result;
+      }
       // One transaction per page: a reprice interrupted keeps the pages it finished, and the
-      // rollups of the hours it changed are rebuilt with it.
+      // hours it changed are marked with it, read raw until rebuilt (rollup-store.ts).
       db.transaction(() => {
         const hours = new Set<number>();
         for (const row of rows) {
@@ -289,21 +345,26 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
           hours.add(Math.floor(record.time / HOUR_MS) * HOUR_MS);
           result.changed += 1;
         }
-        rollups.rebuildHours(hours);
+        // Also without rollups: any connection maintaining them rebuilds these hours.
+        rollups.markForRebuild(hours);
       }).immediate();
       after = [Number(last['time']), String(last['id'])];
     }
   }
 
-  /** The pieces a resolved query reads: raw records only until the rollups are complete. */
+  /**
+   * The pieces a resolved query reads: raw records only until the rollups are complete, and
+   * for the hours marked as not flushed or to rebuild. Call in the query's read transaction.
+   */
   function plan(q: ResolvedUsageQuery): RollupPiece[] {
-    if (!useRollups || !rollups.isComplete()) {
-      return [{ source: 'raw', ...range(q) }];
-    }
-    return planRollupPieces(q, isDayEligible(q));
+    const raw: RollupPiece[] = [{ source: 'raw', ...range(q) }];
+    if (!useRollups || !rollups.isComplete()) return raw;
+    const pieces = avoidMarkedHours(planRollupPieces(q, isDayEligible(q)), rollups.markedHours());
+    return pieces.length > MAX_PIECES ? raw : pieces;
   }
 
-  function runQuery(query: UsageQuery): UsageRow[] {
+  // One read transaction: the marks and the rows read come from the same snapshot.
+  const runQuery = db.transaction((query: UsageQuery): UsageRow[] => {
     const q = resolveUsageQuery(query);
     const pieces = plan(q);
     const { sql, params } = pieces.every((p) => p.source === 'raw')
@@ -313,27 +374,25 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     // Without GROUP BY SQLite returns one all-zero row for no records: no usage means no rows.
     const rows = raw.filter((r) => Number(r['requests']) > 0).map((r) => toUsageRow(q, r));
     return sortUsageRows(q, rows);
-  }
+  });
 
-  function runDimensionValues(
-    name: string,
-    query: Omit<UsageQuery, 'by' | 'interval'>,
-    limit: number,
-  ): DimensionValue[] {
-    const q = resolveUsageQuery({ ...query, by: [name] });
-    const [dimension] = q.by;
-    if (dimension === undefined) return [];
-    // No interval: dimensionValues ignores one, whatever the caller passed.
-    const pieces = plan({ by: q.by, where: q.where, ...range(q) });
-    const { sql, params } = pieces.every((p) => p.source === 'raw')
-      ? buildDimensionValuesSql(q, dimension, limit)
-      : buildRollupDimensionValuesSql(q, dimension, pieces, limit);
-    return db
-      .prepare<[Record<string, SqlValue>], unknown>(sql)
-      .pluck()
-      .all(params)
-      .map((value) => toDimensionValue(dimension, value));
-  }
+  const runDimensionValues = db.transaction(
+    (name: string, query: Omit<UsageQuery, 'by' | 'interval'>, limit: number): DimensionValue[] => {
+      const q = resolveUsageQuery({ ...query, by: [name] });
+      const [dimension] = q.by;
+      if (dimension === undefined) return [];
+      // No interval: dimensionValues ignores one, whatever the caller passed.
+      const pieces = plan({ by: q.by, where: q.where, ...range(q) });
+      const { sql, params } = pieces.every((p) => p.source === 'raw')
+        ? buildDimensionValuesSql(q, dimension, limit)
+        : buildRollupDimensionValuesSql(q, dimension, pieces, limit);
+      return db
+        .prepare<[Record<string, SqlValue>], unknown>(sql)
+        .pluck()
+        .all(params)
+        .map((value) => toDimensionValue(dimension, value));
+    },
+  );
 
   const totalsBySubscription = db.prepare<[number, number, string], Record<string, unknown>>(
     `SELECT subscription, SUM(${RECORD_TOKENS}) AS tokens, TOTAL(cost) AS cost FROM usage_records
@@ -455,6 +514,8 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
         else releaseDelivery.run(...deliveryKey(delivery), claim);
       }),
     planUsage: (query) => plan(resolveUsageQuery(query)),
+    flushRollups: () => settle(maintain),
+    dropRollupDeltas: () => rollups.dropDeltas(),
     get: (id) =>
       settle(() => {
         const row = selectOne.get(id);
@@ -462,8 +523,14 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
       }),
     close: async () => {
       await settle(() => {
+        clearInterval(timer);
         committer.flush();
-        db.close();
+        try {
+          if (useRollups) rollups.close();
+        } finally {
+          // Marks left by a failed flush go stale after the lease: another connection rebuilds.
+          db.close();
+        }
       });
       await checkpointer?.close();
     },

@@ -45,7 +45,9 @@ const CHILD = fileURLToPath(new URL('./fixtures/append-and-die.ts', import.meta.
 /** Turns a ledger file back into what tokenmeter wrote before migration 7. */
 function downgradeToSchema6(path: string): void {
   const db = new Database(path);
-  db.exec('DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_state');
+  db.exec(
+    'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners',
+  );
   db.pragma('user_version = 6');
   db.close();
 }
@@ -142,7 +144,19 @@ describe('rollup build and maintenance', () => {
       onRollupBuild: (done) => progress.push(done),
     });
     assert.deepEqual(progress, []);
-    await ledger.append(traffic(1, 1)[0] as UsageRecord);
+    const record = traffic(1, 1)[0] as UsageRecord;
+    await ledger.append(record);
+    // Not flushed yet: its hour reads raw records, the rest of its day the hour rollup.
+    const hour = Math.floor(record.time / HOUR) * HOUR;
+    const day = Math.floor(record.time / DAY) * DAY;
+    assert.deepEqual(ledger.planUsage({ by: ['model'], where: [] }), [
+      { source: 'day', until: day },
+      ...(hour > day ? [{ source: 'hour', since: day, until: hour }] : []),
+      { source: 'raw', since: hour, until: hour + HOUR },
+      { source: 'hour', since: hour + HOUR, until: day + DAY },
+      { source: 'day', since: day + DAY },
+    ]);
+    await ledger.flushRollups();
     assert.deepEqual(ledger.planUsage({ by: ['model'], where: [] }), [{ source: 'day' }]);
     await assert.rejects(ledger.query({ by: ['no such dimension!'], where: [] }), { code: 'TM_USAGE_ARGS' });
     await assert.rejects(ledger.dimensionValues('no such dimension!', { where: [] }, 10), {
@@ -223,6 +237,7 @@ describe('rollup build and maintenance', () => {
       since: BASE + 12 * 60_000,
       until: BASE + 30 * DAY + 12 * 60_000,
     };
+    await ledger.flushRollups();
     const pieces = ledger.planUsage(query);
     assert.deepEqual(pieces, [
       { source: 'raw', since: BASE + 12 * 60_000, until: BASE + HOUR },
