@@ -14,7 +14,6 @@ const COMPLETION_TOKENS = USAGE_FIELDS.indexOf('completionTokens');
 const TOTAL_TOKENS = USAGE_FIELDS.indexOf('totalTokens');
 const FIGURES = ROLLUP_FIGURES.length;
 const DAY_INDEXES = DAY_DIMENSIONS.map((key) => HOUR_DIMENSIONS.indexOf(key));
-const IN_DAY = new Set(DAY_INDEXES);
 
 /** Where the dimension values, custom text, tokens and cost sit in a record's insert parameters. */
 export interface InsertLayout {
@@ -26,37 +25,61 @@ export interface InsertLayout {
   cost: number;
 }
 
-/** A rollup row being summed in memory: its tuple (dimension values, …, unpriced), its figures. */
+/** A rollup row being summed in memory: its bucket, tuple (dimension values, …, unpriced), figures. */
 export interface Aggregate {
+  bucket: number;
   head: SqlValue[];
   figures: number[];
 }
 
-/** Aggregates by bucket start, then by an in-memory key of their tuple. */
-export type AggregateMap = Map<number, Map<string, Aggregate>>;
+/** A tree of Maps keyed by one tuple value per level (Map keys compare exactly: no encoding). */
+type Trie = Map<SqlValue, unknown>;
 
-/** One value's part of an in-memory key: length-prefixed, so no value can fake a boundary. */
-function keyPart(value: SqlValue | undefined): string {
-  if (value === null || value === undefined) return '~';
-  if (typeof value === 'string') return `${value.length}:${value}`;
-  return `#${String(value)};`;
+/** Aggregates by bucket start, as a trie per bucket for summing and a list for writing. */
+export class AggregateMap {
+  readonly buckets = new Map<number, Trie>();
+  readonly list: Aggregate[] = [];
+
+  /** The trie of `bucket`'s aggregates. */
+  trie(bucket: number): Trie {
+    let trie = this.buckets.get(bucket);
+    if (trie === undefined) {
+      trie = new Map();
+      this.buckets.set(bucket, trie);
+    }
+    return trie;
+  }
+
+  clear(): void {
+    this.buckets.clear();
+    this.list.length = 0;
+  }
 }
 
-function sumInto(
+/** The child of `node` at `value`, created when missing. */
+function child(node: Trie, value: SqlValue): Trie {
+  let next = node.get(value) as Trie | undefined;
+  if (next === undefined) {
+    next = new Map();
+    node.set(value, next);
+  }
+  return next;
+}
+
+/** Adds `figures` to the aggregate at the leaf `last` of `node`, creating it with `head`. */
+function sumAt(
   map: AggregateMap,
   bucket: number,
-  key: string,
-  head: () => SqlValue[],
-  figures: number[],
+  node: Trie,
+  last: SqlValue,
+  head: (() => SqlValue[]) | SqlValue[],
+  figures: readonly number[],
 ): void {
-  let inBucket = map.get(bucket);
-  if (inBucket === undefined) {
-    inBucket = new Map();
-    map.set(bucket, inBucket);
-  }
-  const found = inBucket.get(key);
+  const found = node.get(last) as Aggregate | undefined;
   if (found === undefined) {
-    inBucket.set(key, { head: head(), figures: figures.slice() });
+    const created = { bucket, head: typeof head === 'function' ? head() : head, figures: figures.slice() };
+    node.set(last, created);
+    map.list.push(created);
     return;
   }
   const sums = found.figures;
@@ -66,20 +89,17 @@ function sumInto(
 /**
  * The figures of stored records not yet added to the rollup tables, summed in memory per hour
  * and full tuple and per UTC day and day tuple. Reads a record's values from its insert
- * parameters, so the rollups see exactly what was stored.
+ * parameters, so the rollups see exactly what was stored; day deltas are derived when written.
  */
 export class RollupDeltas {
-  readonly hours: AggregateMap = new Map();
-  readonly days: AggregateMap = new Map();
-  /** How many aggregates are held (hour and day). */
-  size = 0;
+  readonly hours = new AggregateMap();
   private readonly scratch = new Array<number>(FIGURES).fill(0);
 
   constructor(private readonly layout: InsertLayout) {}
 
   /**
    * Adds one stored record, given as its insert parameters; returns its hour's start. Runs for
-   * every record written: plain loops, one key string per rollup, no JSON.
+   * every record written: plain loops, no key string, no JSON.
    */
   add(params: readonly SqlValue[]): number {
     const l = this.layout;
@@ -106,30 +126,28 @@ export class RollupDeltas {
     figures[f++] = typeof cost === 'number' ? 1 : 0;
     figures[f++] = unpriced === 1 ? recordTokens : 0;
     figures[f] = unpriced;
-    let hourKey = '';
-    let dayKey = '';
-    for (let i = 0; i < HOUR_DIMENSIONS.length; i += 1) {
-      const part = keyPart(params[l.firstDimension + i]);
-      hourKey += part;
-      if (IN_DAY.has(i)) dayKey += part;
-    }
-    hourKey += keyPart(params[l.custom]) + String(unpriced);
-    dayKey += String(unpriced);
+    // One Map lookup per tuple value: cheaper than building and hashing a key string. The
+    // day deltas are derived from the hour deltas when they are written, not here.
     const hour = Math.floor(time / HOUR_MS) * HOUR_MS;
-    const before = this.hours.get(hour)?.size ?? 0;
-    sumInto(this.hours, hour, hourKey, () => this.hourHead(params, unpriced), figures);
-    const day = Math.floor(time / DAY_MS) * DAY_MS;
-    const beforeDay = this.days.get(day)?.size ?? 0;
-    sumInto(this.days, day, dayKey, () => this.dayHead(params, unpriced), figures);
-    this.size += (this.hours.get(hour)?.size ?? 0) - before + (this.days.get(day)?.size ?? 0) - beforeDay;
+    let node = this.hours.trie(hour);
+    for (let i = 0; i < HOUR_DIMENSIONS.length; i += 1)
+      node = child(node, params[l.firstDimension + i] ?? null);
+    node = child(node, params[l.custom] ?? '{}');
+    const found = node.get(unpriced) as Aggregate | undefined;
+    if (found === undefined)
+      sumAt(this.hours, hour, node, unpriced, this.hourHead(params, unpriced), figures);
+    else for (let i = 0; i < FIGURES; i += 1) found.figures[i] = (found.figures[i] ?? 0) + (figures[i] ?? 0);
     return hour;
+  }
+
+  /** How many aggregates are held (hour and day). */
+  get size(): number {
+    return this.hours.list.length;
   }
 
   /** Forgets every delta (once written, or for a test that simulates a crash). */
   clear(): void {
     this.hours.clear();
-    this.days.clear();
-    this.size = 0;
   }
 
   private hourHead(params: readonly SqlValue[], unpriced: number): SqlValue[] {
@@ -141,10 +159,18 @@ export class RollupDeltas {
     return head;
   }
 
-  private dayHead(params: readonly SqlValue[], unpriced: number): SqlValue[] {
-    const head = DAY_INDEXES.map((index) => params[this.layout.firstDimension + index] ?? null);
-    head.push(unpriced);
-    return head;
+  /** The day deltas: the hour deltas summed per UTC day and day tuple. */
+  days(): AggregateMap {
+    const days = new AggregateMap();
+    for (const a of this.hours.list) {
+      const day = Math.floor(a.bucket / DAY_MS) * DAY_MS;
+      let node = days.trie(day);
+      for (const index of DAY_INDEXES) node = child(node, a.head[index] ?? null);
+      const unpriced = a.head[HOUR_DIMENSIONS.length + 1] ?? 0;
+      const head = (): SqlValue[] => [...DAY_INDEXES.map((index) => a.head[index] ?? null), unpriced];
+      sumAt(days, day, node, unpriced, head, a.figures);
+    }
+    return days;
   }
 
   /**
@@ -157,11 +183,9 @@ export class RollupDeltas {
     update: (params: SqlValue[]) => number,
     upsert: (params: SqlValue[]) => void,
   ): void {
-    for (const [bucket, inBucket] of map) {
-      for (const a of inBucket.values()) {
-        const key = rollupKey(a.head);
-        if (update([...a.figures, bucket, key]) === 0) upsert([bucket, key, ...a.head, ...a.figures]);
-      }
+    for (const a of map.list) {
+      const key = rollupKey(a.head);
+      if (update([...a.figures, a.bucket, key]) === 0) upsert([a.bucket, key, ...a.head, ...a.figures]);
     }
   }
 }

@@ -186,7 +186,7 @@ export function createRollupStore(
       // Declared dead while it held marks (stalled past the lease): another connection may
       // have rebuilt these hours from raw records, records included here. Adding the deltas
       // could count them twice; have the hours rebuilt again instead.
-      for (const hour of new Set([...marked, ...deltas.hours.keys()])) mark.run(hour, '');
+      for (const hour of new Set([...marked, ...deltas.hours.buckets.keys()])) mark.run(hour, '');
     } else {
       RollupDeltas.write(
         deltas.hours,
@@ -194,7 +194,7 @@ export function createRollupStore(
         (p) => void upsertHour.run(...p),
       );
       RollupDeltas.write(
-        deltas.days,
+        deltas.days(),
         (p) => updateDay.run(...p).changes,
         (p) => void upsertDay.run(...p),
       );
