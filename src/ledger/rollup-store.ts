@@ -137,8 +137,8 @@ export function createRollupStore(
   const unregister = db.prepare<[string, string]>(
     'DELETE FROM usage_rollup_owners WHERE owner = ? AND NOT EXISTS (SELECT 1 FROM usage_rollup_pending WHERE owner = ?)',
   );
-  const forgetDead = db.prepare<[number]>('DELETE FROM usage_rollup_owners WHERE heartbeat < ?');
-  const LIVE = 'SELECT 1 FROM usage_rollup_owners o WHERE o.owner = p.owner AND o.heartbeat >= @alive';
+  const forgetDead = db.prepare<[number]>('DELETE FROM usage_rollup_owners WHERE heartbeat <= ?');
+  const LIVE = 'SELECT 1 FROM usage_rollup_owners o WHERE o.owner = p.owner AND o.heartbeat > @alive';
   const staleHours = db
     .prepare<{ alive: number }, number>(
       `SELECT DISTINCT hour FROM usage_rollup_pending p WHERE NOT EXISTS (${LIVE}) ORDER BY hour`,
