@@ -4,8 +4,9 @@
  *   node --import tsx bench/rollup-bench.ts [records-for-writes] [records-for-queries]
  *
  * Writes: N appends in batches of 1 (each its own transaction) and of 64 (one group commit),
- * rollups on vs off, best of 5 alternating runs (the machine may be shared); the difference per record is the rollups'
- * cost. Queries: a 30-day daily query by subscription, from rollups vs raw records.
+ * to a file and to `:memory:`, rollups on vs off, best of 5 alternating runs (the machine may
+ * be shared); the difference per record is the rollups' cost, the flushes (every second, on
+ * the same thread) and the close included. Queries: a 30-day daily query by subscription, from rollups vs raw records.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,9 +45,9 @@ function record(i: number, spanMs: number, count: number): UsageRecord {
   };
 }
 
-async function timeWrites(rollups: boolean, batch: number, n: number): Promise<number> {
+async function timeWrites(rollups: boolean, batch: number, n: number, memory: boolean): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'rollup-bench-'));
-  const ledger = createSqliteLedger(join(dir, 'ledger.db'), { rollups });
+  const ledger = createSqliteLedger(memory ? ':memory:' : join(dir, 'ledger.db'), { rollups });
   // At the rate of 10 million records a month (~14,000 an hour), as the issue's target ledger.
   const records = Array.from({ length: n }, (_, i) => record(i, Math.round((n * 30 * DAY) / 1e7), n));
   const started = process.hrtime.bigint();
@@ -61,16 +62,21 @@ async function timeWrites(rollups: boolean, batch: number, n: number): Promise<n
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 async function writes(n: number): Promise<void> {
-  for (const batch of [1, 64]) {
+  for (const [memory, batch] of [
+    [false, 1],
+    [false, 64],
+    [true, 1],
+    [true, 64],
+  ] as const) {
     const on: number[] = [];
     const off: number[] = [];
     for (let run = 0; run < 5; run += 1) {
-      off.push(await timeWrites(false, batch, n));
-      on.push(await timeWrites(true, batch, n));
+      off.push(await timeWrites(false, batch, n, memory));
+      on.push(await timeWrites(true, batch, n, memory));
     }
     const [a, b] = [Math.min(...off), Math.min(...on)];
     console.log(
-      `append, batch ${batch}: rollups off ${a.toFixed(2)} µs/record, on ${b.toFixed(2)} µs/record, cost ${(b - a).toFixed(2)} µs`,
+      `append ${memory ? 'in memory' : 'to a file'}, batch ${batch}: rollups off ${a.toFixed(2)} µs/record, on ${b.toFixed(2)} µs/record, cost ${(b - a).toFixed(2)} µs`,
     );
   }
 }

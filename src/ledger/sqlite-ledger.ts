@@ -11,7 +11,6 @@ import {
   type UsageQuery,
   type UsageRow,
 } from '../reports/usage-query.js';
-import { USAGE_FIELDS, type UsageSource } from '../usage.js';
 import { createGroupCommitter } from './group-commit.js';
 import {
   avoidMarkedHours,
@@ -21,18 +20,10 @@ import {
   type RollupPiece,
 } from './rollup-plan.js';
 import { buildRollupDimensionValuesSql, buildRollupUsageSql } from './rollup-query-sql.js';
-import type { InsertLayout } from './rollup-deltas.js';
 import { HOUR_MS } from './rollup-schema.js';
 import { migrateLedgerSchema } from './ledger-schema.js';
 import { createRollupStore, type RollupBuildProgress } from './rollup-store.js';
-import {
-  buildDimensionValuesSql,
-  buildUsageSql,
-  DIMENSION_COLUMNS,
-  RECORD_TOKENS,
-  TOKEN_COLUMNS,
-  type SqlValue,
-} from './sqlite-usage-sql.js';
+import { buildDimensionValuesSql, buildUsageSql, RECORD_TOKENS, type SqlValue } from './sqlite-usage-sql.js';
 import {
   SAFETY_NET_CHECKPOINT_PAGES,
   startWalCheckpointer,
@@ -47,90 +38,9 @@ import type {
   RepriceResult,
   SubscriptionTotals,
 } from './ledger.js';
-import type { DefaultDimensionKey, RecordFlag, UsageRecord } from './record.js';
+import type { UsageRecord } from './record.js';
 
-const INSERT_COLUMNS = [
-  'id',
-  'time',
-  ...Object.values(DIMENSION_COLUMNS),
-  'custom',
-  ...Object.values(TOKEN_COLUMNS),
-  'source',
-  'status',
-  'latency_ms',
-  'upstream_request_id',
-  'cost',
-  'flags',
-];
-
-// Idempotent by key, and only by key (a retried append sends the same record): `INSERT OR
-// IGNORE` would also swallow NOT NULL and CHECK violations, silently dropping a malformed
-// record. The same statement runs on PostgreSQL. Positional parameters in INSERT_COLUMNS order:
-// no per-call object with 27 named keys to build.
-/** Where the rollups find a record's values in its insert parameters. */
-const INSERT_LAYOUT: InsertLayout = {
-  time: INSERT_COLUMNS.indexOf('time'),
-  firstDimension: INSERT_COLUMNS.indexOf('api'),
-  custom: INSERT_COLUMNS.indexOf('custom'),
-  firstToken: INSERT_COLUMNS.indexOf(TOKEN_COLUMNS.promptTokens),
-  source: INSERT_COLUMNS.indexOf('source'),
-  cost: INSERT_COLUMNS.indexOf('cost'),
-};
-
-const INSERT_SQL = `INSERT INTO usage_records (${INSERT_COLUMNS.join(', ')})
-  VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})
-  ON CONFLICT (time, id) DO NOTHING`;
-
-function toParams(r: UsageRecord): SqlValue[] {
-  const dims = (Object.keys(DIMENSION_COLUMNS) as DefaultDimensionKey[]).map((key): SqlValue => {
-    const value = r[key];
-    if (typeof value === 'boolean') return value ? 1 : 0;
-    return value ?? null;
-  });
-  const tokens = USAGE_FIELDS.map((key) => r[key] ?? null);
-  return [
-    r.id,
-    Math.trunc(r.time),
-    ...dims,
-    JSON.stringify(r.custom),
-    ...tokens,
-    r.source,
-    r.status,
-    r.latencyMs,
-    r.upstreamRequestId ?? null,
-    r.cost ?? null,
-    r.flags !== undefined && r.flags.length > 0 ? r.flags.join(',') : null,
-  ];
-}
-
-function fromRow(row: Readonly<Record<string, unknown>>): UsageRecord {
-  const record: UsageRecord = {
-    id: String(row['id']),
-    time: Number(row['time']),
-    api: String(row['api']),
-    operation: String(row['operation']),
-    stream: row['stream'] === 1,
-    custom: JSON.parse(String(row['custom'])) as Record<string, string>,
-    source: String(row['source']) as UsageSource,
-    status: Number(row['status']),
-    latencyMs: Number(row['latency_ms']),
-  };
-  for (const key of Object.keys(DIMENSION_COLUMNS) as DefaultDimensionKey[]) {
-    if (key === 'api' || key === 'operation' || key === 'stream') continue;
-    const value = row[DIMENSION_COLUMNS[key].replaceAll('"', '')];
-    if (typeof value === 'string') record[key] = value;
-  }
-  for (const key of USAGE_FIELDS) {
-    const value = row[TOKEN_COLUMNS[key]];
-    if (typeof value === 'number') record[key] = value;
-  }
-  if (typeof row['upstream_request_id'] === 'string') record.upstreamRequestId = row['upstream_request_id'];
-  if (typeof row['cost'] === 'number') record.cost = row['cost'];
-  if (typeof row['flags'] === 'string' && row['flags'] !== '')
-    record.flags = row['flags'].split(',') as RecordFlag[];
-  return record;
-}
-
+import { fromRow, INSERT_LAYOUT, INSERT_SQL, toParams } from './sqlite-record-row.js';
 /** A query's time range alone. */
 function range(q: ResolvedUsageQuery): Pick<ResolvedUsageQuery, 'since' | 'until'> {
   return {
@@ -250,10 +160,7 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     leaseMs: Math.max(0, options.rollupLeaseMs ?? 30_000),
   });
   try {
-    if (useRollups) {
-      rollups.build(options.onRollupBuild);
-      rollups.recover();
-    }
+    if (useRollups) rollups.build(options.onRollupBuild);
   } catch (err) {
     // An interrupted build keeps the days it finished; the next open resumes after them.
     db.close();
@@ -303,6 +210,8 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
         process.emitWarning(`ledger rollup maintenance failed: ${String(err)}`, 'TokenmeterLedgerWarning');
     }
   };
+  // At open too: a process restarted after a crash rebuilds the hours it left marked.
+  if (useRollups) maintain();
   const flushMs = Math.max(0, Math.trunc(options.rollupFlushMs ?? 1000));
   const timer = useRollups && flushMs > 0 ? setInterval(maintain, flushMs).unref() : undefined;
   const committer = createGroupCommitter<UsageRecord>(insertMany, insertOne, isRecordError);
