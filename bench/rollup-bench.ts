@@ -89,6 +89,11 @@ async function queries(n: number): Promise<void> {
     await Promise.all(
       Array.from({ length: Math.min(4096, n - i) }, (_, j) => ledger.append(record(i + j, 30 * DAY, n))),
     );
+  // Steady state: the past flushed, the current hour (here the last one) written and not yet.
+  await ledger.flushRollups();
+  await Promise.all(
+    Array.from({ length: 100 }, (_, j) => ledger.append({ ...record(n - 1, 30 * DAY, n), id: `now${j}` })),
+  );
   const raw = createSqliteLedger(path, { rollups: false });
   const cases = [
     { name: '30 d by subscription, daily', by: ['subscription'], interval: DAY },

@@ -137,7 +137,11 @@ export function createRollupStore(
   const unregister = db.prepare<[string, string]>(
     'DELETE FROM usage_rollup_owners WHERE owner = ? AND NOT EXISTS (SELECT 1 FROM usage_rollup_pending WHERE owner = ?)',
   );
-  const forgetDead = db.prepare<[number]>('DELETE FROM usage_rollup_owners WHERE heartbeat <= ?');
+  // The owners of an hour's marks, all dead when it is rebuilt: removing their rows fences them
+  // (a stalled one that wakes up finds its row gone at its next flush).
+  const forgetOwners = db.prepare<[number]>(
+    'DELETE FROM usage_rollup_owners WHERE owner IN (SELECT owner FROM usage_rollup_pending WHERE hour = ?)',
+  );
   const LIVE = 'SELECT 1 FROM usage_rollup_owners o WHERE o.owner = p.owner AND o.heartbeat > @alive';
   const staleHours = db
     .prepare<{ alive: number }, number>(
@@ -153,6 +157,10 @@ export function createRollupStore(
   const allMarked = db
     .prepare<[], number>('SELECT DISTINCT hour FROM usage_rollup_pending ORDER BY hour')
     .pluck();
+  const forgetStaleOwnersIn = db.prepare<{ alive: number; from: number; to: number }>(
+    `DELETE FROM usage_rollup_owners WHERE owner IN (SELECT p.owner FROM usage_rollup_pending p
+       WHERE hour >= @from AND hour < @to AND NOT EXISTS (${LIVE}))`,
+  );
   const deleteStaleIn = db.prepare<{ alive: number; from: number; to: number }>(
     `DELETE FROM usage_rollup_pending AS p WHERE hour >= @from AND hour < @to AND NOT EXISTS (${LIVE})`,
   );
@@ -206,6 +214,7 @@ export function createRollupStore(
     const now = alive();
     if (liveHoursIn.all({ alive: now, from: hour, to: hour + HOUR_MS }).length > 0) return;
     rebuildHour(hour);
+    forgetOwners.run(hour);
     unmarkHour.run(hour);
   });
 
@@ -244,8 +253,8 @@ export function createRollupStore(
     flush,
     isLarge: () => deltas.size > LARGE_DELTAS,
     recover() {
+      // Reads only, unless there is something to rebuild: a reading connection writes nothing.
       for (const hour of staleHours.all({ alive: alive() })) recoverHour.immediate(hour);
-      forgetDead.run(alive());
     },
     markForRebuild(hours) {
       for (const hour of hours) mark.run(hour, '');
@@ -292,6 +301,7 @@ export function createRollupStore(
         // hours rebuilt again once it has flushed. The other marks of the day are settled.
         const range = { alive: alive(), from: day, to: day + DAY_MS };
         const live = liveHoursIn.all(range);
+        forgetStaleOwnersIn.run(range);
         deleteStaleIn.run(range);
         for (const hour of live) mark.run(hour, '');
         // Skip empty days: a ledger may span years with gaps.
