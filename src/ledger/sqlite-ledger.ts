@@ -80,6 +80,11 @@ function isRecordError(err: unknown): boolean {
   );
 }
 
+/** A duration option: a whole number of milliseconds ≥ 0, `fallback` when unset or not finite. */
+function milliseconds(value: number | undefined, fallback: number): number {
+  return value !== undefined && Number.isFinite(value) ? Math.max(0, Math.trunc(value)) : fallback;
+}
+
 /** Connection settings for tools and tests; the gateway uses the defaults. */
 export interface SqliteLedgerOptions {
   /**
@@ -157,7 +162,7 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
   const useRollups = options.rollups ?? true;
   const rollups = createRollupStore(db, INSERT_LAYOUT, {
     owner: randomUUID(),
-    leaseMs: Math.max(0, options.rollupLeaseMs ?? 30_000),
+    leaseMs: milliseconds(options.rollupLeaseMs, 30_000),
   });
   try {
     if (useRollups) rollups.build(options.onRollupBuild);
@@ -212,7 +217,7 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
   };
   // At open too: a process restarted after a crash rebuilds the hours it left marked.
   if (useRollups) maintain();
-  const flushMs = Math.max(0, Math.trunc(options.rollupFlushMs ?? 1000));
+  const flushMs = milliseconds(options.rollupFlushMs, 1000);
   const timer = useRollups && flushMs > 0 ? setInterval(maintain, flushMs).unref() : undefined;
   const committer = createGroupCommitter<UsageRecord>(insertMany, insertOne, isRecordError);
 

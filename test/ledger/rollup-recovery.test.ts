@@ -166,6 +166,22 @@ describe('rollup deltas, marks and recovery', () => {
     await repricer.close();
   });
 
+  it('takes out-of-range timing options as their nearest sense, staying exact', async () => {
+    const path = join(temp.dir, 'options.db');
+    for (const [rollupFlushMs, rollupLeaseMs] of [
+      [-5, -5],
+      [Number.NaN, Number.POSITIVE_INFINITY],
+      [0.5, 1e-9],
+    ] as const) {
+      const ledger = createSqliteLedger(path, { rollupFlushMs, rollupLeaseMs });
+      await Promise.all(traffic(30, `o${String(rollupFlushMs)}-`).map((r) => ledger.append(r)));
+      await assertMatchesRaw(ledger, path);
+      await ledger.close();
+    }
+    assert.deepEqual(marks(path), []);
+    assert.deepEqual(rollupRequests(path), { hour: 90, day: 90 });
+  });
+
   it('refuses nothing and loses nothing when a flush meets a locked database', async () => {
     const path = join(temp.dir, 'busy.db');
     const ledger = createSqliteLedger(path, { rollupFlushMs: 0, busyTimeoutMs: 0 });
