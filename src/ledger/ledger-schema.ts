@@ -110,8 +110,9 @@ const MIGRATIONS: readonly string[] = [
      sent_at INTEGER,
      PRIMARY KEY (month, channel, recipient)
    ) WITHOUT ROWID;`,
-  // 7: rollups per UTC hour and day, maintained in the transaction that writes the records
-  // (rollup-schema.ts, rollup-store.ts); a ledger with older records builds them on open.
+  // 7: rollups per UTC hour and day, kept from in-memory sums flushed about once a second,
+  // with durable marks of the hours not yet flushed (rollup-schema.ts, rollup-store.ts); a
+  // ledger with older records builds them on open.
   ROLLUP_MIGRATION,
 ];
 
