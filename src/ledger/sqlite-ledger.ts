@@ -205,14 +205,19 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
 
   // Flushes and recovery off the write path, and on connections that only read: any live
   // connection rebuilds the hours a killed one left marked.
+  // A failure (a read-only file, a full disk) is warned about once until maintenance works
+  // again, not every second; queries stay exact meanwhile (marked hours read raw).
+  let failing = false;
   const maintain = (): void => {
     try {
       rollups.flush();
       rollups.recover();
+      failing = false;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      if (code !== 'SQLITE_BUSY' && db.open)
+      if (code !== 'SQLITE_BUSY' && db.open && !failing)
         process.emitWarning(`ledger rollup maintenance failed: ${String(err)}`, 'TokenmeterLedgerWarning');
+      failing = true;
     }
   };
   // At open too: a process restarted after a crash rebuilds the hours it left marked.
