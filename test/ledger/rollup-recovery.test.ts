@@ -166,6 +166,39 @@ describe('rollup deltas, marks and recovery', () => {
     await repricer.close();
   });
 
+  it('rebuilds one hour of a day whose other hour a live connection holds, the day rows exact', async () => {
+    const path = join(temp.dir, 'day-rule.db');
+    const writer = createSqliteLedger(path, { rollupFlushMs: 0 });
+    const other = createSqliteLedger(path, { rollupFlushMs: 0 });
+    const at = (hour: number, i: number, prefix: string): UsageRecord =>
+      makeRecord({
+        id: `${prefix}${i}`,
+        time: BASE + hour * HOUR + i * 1000,
+        model: i % 2 ? 'a' : 'b',
+        cost: i,
+      });
+    await Promise.all([3, 9].flatMap((h) => [0, 1, 2, 3].map((i) => writer.append(at(h, i, `f${h}-`)))));
+    await writer.flushRollups();
+    // Unflushed figures of hour 3, then a reprice of hour 9 by the other connection: hour 9 is
+    // rebuilt at once, its day's rows corrected by its old and new rows alone.
+    await Promise.all([0, 1, 2].map((i) => writer.append(at(3, i, 'late-'))));
+    await other.reprice({ since: BASE + 9 * HOUR, until: BASE + 10 * HOUR }, (r) => (r.cost ?? 0) * 3);
+    assert.deepEqual(
+      marks(path).map(([hour, owner]) => [hour, owner === '']),
+      [[BASE + 3 * HOUR, false]],
+    );
+    const daily: UsageQuery = { by: ['model'], where: [], interval: DAY };
+    await assertMatchesRaw(other, path);
+    await writer.flushRollups();
+    assert.deepEqual(other.planUsage(daily), [{ source: 'day' }]);
+    const raw = createSqliteLedger(path, { rollups: false });
+    assertSameRows(await other.query(daily), await raw.query(daily), daily);
+    await raw.close();
+    assert.deepEqual(rollupRequests(path), { hour: 11, day: 11 });
+    await writer.close();
+    await other.close();
+  });
+
   it('takes out-of-range timing options as their nearest sense, staying exact', async () => {
     const path = join(temp.dir, 'options.db');
     for (const [rollupFlushMs, rollupLeaseMs] of [
