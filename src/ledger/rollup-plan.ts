@@ -68,3 +68,58 @@ export function planRollupPieces(
   pieces.push(piece('hour', hourSince, hourUntil));
   return pieces;
 }
+
+/** More pieces than this read raw records instead (SQLite caps a compound SELECT at 500). */
+export const MAX_PIECES = 64;
+
+/** Cuts the units in `starts` (sorted, unit-aligned) out of piece `p`, replacing each by `inner`. */
+function carve(
+  p: RollupPiece,
+  starts: readonly number[],
+  unit: number,
+  inner: (from: number, to: number) => RollupPiece[],
+): RollupPiece[] {
+  const out: RollupPiece[] = [];
+  let cursor = p.since;
+  for (const start of starts) {
+    if (p.since !== undefined && start < p.since) continue;
+    if (p.until !== undefined && start >= p.until) break;
+    if (cursor === undefined || cursor < start) out.push(piece(p.source, cursor, start));
+    out.push(...inner(start, start + unit));
+    cursor = start + unit;
+  }
+  if (cursor === undefined || p.until === undefined || cursor < p.until)
+    out.push(piece(p.source, cursor, p.until));
+  return out;
+}
+
+/**
+ * Replaces, in planned pieces, every marked hour (rollup-store.ts: its rollup rows may lack
+ * figures not yet flushed, or be due for a rebuild) by raw records, and every day holding a
+ * marked hour by the hour rollup for its other hours; adjacent raw pieces are merged. The
+ * result covers the same range exactly once.
+ */
+export function avoidMarkedHours(
+  pieces: readonly RollupPiece[],
+  markedHours: readonly number[],
+): RollupPiece[] {
+  if (markedHours.length === 0) return [...pieces];
+  const hours = [...new Set(markedHours)].sort((a, b) => a - b);
+  const days = [...new Set(hours.map((h) => floorTo(h, DAY_MS)))];
+  const rawHour = (from: number, to: number): RollupPiece[] => [piece('raw', from, to)];
+  const hourPieces = (p: RollupPiece): RollupPiece[] => carve(p, hours, HOUR_MS, rawHour);
+  const out: RollupPiece[] = [];
+  for (const p of pieces) {
+    if (p.source === 'raw') out.push(p);
+    else if (p.source === 'hour') out.push(...hourPieces(p));
+    else out.push(...carve(p, days, DAY_MS, (from, to) => hourPieces(piece('hour', from, to))));
+  }
+  const merged: RollupPiece[] = [];
+  for (const p of out) {
+    const last = merged.at(-1);
+    if (last?.source === p.source && last.until !== undefined && last.until === p.since) {
+      merged[merged.length - 1] = piece(p.source, last.since, p.until);
+    } else merged.push(p);
+  }
+  return merged;
+}

@@ -68,6 +68,12 @@ function tableSql(name: string, columns: readonly string[]): string {
  * (`complete`); when not, `built_through` is the start of the next UTC day to build and
  * `build_end` the end of the build (both NULL until a build starts). A ledger without records
  * starts complete.
+ *
+ * `usage_rollup_pending` marks the hours whose rollup rows may be wrong (rollup-deltas.ts): an
+ * owner, a connection, has committed records of that hour whose figures it holds in memory
+ * and has not yet added to the rollups; owner '' (never registered) marks an hour to rebuild
+ * from raw records. `usage_rollup_owners` holds each owner's last heartbeat: an owner whose
+ * heartbeat is older than the lease is dead (a killed process) and its marks are stale.
  */
 export const ROLLUP_MIGRATION = `${tableSql('usage_rollup_hour', [...HOUR_COLUMNS, 'custom'])}
    ${tableSql('usage_rollup_day', DAY_COLUMNS)}
@@ -78,7 +84,16 @@ export const ROLLUP_MIGRATION = `${tableSql('usage_rollup_hour', [...HOUR_COLUMN
      build_end INTEGER
    );
    INSERT INTO usage_rollup_state (id, complete)
-     SELECT 1, NOT EXISTS (SELECT 1 FROM usage_records);`;
+     SELECT 1, NOT EXISTS (SELECT 1 FROM usage_records);
+   CREATE TABLE usage_rollup_pending (
+     hour INTEGER NOT NULL,
+     owner TEXT NOT NULL,
+     PRIMARY KEY (hour, owner)
+   ) WITHOUT ROWID;
+   CREATE TABLE usage_rollup_owners (
+     owner TEXT PRIMARY KEY,
+     heartbeat INTEGER NOT NULL
+   ) WITHOUT ROWID;`;
 
 function upsertSql(table: string, columns: readonly string[]): string {
   const all = ['bucket', 'key', ...columns, 'unpriced', ...ROLLUP_FIGURES];
@@ -87,7 +102,20 @@ function upsertSql(table: string, columns: readonly string[]): string {
     ${ROLLUP_FIGURES.map((f) => `${f} = ${f} + excluded.${f}`).join(', ')}`;
 }
 
-/** Adds one aggregate to an hour row (parameters: rollupRowParams of an hour aggregate). */
+function updateSql(table: string): string {
+  return `UPDATE ${table} SET ${ROLLUP_FIGURES.map((f) => `${f} = ${f} + ?`).join(', ')}
+    WHERE bucket = ? AND key = ?`;
+}
+
+/**
+ * Adds figures to an existing row (parameters: ROLLUP_FIGURES, bucket, key). Tried before the
+ * upsert: most records of an hour meet a row that exists, and this binds 15 values, not 30
+ * (measured ~30% less per record than the upsert alone on repeated keys).
+ */
+export const UPDATE_HOUR_SQL = updateSql('usage_rollup_hour');
+export const UPDATE_DAY_SQL = updateSql('usage_rollup_day');
+
+/** Adds one aggregate to an hour row (parameters: RollupAccumulator.rows of the hours). */
 export const UPSERT_HOUR_SQL = upsertSql('usage_rollup_hour', [...HOUR_COLUMNS, 'custom']);
 /** Adds one aggregate to a day row. */
 export const UPSERT_DAY_SQL = upsertSql('usage_rollup_day', DAY_COLUMNS);
@@ -116,75 +144,21 @@ export const REBUILD_DAYS_SQL = `INSERT INTO usage_rollup_day
         WHERE bucket >= @from AND bucket < @to)
   GROUP BY b, ${DAY_COLUMNS.join(', ')}, unpriced`;
 
-/** Where the dimension values, custom text, tokens and cost sit in a record's insert parameters. */
-export interface InsertLayout {
-  time: number;
-  firstDimension: number;
-  custom: number;
-  firstToken: number;
-  source: number;
-  cost: number;
-}
-
-/** An aggregate being summed in JS: the row's identity, then ROLLUP_FIGURES in order. */
-interface Aggregate {
-  head: SqlValue[];
-  figures: number[];
-}
-
 /**
- * Sums records into hour and day aggregates, in JS, for one write batch. Reads a record's
- * values from its insert parameters, so the rollups see exactly what was stored.
+ * Adds (@sign 1) or subtracts (@sign -1) the day projection of the hour rows of [@from, @to)
+ * (hour-aligned, within one day) to the day rows. Run around the rebuild of those hours, so that
+ * the day rows stay the sum of their hour rows whatever other owners have added to both.
  */
-export class RollupAccumulator {
-  readonly hours = new Map<string, Aggregate>();
-  readonly days = new Map<string, Aggregate>();
-  private readonly dayIndexes = DAY_DIMENSIONS.map((key) => HOUR_DIMENSIONS.indexOf(key));
+export const ADJUST_DAY_SQL = `INSERT INTO usage_rollup_day
+    (bucket, key, ${DAY_COLUMNS.join(', ')}, unpriced, ${ROLLUP_FIGURES.join(', ')})
+  SELECT b, json_array(${DAY_COLUMNS.join(', ')}, unpriced), ${DAY_COLUMNS.join(', ')}, unpriced,
+    ${ROLLUP_FIGURES.map((f) => `@sign * SUM(${f})`).join(', ')}
+  FROM (SELECT *, (bucket / ${DAY_MS}) * ${DAY_MS} AS b FROM usage_rollup_hour
+        WHERE bucket >= @from AND bucket < @to)
+  WHERE true
+  GROUP BY b, ${DAY_COLUMNS.join(', ')}, unpriced
+  ON CONFLICT (bucket, key) DO UPDATE SET
+    ${ROLLUP_FIGURES.map((f) => `${f} = ${f} + excluded.${f}`).join(', ')}`;
 
-  constructor(private readonly layout: InsertLayout) {}
-
-  /** Adds one stored record, given as its insert parameters. */
-  add(params: readonly SqlValue[]): void {
-    const l = this.layout;
-    const time = Number(params[l.time]);
-    const dims = params.slice(l.firstDimension, l.firstDimension + HOUR_DIMENSIONS.length);
-    const tokens = USAGE_FIELDS.map((_, i) => params[l.firstToken + i]);
-    const [prompt, completion, total] = tokens;
-    const recordTokens = typeof total === 'number' ? total : Number(prompt ?? 0) + Number(completion ?? 0);
-    const cost = params[l.cost];
-    const unpriced = cost === null && recordTokens > 0 ? 1 : 0;
-    const source = params[l.source];
-    const figures = [
-      1,
-      ...tokens.map((t) => (typeof t === 'number' ? t : 0)),
-      source === 'estimated' ? 1 : 0,
-      source === 'partial' ? 1 : 0,
-      typeof cost === 'number' ? cost : 0,
-      typeof cost === 'number' ? 1 : 0,
-      unpriced === 1 ? recordTokens : 0,
-      unpriced,
-    ];
-    const hourHead = [...dims, params[l.custom] ?? '{}', unpriced];
-    const dayHead = [...this.dayIndexes.map((i) => dims[i] ?? null), unpriced];
-    sumInto(this.hours, Math.floor(time / HOUR_MS) * HOUR_MS, hourHead, figures);
-    sumInto(this.days, Math.floor(time / DAY_MS) * DAY_MS, dayHead, figures);
-  }
-
-  /** The upsert parameters of each aggregate (UPSERT_HOUR_SQL / UPSERT_DAY_SQL). */
-  static rows(aggregates: Map<string, Aggregate>): SqlValue[][] {
-    return [...aggregates.values()].map((a) => [...a.head, ...a.figures]);
-  }
-}
-
-function sumInto(map: Map<string, Aggregate>, bucket: number, head: SqlValue[], figures: number[]): void {
-  // The key is the tuple's JSON array, as SQLite's json_array writes it (no spaces).
-  const key = JSON.stringify(head);
-  const id = `${bucket}|${key}`;
-  const found = map.get(id);
-  if (found === undefined) {
-    // A copy: the same figures start an hour and a day aggregate.
-    map.set(id, { head: [bucket, key, ...head], figures: [...figures] });
-    return;
-  }
-  figures.forEach((value, i) => (found.figures[i] = (found.figures[i] ?? 0) + value));
-}
+/** The rollup tables' key of a tuple (rollupKey in SQL): its JSON array, as json_array writes it. */
+export const rollupKey = (head: readonly SqlValue[]): string => JSON.stringify(head);

@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { TokenmeterError } from '../errors.js';
 import {
   resolveUsageQuery,
   sortUsageRows,
@@ -12,20 +11,19 @@ import {
   type UsageQuery,
   type UsageRow,
 } from '../reports/usage-query.js';
-import { USAGE_FIELDS, type UsageSource } from '../usage.js';
 import { createGroupCommitter } from './group-commit.js';
-import { isDayEligible, planRollupPieces, type RollupPiece } from './rollup-plan.js';
-import { buildRollupDimensionValuesSql, buildRollupUsageSql } from './rollup-query-sql.js';
-import { HOUR_MS, ROLLUP_MIGRATION, type InsertLayout } from './rollup-schema.js';
-import { createRollupStore, type RollupBuildProgress } from './rollup-store.js';
 import {
-  buildDimensionValuesSql,
-  buildUsageSql,
-  DIMENSION_COLUMNS,
-  RECORD_TOKENS,
-  TOKEN_COLUMNS,
-  type SqlValue,
-} from './sqlite-usage-sql.js';
+  avoidMarkedHours,
+  isDayEligible,
+  MAX_PIECES,
+  planRollupPieces,
+  type RollupPiece,
+} from './rollup-plan.js';
+import { buildRollupDimensionValuesSql, buildRollupUsageSql } from './rollup-query-sql.js';
+import { HOUR_MS } from './rollup-schema.js';
+import { migrateLedgerSchema } from './ledger-schema.js';
+import { createRollupStore, type RollupBuildProgress } from './rollup-store.js';
+import { buildDimensionValuesSql, buildUsageSql, RECORD_TOKENS, type SqlValue } from './sqlite-usage-sql.js';
 import {
   SAFETY_NET_CHECKPOINT_PAGES,
   startWalCheckpointer,
@@ -40,203 +38,9 @@ import type {
   RepriceResult,
   SubscriptionTotals,
 } from './ledger.js';
-import type { DefaultDimensionKey, RecordFlag, UsageRecord } from './record.js';
+import type { UsageRecord } from './record.js';
 
-/**
- * Schema migrations; `PRAGMA user_version` holds how many have been applied. Append, never edit:
- * a released ledger file has already run the earlier ones. Token counts are nullable (NULL = not
- * reported, never 0); `custom` holds the custom dimensions as a JSON object.
- *
- * 2: the table is keyed by (time, id) WITHOUT ROWID, instead of by id with a separate index on
- * time: one B-tree to update per insert, appended at its end, and time ranges (every usage
- * query) are ranges of the key. The separate index cost ~10 µs of the durable commit every
- * metered call waits for (CPU profiles, 16 streaming connections). A record is written once
- * with its time, so (time, id) identifies it as well as its id did.
- */
-/**
- * The columns after `id` of schema version 1, in order. Migration 2 copies a version-1 table
- * with `SELECT *`, so both migrations declare them from here: the copy cannot fall out of step.
- * Frozen like the migrations themselves; a later column comes with a migration of its own.
- */
-const V1_COLUMNS_AFTER_ID = `
-     time INTEGER NOT NULL,
-     api TEXT NOT NULL,
-     operation TEXT NOT NULL,
-     product TEXT, "user" TEXT, subscription TEXT, ip TEXT, location TEXT, gateway TEXT,
-     backend TEXT, model TEXT, response_model TEXT, provider TEXT,
-     stream INTEGER NOT NULL CHECK (stream IN (0, 1)),
-     custom TEXT NOT NULL DEFAULT '{}',
-     prompt_tokens INTEGER, completion_tokens INTEGER, total_tokens INTEGER,
-     cached_tokens INTEGER, cache_write_tokens INTEGER, reasoning_tokens INTEGER,
-     source TEXT NOT NULL CHECK (source IN ('reported', 'estimated', 'partial')),
-     status INTEGER NOT NULL,
-     latency_ms REAL NOT NULL,
-     upstream_request_id TEXT,
-     cost REAL`;
-
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE usage_records (
-     id TEXT PRIMARY KEY,${V1_COLUMNS_AFTER_ID}
-   ) WITHOUT ROWID;
-   CREATE INDEX usage_records_time ON usage_records (time);`,
-  `CREATE TABLE usage_records_by_time (
-     id TEXT NOT NULL,${V1_COLUMNS_AFTER_ID},
-     PRIMARY KEY (time, id)
-   ) WITHOUT ROWID;
-   INSERT INTO usage_records_by_time SELECT * FROM usage_records;
-   DROP TABLE usage_records;
-   ALTER TABLE usage_records_by_time RENAME TO usage_records;`,
-  // 3: record flags (RECORD_FLAGS), comma-separated; NULL when none.
-  `ALTER TABLE usage_records ADD COLUMN flags TEXT;`,
-  // 4: managed subscription keys (src/auth/sqlite-key-store.ts). Times are epoch milliseconds.
-  // A key holds no secret, only the SHA-256 digests of its live secrets (one, or two during a
-  // rotation's grace: the old one with retires_at set). managed_key_changes is one counter row
-  // that every change bumps in its own transaction: gateways poll it, not the tables. No index
-  // beyond the primary keys: these tables hold one row per key and are read whole.
-  `CREATE TABLE managed_subscriptions (
-     id TEXT PRIMARY KEY,
-     product TEXT NOT NULL,
-     owner TEXT,
-     cost_center TEXT,
-     metadata TEXT NOT NULL DEFAULT '{}',
-     created_at INTEGER NOT NULL
-   );
-   CREATE TABLE managed_keys (
-     id TEXT PRIMARY KEY,
-     subscription TEXT NOT NULL,
-     product TEXT NOT NULL,
-     owner TEXT,
-     created_at INTEGER NOT NULL,
-     expires_at INTEGER,
-     revoked_at INTEGER
-   );
-   CREATE TABLE managed_key_secrets (
-     digest BLOB PRIMARY KEY CHECK (length(digest) = 32),
-     key_id TEXT NOT NULL REFERENCES managed_keys (id),
-     created_at INTEGER NOT NULL,
-     retires_at INTEGER
-   );
-   CREATE TABLE managed_key_changes (
-     id INTEGER PRIMARY KEY CHECK (id = 1),
-     counter INTEGER NOT NULL
-   );
-   INSERT INTO managed_key_changes (id, counter) VALUES (1, 0);`,
-  // 5: budget alerts (src/budgets/). One row per alert and channel: the primary key makes an
-  // alert at most once per month across gateways. `claim` is held while a gateway delivers
-  // (claimed_at starts its lease, so a gateway killed mid-delivery does not block it forever);
-  // `sent_at` is set only once delivered: a failed delivery releases the claim and is retried.
-  `CREATE TABLE budget_alerts (
-     subscription TEXT NOT NULL,
-     month TEXT NOT NULL,
-     unit TEXT NOT NULL CHECK (unit IN ('tokens', 'cost')),
-     threshold REAL NOT NULL,
-     channel TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
-     claim TEXT,
-     claimed_at INTEGER NOT NULL,
-     sent_at INTEGER,
-     PRIMARY KEY (subscription, month, unit, threshold, channel)
-   ) WITHOUT ROWID;`,
-  // 6: chargeback report deliveries (src/reports/report-delivery.ts). One row per month,
-  // channel and recipient (a subscription id for the e-mail to its owner, '' for the webhook
-  // POST of every row): the key makes a month's report go out once per recipient across
-  // gateways and `report --send` runs. Claims work as in budget_alerts (5); a delivered row
-  // drops its claim so that `--force` can take it over at once.
-  `CREATE TABLE report_deliveries (
-     month TEXT NOT NULL,
-     channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
-     recipient TEXT NOT NULL,
-     claim TEXT,
-     claimed_at INTEGER NOT NULL,
-     sent_at INTEGER,
-     PRIMARY KEY (month, channel, recipient)
-   ) WITHOUT ROWID;`,
-  // 7: rollups per UTC hour and day, maintained in the transaction that writes the records
-  // (rollup-schema.ts, rollup-store.ts); a ledger with older records builds them on open.
-  ROLLUP_MIGRATION,
-];
-
-const INSERT_COLUMNS = [
-  'id',
-  'time',
-  ...Object.values(DIMENSION_COLUMNS),
-  'custom',
-  ...Object.values(TOKEN_COLUMNS),
-  'source',
-  'status',
-  'latency_ms',
-  'upstream_request_id',
-  'cost',
-  'flags',
-];
-
-// Idempotent by key, and only by key (a retried append sends the same record): `INSERT OR
-// IGNORE` would also swallow NOT NULL and CHECK violations, silently dropping a malformed
-// record. The same statement runs on PostgreSQL. Positional parameters in INSERT_COLUMNS order:
-// no per-call object with 27 named keys to build.
-/** Where the rollups find a record's values in its insert parameters. */
-const INSERT_LAYOUT: InsertLayout = {
-  time: INSERT_COLUMNS.indexOf('time'),
-  firstDimension: INSERT_COLUMNS.indexOf('api'),
-  custom: INSERT_COLUMNS.indexOf('custom'),
-  firstToken: INSERT_COLUMNS.indexOf(TOKEN_COLUMNS.promptTokens),
-  source: INSERT_COLUMNS.indexOf('source'),
-  cost: INSERT_COLUMNS.indexOf('cost'),
-};
-
-const INSERT_SQL = `INSERT INTO usage_records (${INSERT_COLUMNS.join(', ')})
-  VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})
-  ON CONFLICT (time, id) DO NOTHING`;
-
-function toParams(r: UsageRecord): SqlValue[] {
-  const dims = (Object.keys(DIMENSION_COLUMNS) as DefaultDimensionKey[]).map((key): SqlValue => {
-    const value = r[key];
-    if (typeof value === 'boolean') return value ? 1 : 0;
-    return value ?? null;
-  });
-  const tokens = USAGE_FIELDS.map((key) => r[key] ?? null);
-  return [
-    r.id,
-    Math.trunc(r.time),
-    ...dims,
-    JSON.stringify(r.custom),
-    ...tokens,
-    r.source,
-    r.status,
-    r.latencyMs,
-    r.upstreamRequestId ?? null,
-    r.cost ?? null,
-    r.flags !== undefined && r.flags.length > 0 ? r.flags.join(',') : null,
-  ];
-}
-
-function fromRow(row: Readonly<Record<string, unknown>>): UsageRecord {
-  const record: UsageRecord = {
-    id: String(row['id']),
-    time: Number(row['time']),
-    api: String(row['api']),
-    operation: String(row['operation']),
-    stream: row['stream'] === 1,
-    custom: JSON.parse(String(row['custom'])) as Record<string, string>,
-    source: String(row['source']) as UsageSource,
-    status: Number(row['status']),
-    latencyMs: Number(row['latency_ms']),
-  };
-  for (const key of Object.keys(DIMENSION_COLUMNS) as DefaultDimensionKey[]) {
-    if (key === 'api' || key === 'operation' || key === 'stream') continue;
-    const value = row[DIMENSION_COLUMNS[key].replaceAll('"', '')];
-    if (typeof value === 'string') record[key] = value;
-  }
-  for (const key of USAGE_FIELDS) {
-    const value = row[TOKEN_COLUMNS[key]];
-    if (typeof value === 'number') record[key] = value;
-  }
-  if (typeof row['upstream_request_id'] === 'string') record.upstreamRequestId = row['upstream_request_id'];
-  if (typeof row['cost'] === 'number') record.cost = row['cost'];
-  if (typeof row['flags'] === 'string' && row['flags'] !== '')
-    record.flags = row['flags'].split(',') as RecordFlag[];
-  return record;
-}
-
+import { fromRow, INSERT_LAYOUT, INSERT_SQL, toParams } from './sqlite-record-row.js';
 /** A query's time range alone. */
 function range(q: ResolvedUsageQuery): Pick<ResolvedUsageQuery, 'since' | 'until'> {
   return {
@@ -244,6 +48,9 @@ function range(q: ResolvedUsageQuery): Pick<ResolvedUsageQuery, 'since' | 'until
     ...(q.until !== undefined && { until: q.until }),
   };
 }
+
+/** Kept exported from here for the connections that import it from this module. */
+export { migrateLedgerSchema };
 
 /** Records read and updated per transaction by reprice. */
 const REPRICE_PAGE = 5000;
@@ -255,26 +62,6 @@ function settle<T>(work: () => T): Promise<T> {
   } catch (err) {
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
-}
-
-/**
- * Brings an open ledger database to the current schema (MIGRATIONS), or throws TM_CONFIG_INVALID
- * when it was written by a newer tokenmeter. Every connection that opens a ledger file runs it
- * first (the ledger, the managed key store), so whichever opens a new file creates every table.
- */
-export function migrateLedgerSchema(db: Database.Database): void {
-  // IMMEDIATE takes the write lock before reading the version, so two processes opening a new
-  // file at once cannot both run the same migration.
-  db.transaction(() => {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new TokenmeterError(
-        'TM_CONFIG_INVALID',
-        `ledger ${db.name} has schema version ${version}, newer than this tokenmeter knows (${MIGRATIONS.length}); upgrade tokenmeter`,
-      );
-    }
-    MIGRATIONS.slice(version).forEach((sql, i) => db.exec(sql).pragma(`user_version = ${version + i + 1}`));
-  }).immediate();
 }
 
 /**
@@ -291,6 +78,11 @@ function isRecordError(err: unknown): boolean {
     code === 'SQLITE_TOOBIG' ||
     code === 'SQLITE_RANGE'
   );
+}
+
+/** A duration option: a whole number of milliseconds ≥ 0, `fallback` when unset or not finite. */
+function milliseconds(value: number | undefined, fallback: number): number {
+  return value !== undefined && Number.isFinite(value) ? Math.max(0, Math.trunc(value)) : fallback;
 }
 
 /** Connection settings for tools and tests; the gateway uses the defaults. */
@@ -313,6 +105,17 @@ export interface SqliteLedgerOptions {
   rollups?: boolean;
   /** Progress of the rollup build at open (rollup-store.ts): after each UTC day. */
   onRollupBuild?: RollupBuildProgress;
+  /**
+   * How often this connection adds the figures it holds in memory to the rollups and rebuilds
+   * the hours of dead connections, milliseconds (default 1000; 0: only when they grow large,
+   * on close and on flushRollups, for tests).
+   */
+  rollupFlushMs?: number;
+  /**
+   * A connection whose heartbeat is older than this is dead, its unflushed hours are rebuilt
+   * from raw records, milliseconds (default 30000). Far longer than rollupFlushMs.
+   */
+  rollupLeaseMs?: number;
 }
 
 /** An SQLite ledger; also exposes `get` for tests and tooling that need one record back. */
@@ -324,6 +127,10 @@ export interface SqliteLedger extends Ledger {
   get(id: string): Promise<UsageRecord | undefined>;
   /** The pieces `query` would read (rollup-plan.ts): for tests and tooling. */
   planUsage(query: UsageQuery): RollupPiece[];
+  /** Flushes the rollup deltas now and rebuilds dead connections' hours (rollup-store.ts). */
+  flushRollups(): Promise<void>;
+  /** Forgets the unflushed rollup deltas, as a crash would: for tests of recovery. */
+  dropRollupDeltas(): void;
 }
 
 /**
@@ -353,7 +160,10 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     throw err;
   }
   const useRollups = options.rollups ?? true;
-  const rollups = createRollupStore(db, INSERT_LAYOUT);
+  const rollups = createRollupStore(db, INSERT_LAYOUT, {
+    owner: randomUUID(),
+    leaseMs: milliseconds(options.rollupLeaseMs, 30_000),
+  });
   try {
     if (useRollups) rollups.build(options.onRollupBuild);
   } catch (err) {
@@ -368,22 +178,52 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
   const customNames = db
     .prepare<[], string>('SELECT DISTINCT j.key FROM usage_records, json_each(usage_records.custom) AS j')
     .pluck();
-  // The rollups change in the transaction that stores the records, so they can never disagree
-  // after a crash. A record whose id is stored already (ON CONFLICT DO NOTHING) adds nothing.
+  // The transaction that stores records only marks their hours (rollup-store.ts); their
+  // figures join the in-memory deltas once it has committed. A record whose id is stored
+  // already (ON CONFLICT DO NOTHING) adds nothing.
   let invalidated = false;
-  const insertMany = db.transaction((records: UsageRecord[]) => {
+  const insertTx = db.transaction((records: UsageRecord[]) => {
     const stored: SqlValue[][] = [];
     for (const record of records) {
       const params = toParams(record);
       if (insert.run(...params).changes > 0) stored.push(params);
     }
-    if (useRollups) rollups.addRecords(stored);
-    else if (!invalidated && stored.length > 0) {
+    if (useRollups) return { stored, marked: rollups.markRecords(stored) };
+    if (!invalidated && stored.length > 0) {
       rollups.invalidate();
       invalidated = true;
     }
+    return undefined;
   });
+  const insertMany = (records: UsageRecord[]): void => {
+    const done = insertTx(records);
+    if (done === undefined) return;
+    rollups.committed(done.stored, done.marked);
+    if (rollups.isLarge()) rollups.flush();
+  };
   const insertOne = (record: UsageRecord): void => insertMany([record]);
+
+  // Flushes and recovery off the write path, and on connections that only read: any live
+  // connection rebuilds the hours a killed one left marked.
+  // A failure (a read-only file, a full disk) is warned about once until maintenance works
+  // again, not every second; queries stay exact meanwhile (marked hours read raw).
+  let failing = false;
+  const maintain = (): void => {
+    try {
+      rollups.flush();
+      rollups.recover();
+      failing = false;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== 'SQLITE_BUSY' && db.open && !failing)
+        process.emitWarning(`ledger rollup maintenance failed: ${String(err)}`, 'TokenmeterLedgerWarning');
+      failing = true;
+    }
+  };
+  // At open too: a process restarted after a crash rebuilds the hours it left marked.
+  if (useRollups) maintain();
+  const flushMs = milliseconds(options.rollupFlushMs, 1000);
+  const timer = useRollups && flushMs > 0 ? setInterval(maintain, flushMs).unref() : undefined;
   const committer = createGroupCommitter<UsageRecord>(insertMany, insertOne, isRecordError);
 
   // Keyset pages of the (time, id) primary key: a month may hold millions of records, and
@@ -401,13 +241,18 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     price: (record: UsageRecord) => number | undefined,
   ): RepriceResult {
     const result: RepriceResult = { records: 0, changed: 0 };
+    // This connection's deltas hold the old costs: written first, they are rebuilt with the rest.
+    if (useRollups) rollups.flush();
     let after: [number, string] = [range.since, ''];
     for (;;) {
       const rows = repricePage.all(after[0], after[1], range.since, range.until);
       const last = rows.at(-1);
-      if (last === undefined) return result;
+      if (last === undefined) {
+        if (useRollups) maintain();
+        return result;
+      }
       // One transaction per page: a reprice interrupted keeps the pages it finished, and the
-      // rollups of the hours it changed are rebuilt with it.
+      // hours it changed are marked with it, read raw until rebuilt (rollup-store.ts).
       db.transaction(() => {
         const hours = new Set<number>();
         for (const row of rows) {
@@ -419,21 +264,26 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
           hours.add(Math.floor(record.time / HOUR_MS) * HOUR_MS);
           result.changed += 1;
         }
-        rollups.rebuildHours(hours);
+        // Also without rollups: any connection maintaining them rebuilds these hours.
+        rollups.markForRebuild(hours);
       }).immediate();
       after = [Number(last['time']), String(last['id'])];
     }
   }
 
-  /** The pieces a resolved query reads: raw records only until the rollups are complete. */
+  /**
+   * The pieces a resolved query reads: raw records only until the rollups are complete, and
+   * for the hours marked as not flushed or to rebuild. Call in the query's read transaction.
+   */
   function plan(q: ResolvedUsageQuery): RollupPiece[] {
-    if (!useRollups || !rollups.isComplete()) {
-      return [{ source: 'raw', ...range(q) }];
-    }
-    return planRollupPieces(q, isDayEligible(q));
+    const raw: RollupPiece[] = [{ source: 'raw', ...range(q) }];
+    if (!useRollups || !rollups.isComplete()) return raw;
+    const pieces = avoidMarkedHours(planRollupPieces(q, isDayEligible(q)), rollups.markedHours());
+    return pieces.length > MAX_PIECES ? raw : pieces;
   }
 
-  function runQuery(query: UsageQuery): UsageRow[] {
+  // One read transaction: the marks and the rows read come from the same snapshot.
+  const runQuery = db.transaction((query: UsageQuery): UsageRow[] => {
     const q = resolveUsageQuery(query);
     const pieces = plan(q);
     const { sql, params } = pieces.every((p) => p.source === 'raw')
@@ -443,27 +293,25 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     // Without GROUP BY SQLite returns one all-zero row for no records: no usage means no rows.
     const rows = raw.filter((r) => Number(r['requests']) > 0).map((r) => toUsageRow(q, r));
     return sortUsageRows(q, rows);
-  }
+  });
 
-  function runDimensionValues(
-    name: string,
-    query: Omit<UsageQuery, 'by' | 'interval'>,
-    limit: number,
-  ): DimensionValue[] {
-    const q = resolveUsageQuery({ ...query, by: [name] });
-    const [dimension] = q.by;
-    if (dimension === undefined) return [];
-    // No interval: dimensionValues ignores one, whatever the caller passed.
-    const pieces = plan({ by: q.by, where: q.where, ...range(q) });
-    const { sql, params } = pieces.every((p) => p.source === 'raw')
-      ? buildDimensionValuesSql(q, dimension, limit)
-      : buildRollupDimensionValuesSql(q, dimension, pieces, limit);
-    return db
-      .prepare<[Record<string, SqlValue>], unknown>(sql)
-      .pluck()
-      .all(params)
-      .map((value) => toDimensionValue(dimension, value));
-  }
+  const runDimensionValues = db.transaction(
+    (name: string, query: Omit<UsageQuery, 'by' | 'interval'>, limit: number): DimensionValue[] => {
+      const q = resolveUsageQuery({ ...query, by: [name] });
+      const [dimension] = q.by;
+      if (dimension === undefined) return [];
+      // No interval: dimensionValues ignores one, whatever the caller passed.
+      const pieces = plan({ by: q.by, where: q.where, ...range(q) });
+      const { sql, params } = pieces.every((p) => p.source === 'raw')
+        ? buildDimensionValuesSql(q, dimension, limit)
+        : buildRollupDimensionValuesSql(q, dimension, pieces, limit);
+      return db
+        .prepare<[Record<string, SqlValue>], unknown>(sql)
+        .pluck()
+        .all(params)
+        .map((value) => toDimensionValue(dimension, value));
+    },
+  );
 
   const totalsBySubscription = db.prepare<[number, number, string], Record<string, unknown>>(
     `SELECT subscription, SUM(${RECORD_TOKENS}) AS tokens, TOTAL(cost) AS cost FROM usage_records
@@ -585,6 +433,8 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
         else releaseDelivery.run(...deliveryKey(delivery), claim);
       }),
     planUsage: (query) => plan(resolveUsageQuery(query)),
+    flushRollups: () => settle(maintain),
+    dropRollupDeltas: () => rollups.dropDeltas(),
     get: (id) =>
       settle(() => {
         const row = selectOne.get(id);
@@ -592,8 +442,14 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
       }),
     close: async () => {
       await settle(() => {
+        clearInterval(timer);
         committer.flush();
-        db.close();
+        try {
+          if (useRollups) rollups.close();
+        } finally {
+          // Marks left by a failed flush go stale after the lease: another connection rebuilds.
+          db.close();
+        }
       });
       await checkpointer?.close();
     },

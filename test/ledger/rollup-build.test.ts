@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openLedger } from '../../src/ledger/ledger.js';
@@ -33,14 +36,29 @@ const QUERIES: UsageQuery[] = [
   { by: ['user', 'team'], where: [{ dim: 'priced', value: 'false' }], since: BASE + 5 * HOUR + 17 },
   { by: ['model'], where: [], interval: HOUR, since: BASE + DAY, until: BASE + 2 * DAY + 30 * 60_000 },
   { by: [], where: [{ dim: 'subscription', value: 'team-1' }] },
+  { by: ['subscription'], where: [], interval: HOUR },
 ];
+
+// Appends records on 2025-01-01 in another process, then SIGKILLs itself.
+const CHILD = fileURLToPath(new URL('./fixtures/append-and-die.ts', import.meta.url));
 
 /** Turns a ledger file back into what tokenmeter wrote before migration 7. */
 function downgradeToSchema6(path: string): void {
   const db = new Database(path);
-  db.exec('DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_state');
+  db.exec(
+    'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners',
+  );
   db.pragma('user_version = 6');
   db.close();
+}
+
+function countRecords(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT COUNT(*) FROM usage_records').pluck().get() as number;
+  } finally {
+    db.close();
+  }
 }
 
 function rollupRows(path: string): number {
@@ -120,6 +138,63 @@ describe('rollup build and maintenance', () => {
     await assertMatchesRaw(path);
   });
 
+  it('builds nothing for a new ledger, and refuses a bad query on the rollup path as on raw records', async () => {
+    const progress: number[] = [];
+    const ledger = createSqliteLedger(join(temp.dir, 'new.db'), {
+      onRollupBuild: (done) => progress.push(done),
+    });
+    assert.deepEqual(progress, []);
+    const record = traffic(1, 1)[0] as UsageRecord;
+    await ledger.append(record);
+    // Not flushed yet: its hour reads raw records, the rest of its day the hour rollup.
+    const hour = Math.floor(record.time / HOUR) * HOUR;
+    const day = Math.floor(record.time / DAY) * DAY;
+    assert.deepEqual(ledger.planUsage({ by: ['model'], where: [] }), [
+      { source: 'day', until: day },
+      ...(hour > day ? [{ source: 'hour', since: day, until: hour }] : []),
+      { source: 'raw', since: hour, until: hour + HOUR },
+      { source: 'hour', since: hour + HOUR, until: day + DAY },
+      { source: 'day', since: day + DAY },
+    ]);
+    await ledger.flushRollups();
+    assert.deepEqual(ledger.planUsage({ by: ['model'], where: [] }), [{ source: 'day' }]);
+    await assert.rejects(ledger.query({ by: ['no such dimension!'], where: [] }), { code: 'TM_USAGE_ARGS' });
+    await assert.rejects(ledger.dimensionValues('no such dimension!', { where: [] }, 10), {
+      code: 'TM_USAGE_ARGS',
+    });
+    for (const query of [
+      { by: [], where: [{ dim: 'stream', value: 'maybe' }] },
+      { by: [], where: [], since: BASE + DAY, until: BASE },
+    ]) {
+      await assert.rejects(ledger.query(query), { code: 'TM_USAGE_ARGS' });
+      await assert.rejects(ledger.dimensionValues('model', query, 10), { code: 'TM_USAGE_ARGS' });
+    }
+    await ledger.close();
+  });
+
+  it('stays exact when another process writes during the build and is killed', async (t) => {
+    const path = await schema6Ledger('concurrent.db', traffic(20, 200));
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, path, '3000'], { stdio: 'ignore' });
+    // A slow build (a pause after each day, outside its transaction) so that the child opens,
+    // builds days of its own and appends while this one still builds. Whichever reaches a day
+    // first builds it; the other waits for the lock or builds it again, from raw records.
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    let seenWhileBuilding = 0;
+    const ledger = createSqliteLedger(path, {
+      onRollupBuild: () => {
+        Atomics.wait(pause, 0, 0, 60);
+        seenWhileBuilding = Math.max(seenWhileBuilding, countRecords(path));
+      },
+    });
+    await once(child, 'exit');
+    assert.equal(await ledger.count(), 7000);
+    assert.equal((await ledger.query({ by: [], where: [] }))[0]?.requests, 7000);
+    await ledger.close();
+    await assertMatchesRaw(path);
+    // Not an assertion of timing: says whether this run overlapped, for whoever reads the log.
+    t.diagnostic(`records seen during the build: ${seenWhileBuilding} (4000 before the child)`);
+  });
+
   it('does not add a duplicate append to the rollups', async () => {
     const path = join(temp.dir, 'dup.db');
     const ledger = createSqliteLedger(path);
@@ -162,6 +237,7 @@ describe('rollup build and maintenance', () => {
       since: BASE + 12 * 60_000,
       until: BASE + 30 * DAY + 12 * 60_000,
     };
+    await ledger.flushRollups();
     const pieces = ledger.planUsage(query);
     assert.deepEqual(pieces, [
       { source: 'raw', since: BASE + 12 * 60_000, until: BASE + HOUR },

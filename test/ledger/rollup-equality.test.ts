@@ -183,6 +183,60 @@ describe('rollups answer exactly as raw records do', () => {
     assert.ok(rollupPieces > 0, 'some queries read rollups');
   });
 
+  it('two connections writing with interleaved flushes and a crash stay equal', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ record: recordArb, writer: fc.nat(1), flush: fc.nat(4), crash: fc.nat(30) }), {
+          minLength: 1,
+          maxLength: 100,
+        }),
+        fc.array(queryArb, { minLength: 1, maxLength: 6 }),
+        // A zero lease takes every other connection for dead (rebuilds, fencing); a long one
+        // keeps even the crashed connections' hours live (read raw, never rebuilt).
+        fc.constantFrom(0, 3_600_000),
+        async (steps, queries, leaseMs) => {
+          runs += 1;
+          const path = join(temp.dir, `two-${runs}.db`);
+          const open = (): SqliteLedger =>
+            createSqliteLedger(path, { rollupFlushMs: 0, rollupLeaseMs: leaseMs });
+          const writers = [open(), open()];
+          const crashed: SqliteLedger[] = [];
+          const raw = createSqliteLedger(path, { rollups: false });
+          const check = async (ledger: SqliteLedger): Promise<void> => {
+            for (const query of queries)
+              assertSameRows(await ledger.query(query), await raw.query(query), query);
+          };
+          try {
+            for (const [i, step] of steps.entries()) {
+              const ledger = writers[step.writer] as SqliteLedger;
+              await ledger.append({ ...step.record, id: `r${i}` });
+              // Now and then a flush (recovering dead owners' hours), or a crash: the deltas
+              // lost, the connection replaced by a new one.
+              if (step.flush === 0) await ledger.flushRollups();
+              if (step.crash === 0) {
+                ledger.dropRollupDeltas();
+                crashed.push(ledger);
+                writers[step.writer] = open();
+              }
+            }
+            // Unflushed deltas on both connections (and lost ones): exact still.
+            await check(writers[0] as SqliteLedger);
+            for (const ledger of writers) await ledger.flushRollups();
+            await check(writers[1] as SqliteLedger);
+            if (leaseMs === 0) {
+              for (const ledger of writers) await ledger.flushRollups();
+              assert.deepEqual(writers[0]?.planUsage({ by: [], where: [] }), [{ source: 'day' }]);
+            }
+          } finally {
+            await raw.close();
+            for (const ledger of [...crashed, ...writers]) await ledger.close();
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
   it('reprice keeps them equal', async () => {
     await fc.assert(
       fc.asyncProperty(
