@@ -74,6 +74,7 @@ function tableSql(name: string, columns: readonly string[]): string {
  * and has not yet added to the rollups; owner '' (never registered) marks an hour to rebuild
  * from raw records. `usage_rollup_owners` holds each owner's last heartbeat: an owner whose
  * heartbeat is older than the lease is dead (a killed process) and its marks are stale.
+ * `usage_custom_names` lists the custom dimension names of the records (custom-name-index.ts).
  */
 export const ROLLUP_MIGRATION = `${tableSql('usage_rollup_hour', [...HOUR_COLUMNS, 'custom'])}
    ${tableSql('usage_rollup_day', DAY_COLUMNS)}
@@ -93,7 +94,8 @@ export const ROLLUP_MIGRATION = `${tableSql('usage_rollup_hour', [...HOUR_COLUMN
    CREATE TABLE usage_rollup_owners (
      owner TEXT PRIMARY KEY,
      heartbeat INTEGER NOT NULL
-   ) WITHOUT ROWID;`;
+   ) WITHOUT ROWID;
+   CREATE TABLE usage_custom_names (name TEXT PRIMARY KEY) WITHOUT ROWID;`;
 
 function upsertSql(table: string, columns: readonly string[]): string {
   const all = ['bucket', 'key', ...columns, 'unpriced', ...ROLLUP_FIGURES];

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { createCustomNameIndex } from './custom-name-index.js';
 import { RollupDeltas, type InsertLayout } from './rollup-deltas.js';
 import {
   ADJUST_DAY_SQL,
@@ -63,6 +64,8 @@ export interface RollupStore {
   markForRebuild(hours: Iterable<number>): void;
   /** Every marked hour, whatever its owner: queries read those from raw records. */
   markedHours(): number[];
+  /** The custom dimension names of every record (custom-name-index.ts); in a read transaction. */
+  customNames(): string[];
   /** Forgets the deltas without writing them, as a crash would (for tests). */
   dropDeltas(): void;
   /** Flushes, and unregisters this owner when it holds no mark any more. */
@@ -166,6 +169,7 @@ export function createRollupStore(
   );
 
   const deltas = new RollupDeltas(layout);
+  const names = createCustomNameIndex(db, layout.custom);
   /** Hours this owner has marked since its last flush. */
   const marked = new Set<number>();
   const alive = (): number => Date.now() - leaseMs;
@@ -177,6 +181,7 @@ export function createRollupStore(
     insertHours.run({ from: day, to: day + DAY_MS });
     deleteDays.run({ from: day, to: day + DAY_MS });
     insertDays.run({ from: day, to: day + DAY_MS });
+    names.fillFromHours(day, day + DAY_MS);
   }
 
   /** Rebuilds one hour from raw records, keeping its day rows the sum of their hour rows. */
@@ -185,6 +190,7 @@ export function createRollupStore(
     adjustDay.run({ ...range, sign: -1 });
     deleteHours.run(range);
     insertHours.run(range);
+    names.fillFromHours(range.from, range.to);
     adjustDay.run({ ...range, sign: 1 });
     deleteEmptyDays.run(floorDay(hour));
   }
@@ -207,6 +213,8 @@ export function createRollupStore(
         (p) => void upsertDay.run(...p),
       );
     }
+    // Names are true of committed records whichever branch ran: storing them is never wrong.
+    names.flush();
     unmarkOwner.run(owner);
   });
 
@@ -248,6 +256,7 @@ export function createRollupStore(
     },
     committed(records, fresh) {
       for (const params of records) deltas.add(params);
+      names.note(records);
       if (fresh !== undefined) for (const hour of fresh) marked.add(hour);
     },
     flush,
@@ -260,6 +269,7 @@ export function createRollupStore(
       for (const hour of hours) mark.run(hour, '');
     },
     markedHours: () => allMarked.all(),
+    customNames: () => names.read(allMarked.all()),
     dropDeltas() {
       deltas.clear();
       marked.clear();

@@ -282,6 +282,12 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     return pieces.length > MAX_PIECES ? raw : pieces;
   }
 
+  // From the names table once the rollups are complete (they are built together); a scan of
+  // every record's JSON otherwise. One read transaction, as for a query.
+  const listCustomNames = db.transaction((): string[] =>
+    useRollups && rollups.isComplete() ? rollups.customNames() : customNames.all(),
+  );
+
   // One read transaction: the marks and the rows read come from the same snapshot.
   const runQuery = db.transaction((query: UsageQuery): UsageRow[] => {
     const q = resolveUsageQuery(query);
@@ -416,7 +422,7 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     query: (query) => settle(() => runQuery(query)),
     dimensionValues: (name, query, limit) => settle(() => runDimensionValues(name, query, limit)),
     count: () => settle(() => countAll.get() ?? 0),
-    customDimensionNames: () => settle(() => customNames.all()),
+    customDimensionNames: () => settle(() => listCustomNames()),
     reprice: (range, price) => settle(() => runReprice(range, price)),
     subscriptionTotals: (range, subscriptions) => settle(() => runSubscriptionTotals(range, subscriptions)),
     claimBudgetAlert: (alert, now, leaseMs) => settle(() => runClaimAlert(alert, now, leaseMs)),
