@@ -34,7 +34,7 @@ function storedNames(path: string): string[] {
 describe('custom dimension names beside the rollups', () => {
   it('lists the names of flushed and unflushed records, from the index table once flushed', async () => {
     const temp = await makeTempDir();
-    after(() => temp.cleanup());
+    after(() => void temp.cleanup());
     const path = join(temp.dir, 'names.db');
     const writer = createSqliteLedger(path, { rollupFlushMs: 3_600_000 });
     const reader = createSqliteLedger(path, { rollupFlushMs: 3_600_000 });
@@ -44,7 +44,7 @@ describe('custom dimension names beside the rollups', () => {
       // Not flushed yet: the table is empty, the hours are marked and read from the records.
       assert.deepEqual(storedNames(path), []);
       assert.deepEqual(await reader.customDimensionNames(), ['app', 'team']);
-      writer.flushRollups();
+      await writer.flushRollups();
       assert.deepEqual(storedNames(path), ['app', 'team']);
       await writer.append(makeRecord({ id: 'c', time: BASE + 2 * HOUR, custom: { region: 'eu' } }));
       assert.deepEqual(await reader.customDimensionNames(), ['app', 'region', 'team']);
@@ -58,7 +58,7 @@ describe('custom dimension names beside the rollups', () => {
 
   it('fills the table when rollups are built on open, and after a crash from the rebuilt hours', async () => {
     const temp = await makeTempDir();
-    after(() => temp.cleanup());
+    after(() => void temp.cleanup());
     const path = join(temp.dir, 'built.db');
     const plain = createSqliteLedger(path, { rollups: false });
     await plain.append(makeRecord({ id: 'a', time: BASE, custom: { costCenter: 'CC-1' } }));
@@ -68,7 +68,7 @@ describe('custom dimension names beside the rollups', () => {
     crashed.dropRollupDeltas();
     const reopened = createSqliteLedger(path, { rollupLeaseMs: 0 });
     try {
-      reopened.flushRollups();
+      await reopened.flushRollups();
       assert.deepEqual(await reopened.customDimensionNames(), ['costCenter', 'project']);
       assert.deepEqual(storedNames(path), ['costCenter', 'project']);
     } finally {

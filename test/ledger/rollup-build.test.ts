@@ -46,7 +46,7 @@ const CHILD = fileURLToPath(new URL('./fixtures/append-and-die.ts', import.meta.
 function downgradeToSchema6(path: string): void {
   const db = new Database(path);
   db.exec(
-    'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners',
+    'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners; DROP TABLE usage_custom_names',
   );
   db.pragma('user_version = 6');
   db.close();
