@@ -12,6 +12,7 @@ import { CliInputError } from './cli-error.js';
 import { loadCliConfig } from './config-file.js';
 import { createProgressBar, formatCount, type ProgressStream } from './progress-bar.js';
 import { asCliInput } from './usage-command.js';
+import { showRollupBuild } from './rollup-build-progress.js';
 
 /** Upper bounds of `ledger generate` (beyond them a run is a mistake, not a benchmark). */
 export const GENERATE_LIMITS = {
@@ -117,7 +118,7 @@ function planGeneration(
 function openForWriting(url: string): Ledger {
   return asCliInput(() => {
     try {
-      return openLedger(url);
+      return openLedger(url, { onRollupBuild: showRollupBuild() });
     } catch (err) {
       // e.g. SQLITE_NOTADB when --ledger points at some other file: a bad input, not a crash.
       if (err instanceof Error && 'code' in err && String(err.code).startsWith('SQLITE_'))

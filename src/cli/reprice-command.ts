@@ -4,6 +4,7 @@ import { openLedger, parseLedgerUrl, SQLITE_MEMORY } from '../ledger/ledger.js';
 import { createCallPricer } from '../pricing/call-pricer.js';
 import { monthRange, parseCalendarMonth } from '../reports/month-range.js';
 import { loadCliConfig } from './config-file.js';
+import { showRollupBuild } from './rollup-build-progress.js';
 
 /** Where the command writes; tests replace it. */
 export interface RepriceCommandIo {
@@ -34,7 +35,7 @@ export function addRepriceCommand(program: Command, io: RepriceCommandIo = {}): 
         location.kind === 'sqlite' && location.path !== SQLITE_MEMORY && !existsSync(location.path);
       let result = { records: 0, changed: 0 };
       if (!missing) {
-        const ledger = openLedger(config.ledger);
+        const ledger = openLedger(config.ledger, { onRollupBuild: showRollupBuild() });
         try {
           result = await ledger.reprice(range, (record) =>
             pricer.costOf({

@@ -14,6 +14,7 @@ import {
   type UsageRow,
 } from '../reports/usage-query.js';
 import { CliInputError } from './cli-error.js';
+import { showRollupBuild } from './rollup-build-progress.js';
 
 /** Where the usage command reads: a ledger URL and the custom dimensions the configuration defines. */
 export interface LedgerSource {
@@ -80,7 +81,7 @@ export function openExistingLedger(url: string): Ledger | undefined {
     return undefined;
   return asCliInput(() => {
     try {
-      return openLedger(url);
+      return openLedger(url, { onRollupBuild: showRollupBuild() });
     } catch (err) {
       // e.g. SQLITE_NOTADB when --ledger points at some other file: a bad input, not a crash.
       if (err instanceof Error && 'code' in err && String(err.code).startsWith('SQLITE_')) {

@@ -32,6 +32,7 @@ import { createBudgetTracker, type BudgetTracker } from '../budgets/budget-track
 import { startReportSchedule, type ReportSchedule } from '../reports/report-schedule.js';
 import { claimsReadBy } from '../trace/claims-read.js';
 import { createCallTracer } from '../trace/call-tracer.js';
+import { showRollupBuild } from '../cli/rollup-build-progress.js';
 
 export interface GatewayOptions {
   /** Overrides config.ledger (tests, demo). */
@@ -304,7 +305,7 @@ const KEY_POLL_BUSY_TIMEOUT_MS = 100;
  */
 function openLedgerForStart(url: string): Ledger {
   try {
-    return openLedger(url);
+    return openLedger(url, { onRollupBuild: showRollupBuild() });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new TokenmeterError('TM_LEDGER_UNAVAILABLE', `cannot open the ledger ${url}: ${reason}`, {
