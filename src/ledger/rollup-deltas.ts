@@ -161,16 +161,26 @@ export class RollupDeltas {
 
   /** The day deltas: the hour deltas summed per UTC day and day tuple. */
   days(): AggregateMap {
-    const days = new AggregateMap();
+    return this.project((hour) => Math.floor(hour / DAY_MS) * DAY_MS);
+  }
+
+  /** The core hour deltas: the hour deltas summed per hour and day tuple. */
+  coreHours(): AggregateMap {
+    return this.project((hour) => hour);
+  }
+
+  /** The hour deltas summed per `bucketOf(hour)` and day tuple (the low-cardinality dimensions). */
+  private project(bucketOf: (hour: number) => number): AggregateMap {
+    const out = new AggregateMap();
     for (const a of this.hours.list) {
-      const day = Math.floor(a.bucket / DAY_MS) * DAY_MS;
-      let node = days.trie(day);
+      const bucket = bucketOf(a.bucket);
+      let node = out.trie(bucket);
       for (const index of DAY_INDEXES) node = child(node, a.head[index] ?? null);
       const unpriced = a.head[HOUR_DIMENSIONS.length + 1] ?? 0;
       const head = (): SqlValue[] => [...DAY_INDEXES.map((index) => a.head[index] ?? null), unpriced];
-      sumAt(days, day, node, unpriced, head, a.figures);
+      sumAt(out, bucket, node, unpriced, head, a.figures);
     }
-    return days;
+    return out;
   }
 
   /**

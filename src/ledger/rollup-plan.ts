@@ -2,7 +2,7 @@ import type { ResolvedDimension, ResolvedUsageQuery } from '../reports/usage-que
 import { DAY_MS, HOUR_MS, HOUR_ONLY_DIMENSIONS } from './rollup-schema.js';
 
 /** Where one piece of a query's time range is read from. */
-export type RollupSource = 'raw' | 'hour' | 'day';
+export type RollupSource = 'raw' | 'hour' | 'coreHour' | 'day';
 
 /**
  * One piece of a query's range, [since, until): an undefined bound is open. Rollup pieces are
@@ -34,7 +34,8 @@ function piece(source: RollupSource, since: number | undefined, until: number | 
  *   [floorHour(until), until)), and rollups for the full hours between;
  * - of those, when the query is day-eligible (no user, ip or custom dimension in `by` or
  *   `where`) and the interval is none or a whole number of days, the day rollup for the full
- *   UTC days inside, the hour rollup for the full hours left at each end.
+ *   UTC days inside, the core hour rollup for the full hours left at each end (and for all
+ *   the full hours of a day-eligible query whose interval is whole hours but not days).
  * Buckets are epoch-aligned, so a whole-hour (whole-day) interval bucket is a union of hours
  * (days): summing rollup rows into interval buckets gives what summing records would.
  */
@@ -53,19 +54,22 @@ export function planRollupPieces(
     pieces.push(piece('raw', since, hourSince));
   if (until !== undefined && hourUntil !== undefined && hourUntil < until)
     pieces.push(piece('raw', hourUntil, until));
+  // Hours of a day-eligible query read the core hour rows (no user, ip or custom values to
+  // multiply them), the others the full hour rows.
+  const hours: RollupSource = dayEligible ? 'coreHour' : 'hour';
   if (dayEligible && (interval === undefined || interval % DAY_MS === 0)) {
     const daySince = hourSince === undefined ? undefined : ceilTo(hourSince, DAY_MS);
     const dayUntil = hourUntil === undefined ? undefined : floorTo(hourUntil, DAY_MS);
     if (daySince === undefined || dayUntil === undefined || daySince < dayUntil) {
       if (hourSince !== undefined && daySince !== undefined && hourSince < daySince)
-        pieces.push(piece('hour', hourSince, daySince));
+        pieces.push(piece(hours, hourSince, daySince));
       if (hourUntil !== undefined && dayUntil !== undefined && dayUntil < hourUntil)
-        pieces.push(piece('hour', dayUntil, hourUntil));
+        pieces.push(piece(hours, dayUntil, hourUntil));
       pieces.push(piece('day', daySince, dayUntil));
       return pieces;
     }
   }
-  pieces.push(piece('hour', hourSince, hourUntil));
+  pieces.push(piece(hours, hourSince, hourUntil));
   return pieces;
 }
 
@@ -111,8 +115,9 @@ export function avoidMarkedHours(
   const out: RollupPiece[] = [];
   for (const p of pieces) {
     if (p.source === 'raw') out.push(p);
-    else if (p.source === 'hour') out.push(...hourPieces(p));
-    else out.push(...carve(p, days, DAY_MS, (from, to) => hourPieces(piece('hour', from, to))));
+    else if (p.source === 'hour' || p.source === 'coreHour') out.push(...hourPieces(p));
+    // Day pieces exist only for day-eligible queries: their hours read the core hour rows.
+    else out.push(...carve(p, days, DAY_MS, (from, to) => hourPieces(piece('coreHour', from, to))));
   }
   const merged: RollupPiece[] = [];
   for (const p of out) {

@@ -19,7 +19,11 @@ import {
  * and values in every piece, so they are bound once.
  */
 
-const TABLES = { hour: 'usage_rollup_hour', day: 'usage_rollup_day' } as const;
+const TABLES = {
+  hour: 'usage_rollup_hour',
+  coreHour: 'usage_rollup_core_hour',
+  day: 'usage_rollup_day',
+} as const;
 
 /** A raw record's contribution to each rollup figure, in ROLLUP_FIGURES order. */
 const RAW_FIGURES = [

@@ -13,7 +13,10 @@ import type { DefaultDimensionKey } from './record.js';
  *
  * `usage_rollup_hour` holds one row per UTC hour and distinct tuple of (every default
  * dimension, the custom JSON text as stored, unpriced); `usage_rollup_day` one row per UTC day
- * and tuple of the low-cardinality dimensions (all but `user` and `ip`, no custom) and unpriced.
+ * and tuple of the low-cardinality dimensions (all but `user` and `ip`, no custom) and unpriced;
+ * `usage_rollup_core_hour` the same tuples per UTC hour, for the hours a query on those
+ * dimensions cannot read from days (the partial days at the ends of a range, hourly intervals):
+ * the full hour rows multiply with users, addresses and custom values, these do not.
  * The dimension columns are nullable and a WITHOUT ROWID key cannot hold NULL, so rows are keyed
  * by (bucket, key) where `key` is the JSON array of the tuple, computed identically in JS
  * (rollupKey) and in SQL (json_array): rows built from raw records at open and rows upserted by
@@ -77,6 +80,7 @@ function tableSql(name: string, columns: readonly string[]): string {
  * `usage_custom_names` lists the custom dimension names of the records (custom-name-index.ts).
  */
 export const ROLLUP_MIGRATION = `${tableSql('usage_rollup_hour', [...HOUR_COLUMNS, 'custom'])}
+   ${tableSql('usage_rollup_core_hour', DAY_COLUMNS)}
    ${tableSql('usage_rollup_day', DAY_COLUMNS)}
    CREATE TABLE usage_rollup_state (
      id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -116,11 +120,26 @@ function updateSql(table: string): string {
  */
 export const UPDATE_HOUR_SQL = updateSql('usage_rollup_hour');
 export const UPDATE_DAY_SQL = updateSql('usage_rollup_day');
+export const UPDATE_CORE_HOUR_SQL = updateSql('usage_rollup_core_hour');
 
 /** Adds one aggregate to an hour row (parameters: RollupAccumulator.rows of the hours). */
 export const UPSERT_HOUR_SQL = upsertSql('usage_rollup_hour', [...HOUR_COLUMNS, 'custom']);
 /** Adds one aggregate to a day row. */
 export const UPSERT_DAY_SQL = upsertSql('usage_rollup_day', DAY_COLUMNS);
+/** Adds one aggregate to a core hour row. */
+export const UPSERT_CORE_HOUR_SQL = upsertSql('usage_rollup_core_hour', DAY_COLUMNS);
+
+/**
+ * Replaces the core hour rows of [@from, @to) (hour-aligned) by the projection of the hour rows
+ * there: they are always that projection (flushes add the same sums to both). Run after
+ * deleting those rows and after the hour rows are final, in the same transaction.
+ */
+export const REBUILD_CORE_HOURS_SQL = `INSERT INTO usage_rollup_core_hour
+    (bucket, key, ${DAY_COLUMNS.join(', ')}, unpriced, ${ROLLUP_FIGURES.join(', ')})
+  SELECT bucket, json_array(${DAY_COLUMNS.join(', ')}, unpriced), ${DAY_COLUMNS.join(', ')}, unpriced,
+    ${ROLLUP_FIGURES.map((f) => `SUM(${f})`).join(', ')}
+  FROM usage_rollup_hour WHERE bucket >= @from AND bucket < @to
+  GROUP BY bucket, ${DAY_COLUMNS.join(', ')}, unpriced`;
 
 /**
  * Replaces the hour rows of [@from, @to) (hour-aligned) by the aggregate of the raw records

@@ -5,10 +5,13 @@ import {
   ADJUST_DAY_SQL,
   DAY_MS,
   HOUR_MS,
+  REBUILD_CORE_HOURS_SQL,
   REBUILD_DAYS_SQL,
   REBUILD_HOURS_SQL,
+  UPDATE_CORE_HOUR_SQL,
   UPDATE_DAY_SQL,
   UPDATE_HOUR_SQL,
+  UPSERT_CORE_HOUR_SQL,
   UPSERT_DAY_SQL,
   UPSERT_HOUR_SQL,
 } from './rollup-schema.js';
@@ -111,6 +114,12 @@ export function createRollupStore(
   const upsertDay = db.prepare<SqlValue[]>(UPSERT_DAY_SQL);
   const updateHour = db.prepare<SqlValue[]>(UPDATE_HOUR_SQL);
   const updateDay = db.prepare<SqlValue[]>(UPDATE_DAY_SQL);
+  const upsertCoreHour = db.prepare<SqlValue[]>(UPSERT_CORE_HOUR_SQL);
+  const updateCoreHour = db.prepare<SqlValue[]>(UPDATE_CORE_HOUR_SQL);
+  const deleteCoreHours = db.prepare<{ from: number; to: number }>(
+    'DELETE FROM usage_rollup_core_hour WHERE bucket >= @from AND bucket < @to',
+  );
+  const insertCoreHours = db.prepare<{ from: number; to: number }>(REBUILD_CORE_HOURS_SQL);
   const readState = db.prepare<[], StateRow>(
     'SELECT complete, built_through, build_end FROM usage_rollup_state WHERE id = 1',
   );
@@ -184,6 +193,8 @@ export function createRollupStore(
   function rebuildDay(day: number): void {
     deleteHours.run({ from: day, to: day + DAY_MS });
     insertHours.run({ from: day, to: day + DAY_MS });
+    deleteCoreHours.run({ from: day, to: day + DAY_MS });
+    insertCoreHours.run({ from: day, to: day + DAY_MS });
     deleteDays.run({ from: day, to: day + DAY_MS });
     insertDays.run({ from: day, to: day + DAY_MS });
     names.fillFromHours(day, day + DAY_MS);
@@ -195,6 +206,8 @@ export function createRollupStore(
     adjustDay.run({ ...range, sign: -1 });
     deleteHours.run(range);
     insertHours.run(range);
+    deleteCoreHours.run(range);
+    insertCoreHours.run(range);
     names.fillFromHours(range.from, range.to);
     adjustDay.run({ ...range, sign: 1 });
     deleteEmptyDays.run(floorDay(hour));
@@ -211,6 +224,11 @@ export function createRollupStore(
         deltas.hours,
         (p) => updateHour.run(...p).changes,
         (p) => void upsertHour.run(...p),
+      );
+      RollupDeltas.write(
+        deltas.coreHours(),
+        (p) => updateCoreHour.run(...p).changes,
+        (p) => void upsertCoreHour.run(...p),
       );
       RollupDeltas.write(
         deltas.days(),

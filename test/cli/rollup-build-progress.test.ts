@@ -27,7 +27,7 @@ describe('the rollup build on first open is shown', () => {
     // What a ledger of tokenmeter before migration 7 looks like.
     const db = new Database(path);
     db.exec(
-      'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners; DROP TABLE usage_custom_names',
+      'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_core_hour; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners; DROP TABLE usage_custom_names',
     );
     db.pragma('user_version = 6');
     db.close();

@@ -46,7 +46,7 @@ const CHILD = fileURLToPath(new URL('./fixtures/append-and-die.ts', import.meta.
 function downgradeToSchema6(path: string): void {
   const db = new Database(path);
   db.exec(
-    'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners; DROP TABLE usage_custom_names',
+    'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_core_hour; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners; DROP TABLE usage_custom_names',
   );
   db.pragma('user_version = 6');
   db.close();
@@ -146,14 +146,14 @@ describe('rollup build and maintenance', () => {
     assert.deepEqual(progress, []);
     const record = traffic(1, 1)[0] as UsageRecord;
     await ledger.append(record);
-    // Not flushed yet: its hour reads raw records, the rest of its day the hour rollup.
+    // Not flushed yet: its hour reads raw records, the rest of its day the core hour rollup.
     const hour = Math.floor(record.time / HOUR) * HOUR;
     const day = Math.floor(record.time / DAY) * DAY;
     assert.deepEqual(ledger.planUsage({ by: ['model'], where: [] }), [
       { source: 'day', until: day },
-      ...(hour > day ? [{ source: 'hour', since: day, until: hour }] : []),
+      ...(hour > day ? [{ source: 'coreHour', since: day, until: hour }] : []),
       { source: 'raw', since: hour, until: hour + HOUR },
-      { source: 'hour', since: hour + HOUR, until: day + DAY },
+      { source: 'coreHour', since: hour + HOUR, until: day + DAY },
       { source: 'day', since: day + DAY },
     ]);
     await ledger.flushRollups();
@@ -242,7 +242,7 @@ describe('rollup build and maintenance', () => {
     assert.deepEqual(pieces, [
       { source: 'raw', since: BASE + 12 * 60_000, until: BASE + HOUR },
       { source: 'raw', since: BASE + 30 * DAY, until: BASE + 30 * DAY + 12 * 60_000 },
-      { source: 'hour', since: BASE + HOUR, until: BASE + DAY },
+      { source: 'coreHour', since: BASE + HOUR, until: BASE + DAY },
       { source: 'day', since: BASE + DAY, until: BASE + 30 * DAY },
     ]);
     const raw = createSqliteLedger(path, { rollups: false });

@@ -27,12 +27,12 @@ describe('rollup query planning', () => {
     ]);
   });
 
-  it('splits a range into raw edges, hour rollups and day rollups, covering it once', () => {
+  it('splits a range into raw edges, core hour rollups and day rollups, covering it once', () => {
     assert.deepEqual(plan({ since: T - HOUR - 1, until: T + 2 * DAY + HOUR + 1 }), [
       { source: 'raw', since: T - HOUR - 1, until: T - HOUR },
       { source: 'raw', since: T + 2 * DAY + HOUR, until: T + 2 * DAY + HOUR + 1 },
-      { source: 'hour', since: T - HOUR, until: T },
-      { source: 'hour', since: T + 2 * DAY, until: T + 2 * DAY + HOUR },
+      { source: 'coreHour', since: T - HOUR, until: T },
+      { source: 'coreHour', since: T + 2 * DAY, until: T + 2 * DAY + HOUR },
       { source: 'day', since: T, until: T + 2 * DAY },
     ]);
   });
@@ -52,6 +52,9 @@ describe('rollup query planning', () => {
 
   it('uses hour rollups for an hourly interval, day rollups for whole-day intervals', () => {
     assert.deepEqual(plan({ interval: 2 * HOUR, since: T, until: T + 3 * DAY }), [
+      { source: 'coreHour', since: T, until: T + 3 * DAY },
+    ]);
+    assert.deepEqual(plan({ interval: HOUR, by: ['user'], since: T, until: T + 3 * DAY }), [
       { source: 'hour', since: T, until: T + 3 * DAY },
     ]);
     assert.deepEqual(plan({ interval: 2 * DAY, by: ['model'], where: [{ dim: 'priced', value: 'false' }] }), [
@@ -62,7 +65,7 @@ describe('rollup query planning', () => {
   it('leaves an open bound open', () => {
     assert.deepEqual(plan({ since: T + 1 }), [
       { source: 'raw', since: T + 1, until: T + HOUR },
-      { source: 'hour', since: T + HOUR, until: T + DAY },
+      { source: 'coreHour', since: T + HOUR, until: T + DAY },
       { source: 'day', since: T + DAY },
     ]);
     assert.deepEqual(plan({ until: T + 1, by: ['user'] }), [
