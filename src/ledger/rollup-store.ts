@@ -59,6 +59,15 @@ export interface RollupStore {
   committed(records: readonly (readonly SqlValue[])[], marked: Set<number> | undefined): void;
   /** Writes the deltas (see above). Returns false, keeping them, when the database refused. */
   flush(): boolean;
+  /**
+   * Before a write: when half a lease has passed since this owner's last heartbeat (a stalled
+   * event loop; flushes renew it every second otherwise), renews it, or, when another connection
+   * has meanwhile taken this owner for dead and rebuilt its hours, drops the sums it holds and
+   * marks their hours for a rebuild. Without it, a record written into an hour this owner had
+   * marked before the rebuild would get no mark, and its figures would be lost if the process
+   * then died before its next flush.
+   */
+  keepAlive(): void;
   /** Whether the deltas have grown past what a flush should wait for. */
   isLarge(): boolean;
   /** Rebuilds the hours marked only by dead owners (see above); postpones the rest. */
@@ -186,6 +195,8 @@ export function createRollupStore(
   const names = createCustomNameIndex(db, layout.custom);
   /** Hours this owner has marked since its last flush. */
   const marked = new Set<number>();
+  /** When this owner last wrote its heartbeat (registered, flushed or kept alive). */
+  let lastBeat = 0;
   const alive = (): number => Date.now() - leaseMs;
   const floorDay = (t: number): number => Math.floor(t / DAY_MS) * DAY_MS;
   const floorHour = (t: number): number => Math.floor(t / HOUR_MS) * HOUR_MS;
@@ -260,8 +271,19 @@ export function createRollupStore(
     }
     deltas.clear();
     marked.clear();
+    lastBeat = Date.now();
     return true;
   }
+
+  // Fenced (taken for dead and its hours rebuilt by another connection) while holding sums:
+  // they may count records the rebuild counted, so they are dropped and their hours marked for
+  // another rebuild, as a fenced flush does. Else the heartbeat is renewed.
+  const keepAliveTx = db.transaction((now: number): boolean => {
+    if (beat.run(now, owner).changes > 0) return true;
+    for (const hour of new Set([...marked, ...deltas.hours.buckets.keys()])) mark.run(hour, '');
+    unmarkOwner.run(owner);
+    return false;
+  });
 
   return {
     markRecords(records) {
@@ -271,7 +293,10 @@ export function createRollupStore(
         if (marked.has(hour) || fresh?.has(hour) === true) continue;
         // The first mark since a flush (re)registers this owner: an owner without marks needs
         // no heartbeat, and a dead one's row may have been removed.
-        if (fresh === undefined && marked.size === 0) register.run(owner, Date.now());
+        if (fresh === undefined && marked.size === 0) {
+          lastBeat = Date.now();
+          register.run(owner, lastBeat);
+        }
         mark.run(hour, owner);
         (fresh ??= new Set()).add(hour);
       }
@@ -283,6 +308,15 @@ export function createRollupStore(
       if (fresh !== undefined) for (const hour of fresh) marked.add(hour);
     },
     flush,
+    keepAlive() {
+      const now = Date.now();
+      if ((marked.size === 0 && deltas.size === 0) || now - lastBeat < leaseMs / 2) return;
+      if (keepAliveTx.immediate(now)) lastBeat = now;
+      else {
+        deltas.clear();
+        marked.clear();
+      }
+    },
     isLarge: () => deltas.size > LARGE_DELTAS,
     recover() {
       // Reads only, unless there is something to rebuild: a reading connection writes nothing.

@@ -196,12 +196,22 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     return undefined;
   });
   const insertMany = (records: UsageRecord[]): void => {
+    if (useRollups) keepAlive();
     const done = insertTx(records);
     if (done === undefined) return;
     rollups.committed(done.stored, done.marked);
     if (rollups.isLarge()) rollups.flush();
   };
   const insertOne = (record: UsageRecord): void => insertMany([record]);
+
+  const keepAlive = (): void => {
+    try {
+      rollups.keepAlive();
+    } catch (err) {
+      // Busy: the next write or flush tries again; the record itself must not fail for it.
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') throw err;
+    }
+  };
 
   // Flushes and recovery off the write path, and on connections that only read: any live
   // connection rebuilds the hours a killed one left marked.

@@ -230,4 +230,28 @@ describe('rollup deltas, marks and recovery', () => {
     await assertMatchesRaw(ledger, path);
     await ledger.close();
   });
+
+  it('counts a record written by a connection taken for dead into an hour it had marked, though it dies before its flush', async () => {
+    // Found by the two-writer property test: B's recovery rebuilds A's hour (lease 0: A is
+    // "dead") and removes A's marks; A writes another record into that hour, which it believed
+    // still marked, and dies without flushing. A checks its heartbeat before writing instead.
+    const path = join(temp.dir, 'fenced-then-dead.db');
+    const open = (): SqliteLedger => createSqliteLedger(path, { rollupFlushMs: 0, rollupLeaseMs: 0 });
+    const raw = createSqliteLedger(path, { rollups: false });
+    const a = open();
+    await a.append(makeRecord({ id: 'a1', time: BASE + 10 * HOUR + 5 }));
+    const b = open(); // its recovery at open rebuilds A's hour and fences A
+    await a.append(makeRecord({ id: 'a2', time: BASE + 10 * HOUR + 7 }));
+    a.dropRollupDeltas(); // A dies
+    const c = open();
+    try {
+      await c.flushRollups();
+      const query: UsageQuery = { by: [], where: [] };
+      assert.deepEqual(c.planUsage(query), [{ source: 'day' }]);
+      assertSameRows(await c.query(query), await raw.query(query), query);
+      assert.equal((await c.query(query))[0]?.requests, 2);
+    } finally {
+      for (const ledger of [raw, a, b, c]) await ledger.close();
+    }
+  });
 });
