@@ -1,3 +1,4 @@
+import { escapeHtml } from '../reports/report-html.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TokenmeterError } from '../errors.js';
 
@@ -50,16 +51,6 @@ export function sendJson(req: IncomingMessage, res: ServerResponse, value: unkno
     { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
     JSON.stringify(value),
   );
-}
-
-/** Escapes text for an HTML text node or attribute value. */
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
 }
 
 /** The placeholder of sign-in.html that receives the error message of a failed sign-in. */
