@@ -57,6 +57,6 @@ export function checkBucketLimit(
   const buckets = Math.ceil((until - since) / interval);
   if (buckets > QUERY_LIMITS.buckets)
     throw tooMuch(
-      `an interval of ${interval / 60_000} minutes cuts this range into ${buckets} buckets: at most ${QUERY_LIMITS.buckets}; choose a coarser interval or a shorter range`,
+      `an interval of ${interval / 60_000} minute${interval === 60_000 ? '' : 's'} cuts this range into ${buckets} buckets: at most ${QUERY_LIMITS.buckets}; choose a coarser interval or a shorter range`,
     );
 }
