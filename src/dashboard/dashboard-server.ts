@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../http-listen.js';
 import pino, { type Logger } from 'pino';
 import { createAdminKey } from '../admin/admin-key.js';
 import { createManagedKeys } from '../auth/managed-keys.js';
@@ -77,17 +77,13 @@ export async function startDashboardServer(
       }
       sendError(res, new TokenmeterError('TM_NOT_FOUND', 'This server only serves /dashboard and /api.'));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? config.gateway.port, options.host ?? config.gateway.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = await listen(
+      server,
+      options.port ?? config.gateway.port,
+      options.host ?? config.gateway.host,
+    );
     return {
-      url: `http://${host}:${address.port}`,
+      url,
       async close() {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

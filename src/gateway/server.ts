@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../http-listen.js';
 import pino, { type Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { Config } from '../config/schema.js';
@@ -124,6 +124,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await ledger.close();
   };
   let server: Server;
+  let url: string;
   try {
     // Records a previous run left in the fallback journal reach the ledger before new calls do.
     await sink.recover();
@@ -167,15 +168,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       });
     });
     applyConnectionLimits(server, config.gateway, metrics);
-    await listen(server, options.port ?? config.gateway.port, config.gateway.host);
+    url = await listen(server, options.port ?? config.gateway.port, config.gateway.host);
     reportSchedule = startReportSchedule({ config, ledger, ledgerUrl, log, ...options.reports });
   } catch (err) {
     await releaseResources();
     throw err;
   }
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
   log.info({ url }, 'tokenmeter gateway listening');
 
   return {
@@ -364,16 +362,6 @@ function applyConnectionLimits(server: Server, limits: Config['gateway'], metric
     registers: [metrics.registry],
   });
   server.on('drop', () => refused.inc());
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 /** The recording path's own health, next to the token metrics. */
