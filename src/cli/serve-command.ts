@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadCliConfig } from './config-file.js';
+import { showRollupBuild } from './rollup-build-progress.js';
 import { startOrExplain } from './startup-failure.js';
 
 /**
@@ -19,10 +20,13 @@ export function addServeCommand(program: Command): void {
       // which `config check` and `usage` need not pay.
       const { startGateway } = await import('../gateway/server.js');
       const port = opts.port ?? config.gateway.port;
-      const gateway = await startOrExplain(() => startGateway(config, { port }), {
-        host: config.gateway.host,
-        port,
-      });
+      const gateway = await startOrExplain(
+        () => startGateway(config, { port, onRollupBuild: showRollupBuild() }),
+        {
+          host: config.gateway.host,
+          port,
+        },
+      );
       process.stdout.write(`tokenmeter listening on ${gateway.url} (metrics: ${gateway.url}/metrics)\n`);
       await waitForSignal();
       // Closing writes records the ledger could not take to the fallback journal, or to stderr.

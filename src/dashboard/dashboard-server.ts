@@ -11,7 +11,6 @@ import { TokenmeterError } from '../errors.js';
 import { createClientIpResolver } from '../gateway/client-ip.js';
 import { sendError } from '../gateway/send-error.js';
 import { openLedger, type Ledger } from '../ledger/ledger.js';
-import { showRollupBuild } from '../cli/rollup-build-progress.js';
 
 /** What startDashboardServer needs besides the configuration; everything has a default. */
 export interface DashboardServerOptions {
@@ -46,7 +45,7 @@ export async function startDashboardServer(
   const log =
     options.logger ?? pino({ level: process.env.TOKENMETER_LOG_LEVEL ?? 'info' }, pino.destination(2));
   const managedKeys = createManagedKeys({ subscriptions: config.subscriptions, log });
-  const ledger = options.ledger ?? openLedger(config.ledger, { onRollupBuild: showRollupBuild() });
+  const ledger = options.ledger ?? openLedger(config.ledger);
   const release = async (): Promise<void> => {
     await managedKeys.close();
     await ledger.close();

@@ -32,7 +32,7 @@ import { createBudgetTracker, type BudgetTracker } from '../budgets/budget-track
 import { startReportSchedule, type ReportSchedule } from '../reports/report-schedule.js';
 import { claimsReadBy } from '../trace/claims-read.js';
 import { createCallTracer } from '../trace/call-tracer.js';
-import { showRollupBuild } from '../cli/rollup-build-progress.js';
+import type { RollupBuildProgress } from '../ledger/rollup-store.js';
 
 export interface GatewayOptions {
   /** Overrides config.ledger (tests, demo). */
@@ -45,6 +45,8 @@ export interface GatewayOptions {
   /** Overrides config.gateway.port (0 = any free port). */
   port?: number;
   logger?: Logger;
+  /** Progress of the ledger's rollup build at open (`tokenmeter serve` shows it on stderr). */
+  onRollupBuild?: RollupBuildProgress;
   /** Budget tracking: a wall clock to cross a month in tests, the ledger refresh period (1000 ms). */
   budgets?: { clock?: () => number; refreshMs?: number };
   /** `reports.schedule`: a wall clock and the check period (default hourly), for tests. */
@@ -100,7 +102,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const admin = createAdminApi(adminKey, tracer);
   const ledgerUrl = options.ledgerUrl ?? config.ledger;
   const journalPath = fallbackJournalPath(parseLedgerUrl(ledgerUrl));
-  const ledger = options.ledger ?? openLedgerForStart(ledgerUrl);
+  const ledger = options.ledger ?? openLedgerForStart(ledgerUrl, options.onRollupBuild);
   const simulators = new Map<string, Simulator>();
   let backends = new Map<string, Backend>();
   // Whatever was started is released again if a later step fails (e.g. EADDRINUSE), so the
@@ -301,9 +303,9 @@ const KEY_POLL_BUSY_TIMEOUT_MS = 100;
  * Opens the ledger at start-up; a failure (a directory in the way, not an SQLite file, no
  * permission) becomes TM_LEDGER_UNAVAILABLE naming the URL, for a one-line start-up error.
  */
-function openLedgerForStart(url: string): Ledger {
+function openLedgerForStart(url: string, onRollupBuild: RollupBuildProgress | undefined): Ledger {
   try {
-    return openLedger(url, { onRollupBuild: showRollupBuild() });
+    return openLedger(url, onRollupBuild === undefined ? {} : { onRollupBuild });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new TokenmeterError('TM_LEDGER_UNAVAILABLE', `cannot open the ledger ${url}: ${reason}`, {
