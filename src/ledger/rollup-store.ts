@@ -224,12 +224,21 @@ export function createRollupStore(
     deleteEmptyDays.run(floorDay(hour));
   }
 
+  /**
+   * After this owner was fenced (taken for dead, its hours rebuilt by another connection): the
+   * hours it marked or holds sums of are marked for another rebuild (owner ''), since the sums
+   * may count records the rebuild already counted.
+   */
+  function markHeldHoursForRebuild(): void {
+    for (const hour of new Set([...marked, ...deltas.hours.buckets.keys()])) mark.run(hour, '');
+  }
+
   const flushTx = db.transaction((): void => {
     if (beat.run(Date.now(), owner).changes === 0) {
       // Declared dead while it held marks (stalled past the lease): another connection may
       // have rebuilt these hours from raw records, records included here. Adding the deltas
       // could count them twice; have the hours rebuilt again instead.
-      for (const hour of new Set([...marked, ...deltas.hours.buckets.keys()])) mark.run(hour, '');
+      markHeldHoursForRebuild();
     } else {
       RollupDeltas.write(
         deltas.hours,
@@ -280,7 +289,7 @@ export function createRollupStore(
   // another rebuild, as a fenced flush does. Else the heartbeat is renewed.
   const keepAliveTx = db.transaction((now: number): boolean => {
     if (beat.run(now, owner).changes > 0) return true;
-    for (const hour of new Set([...marked, ...deltas.hours.buckets.keys()])) mark.run(hour, '');
+    markHeldHoursForRebuild();
     unmarkOwner.run(owner);
     return false;
   });
