@@ -2,10 +2,7 @@ import { accessSync, closeSync, constants, openSync, readSync, statSync, type St
 import { dirname } from 'node:path';
 import { parseLedgerUrl, SQLITE_MEMORY } from '../ledger/ledger.js';
 
-/**
- * Why this version cannot use a ledger URL, judged from the text alone, or undefined. PostgreSQL
- * URLs are part of the configuration contract (DESIGN.md) but not implemented yet.
- */
+/** Why a ledger URL cannot be used, judged from the text alone, or undefined. */
 export function describeLedgerUrlProblem(url: string): string | undefined {
   let location: ReturnType<typeof parseLedgerUrl>;
   try {
@@ -13,10 +10,16 @@ export function describeLedgerUrlProblem(url: string): string | undefined {
   } catch {
     return url.startsWith('sqlite:')
       ? 'the sqlite: URL has no path (e.g. sqlite:./tokenmeter.db)'
-      : 'must be sqlite:PATH';
+      : 'must be sqlite:PATH or postgres://user:password@host:5432/database';
   }
-  if (location.kind === 'postgres')
-    return 'PostgreSQL ledgers are not supported yet in this version of tokenmeter; use sqlite:PATH';
+  if (location.kind === 'postgres') {
+    try {
+      const parsed = new URL(location.url);
+      if (parsed.hostname === '') return 'the postgres:// URL has no host';
+    } catch {
+      return 'is not a valid postgres:// URL (percent-encode special characters in the password)';
+    }
+  }
   return undefined;
 }
 

@@ -72,6 +72,11 @@ const gatewaySchema = z
      * milliseconds: a create, revoke or rotation is honoured within this time (plus one reload).
      */
     keyRefreshMs: z.number().int().min(100).max(5000).default(1000),
+    /**
+     * On SIGTERM: how long in-flight calls (streams included) may take to finish once new
+     * connections are refused, milliseconds; then the outbox is flushed and the process exits.
+     */
+    drainTimeoutMs: milliseconds.default(30_000),
   })
   .strict()
   .superRefine((gateway, ctx) => {
@@ -331,7 +336,7 @@ const alertsSchema = z
   })
   .strict();
 
-/** Only SQLite for now: the PostgreSQL ledger is in the contract but not implemented. */
+/** sqlite:PATH or postgres://… */
 const ledgerUrl = checkedString(describeLedgerUrlProblem);
 
 /** `ledger: URL`, or the long form with the policy for a ledger that cannot write. */
@@ -340,6 +345,41 @@ const ledgerObject = z
     url: ledgerUrl.default('sqlite:./tokenmeter.db'),
     /** serve: keep serving, records go to a fallback journal; refuse: 503 until the ledger writes. */
     whenUnavailable: z.enum(['serve', 'refuse']).default('serve'),
+    /**
+     * The local outbox directory (the journal every record is committed to before its response
+     * ends). Default: `<ledger file>.outbox` beside an SQLite ledger, `./tokenmeter-outbox` for
+     * PostgreSQL. Each gateway process needs its own outbox (or takes its own subdirectory).
+     */
+    outbox: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** OpenTelemetry metrics over OTLP (GenAI semantic conventions). */
+const otlpSchema = z
+  .object({
+    /** The collector's metrics URL, e.g. http://otel-collector:4318/v1/metrics. */
+    endpoint: checkedString(describeBackendUrlProblem),
+    /** Sent with every export (e.g. an API key of a hosted collector). */
+    headers: z.record(z.string().min(1), z.string()).default({}),
+    /** Export period, milliseconds. */
+    intervalMs: z.number().int().min(100).max(MAX_TIMER_MS).default(60_000),
+    protocol: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  })
+  .strict();
+
+/** Azure Monitor / Application Insights, with APIM's metric names. */
+const azureMonitorSchema = z
+  .object({
+    /** The Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…). */
+    connectionString: z.string().min(1),
+  })
+  .strict();
+
+/** Metric sinks besides Prometheus's /metrics. */
+const metricsSchema = z
+  .object({
+    otlp: otlpSchema.optional(),
+    azureMonitor: azureMonitorSchema.optional(),
   })
   .strict();
 
@@ -365,6 +405,7 @@ const configObject = z
     smtp: smtpSchema.optional(),
     reports: reportsSchema.default(reportsSchema.parse({})),
     alerts: alertsSchema.default(alertsSchema.parse({})),
+    metrics: metricsSchema.default({}),
   })
   .strict();
 
@@ -377,6 +418,7 @@ export const configSchema = configObject.transform(({ ledger, ...rest }) => ({
   ledger: typeof ledger === 'string' ? ledger : ledger.url,
   ledgerPolicy: {
     whenUnavailable: typeof ledger === 'string' ? ('serve' as const) : ledger.whenUnavailable,
+    ...(typeof ledger !== 'string' && ledger.outbox !== undefined ? { outbox: ledger.outbox } : {}),
   },
 }));
 
@@ -393,4 +435,7 @@ export type SmtpConfig = NonNullable<Config['smtp']>;
 export type ReportsConfig = Config['reports'];
 export type AlertsConfig = Config['alerts'];
 export type PriceOverrideConfig = PricingConfig['overrides'][number];
+export type MetricsConfig = Config['metrics'];
+export type OtlpConfig = NonNullable<MetricsConfig['otlp']>;
+export type AzureMonitorConfig = NonNullable<MetricsConfig['azureMonitor']>;
 export type MetricScope = NonNullable<TokenMetricConfig['scope']>;

@@ -18,6 +18,12 @@ export interface Ledger {
    */
   append(record: UsageRecord): Promise<void>;
   /**
+   * Stores records in one transaction where the backend can (the outbox ships batches); the same
+   * guarantees as `append` for each, records already stored are skipped. Rejects when the batch
+   * could not be stored; `rejectsRecord` then tells whether one record is at fault.
+   */
+  appendBatch(records: readonly UsageRecord[]): Promise<void>;
+  /**
    * Whether an error from `append` is the record's own fault (a constraint it violates), so that
    * the store itself can still write. Other errors (full, locked, unreachable) mean it cannot.
    */

@@ -422,11 +422,17 @@ export function createSqliteLedger(path: string, options: SqliteLedgerOptions = 
     process.emitWarning(`ledger checkpoint failed: ${message}`, 'TokenmeterLedgerWarning');
   };
 
+  const append = (record: UsageRecord): Promise<void> => {
+    if (checkpointer === undefined && path !== ':memory:')
+      checkpointer = startWalCheckpointer(path, onCheckpointError);
+    return committer.add(record);
+  };
+
   return {
-    append: (record) => {
-      if (checkpointer === undefined && path !== ':memory:')
-        checkpointer = startWalCheckpointer(path, onCheckpointError);
-      return committer.add(record);
+    append,
+    // The group committer writes the appends of one event-loop turn in one transaction.
+    appendBatch: async (records) => {
+      await Promise.all(records.map(append));
     },
     rejectsRecord: (err) => db.open && isRecordError(err),
     query: (query) => settle(() => runQuery(query)),
