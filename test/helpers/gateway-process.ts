@@ -23,6 +23,10 @@ export interface GatewayProcessOptions {
   dir?: string;
   /** A command the gateway runs under, e.g. `['prlimit', '--fsize=65536']`. */
   wrapper?: readonly string[];
+  /** The ledger URL instead of an SQLite file in `dir` (e.g. a shared PostgreSQL ledger). */
+  ledgerUrl?: string;
+  /** Environment variables on top of this process's. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -38,15 +42,16 @@ export async function startGatewayProcess(
   const configPath = join(dir, 'tokenmeter.yaml');
   const gateway = { host: '127.0.0.1', ...(config.gateway as Record<string, unknown> | undefined), port: 0 };
   // The long form of `ledger` keeps its policy; only the URL is the test's own.
+  const ledgerUrl = options.ledgerUrl ?? `sqlite:${ledgerPath}`;
   const ledger =
     typeof config.ledger === 'object' && config.ledger !== null
-      ? { ...config.ledger, url: `sqlite:${ledgerPath}` }
-      : `sqlite:${ledgerPath}`;
+      ? { ...config.ledger, url: ledgerUrl }
+      : ledgerUrl;
   writeFileSync(configPath, stringify({ ...config, gateway, ledger }));
   const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
   const child = spawn(command ?? process.execPath, [...prefix, CLI, 'serve', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TOKENMETER_LOG_LEVEL: 'warn' },
+    env: { ...process.env, TOKENMETER_LOG_LEVEL: 'warn', ...options.env },
   });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
