@@ -94,7 +94,9 @@ export const APPEND_SQL = `WITH input AS (
 
 /** A batch as one array per column (APPEND_SQL's parameters). */
 export function toColumnArrays(records: readonly UsageRecord[]): (string | number | null)[][] {
-  const columns: (string | number | null)[][] = RECORD_COLUMNS.map(() => new Array(records.length));
+  const columns: (string | number | null)[][] = RECORD_COLUMNS.map(
+    () => new Array<string | number | null>(records.length),
+  );
   records.forEach((record, row) => {
     toParams(record).forEach((value, i) => {
       (columns[i] as (string | number | null)[])[row] = value;
