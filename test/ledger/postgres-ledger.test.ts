@@ -199,6 +199,11 @@ describe('PostgreSQL ledger', () => {
       (e: unknown) => e,
     );
     assert.equal(ledger.rejectsRecord(outOfRange), true);
+    const noTime = await ledger.append(makeRecord({ id: 'nan', time: Number.NaN })).then(
+      () => assert.fail('stored a NaN time'),
+      (e: unknown) => e,
+    );
+    assert.equal(ledger.rejectsRecord(noTime), true);
     // Nothing of the failed batches was kept.
     assert.equal(await ledger.count(), 0);
     assert.equal(ledger.rejectsRecord(new Error('connect ECONNREFUSED')), false);

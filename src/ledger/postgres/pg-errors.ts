@@ -16,12 +16,21 @@ function isServerError(err: unknown): boolean {
   return typeof (err as { severity?: unknown } | null | undefined)?.severity === 'string';
 }
 
+/** A record the ledger refuses before sending it (a time that is not a number of milliseconds). */
+export class PgRecordRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PgRecordRefused';
+  }
+}
+
 /**
  * Errors one record can cause: data exceptions (class 22: invalid text such as a NUL character,
  * a number out of range) and integrity violations (class 23: a NOT NULL or CHECK constraint).
  * Everything else says the store cannot write now.
  */
 export function isPgRecordError(err: unknown): boolean {
+  if (err instanceof PgRecordRefused) return true;
   const code = codeOf(err);
   return isServerError(err) && code !== undefined && (code.startsWith('22') || code.startsWith('23'));
 }

@@ -13,7 +13,7 @@ import { isDayEligible, MAX_PIECES, planRollupPieces, type RollupPiece } from '.
 import { APPEND_SQL, toColumnArrays } from './pg-append-sql.js';
 import { createPgClaims } from './pg-claims.js';
 import { connectPostgres, type PgSql } from './pg-connect.js';
-import { isPgRecordError, isPgRetryable, pgEndpoint, toLedgerError } from './pg-errors.js';
+import { isPgRecordError, PgRecordRefused, isPgRetryable, pgEndpoint, toLedgerError } from './pg-errors.js';
 import { migratePostgres } from './pg-migrations.js';
 import { createPartitionKeeper } from './pg-partitions.js';
 import { repricePg, ROLLUP_LOCK } from './pg-reprice.js';
@@ -121,6 +121,10 @@ export function createPostgresLedger(url: string, options: PostgresLedgerOptions
 
   async function appendBatch(records: readonly UsageRecord[]): Promise<void> {
     if (records.length === 0) return;
+    // A time outside any month would reach no partition; refused as the record's own fault.
+    const bad = records.find((r) => !Number.isSafeInteger(Math.trunc(r.time)));
+    if (bad !== undefined)
+      throw new PgRecordRefused(`record ${bad.id} has an invalid time ${String(bad.time)}`);
     await run(async () => {
       await partitions.ensure(records.map((r) => Math.trunc(r.time)));
       const params = toColumnArrays(records);
