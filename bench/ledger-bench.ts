@@ -18,6 +18,7 @@ import {
   type Timing,
 } from './ledger-dashboard.js';
 import { BENCH_SHAPE, benchConfigText, prepareBenchLedger, type BenchLedger } from './ledger-fixtures.js';
+import { pgBenchWanted, runPgLedgerBench } from './ledger-bench-postgres.js';
 
 /**
  * Ledger benchmark (issue #10, "Speed"), run by `npm run bench` after the proxy bench, or alone:
@@ -30,6 +31,9 @@ import { BENCH_SHAPE, benchConfigText, prepareBenchLedger, type BenchLedger } fr
  *   BENCH_LEDGER_QUERY_RUNS=7           query runs after the first (--quick: 3)
  *   BENCH_LEDGER_WRITE_RECORDS=333000   records appended per write-cost run, one day (--quick: 20000)
  *   BENCH_ROUNDS=3                      write-cost rounds, rollups off and on alternating (--quick: 1)
+ *   BENCH_LEDGER_PG=1                   also the PostgreSQL ledger, on a private server
+ *   BENCH_LEDGER_PG_URL=postgres://…    … or on this server (a database is created and dropped)
+ *   BENCH_LEDGER_PG_RECORDS=2000000     records shipped into PostgreSQL (--quick: 200000)
  *
  * Measures: generation time and rate (when a ledger is generated rather than reused), the
  * 30-day daily query by subscription through `ledger.query` and through `GET /api/usage`
@@ -268,6 +272,26 @@ async function main(): Promise<void> {
       `${(c.onUs - c.offUs).toFixed(2)} µs/record (${c.onUs.toFixed(2)} on, ${c.offUs.toFixed(2)} off)`,
       TARGETS.writeCost,
     );
+  if (pgBenchWanted()) {
+    const pgRecords = wholeNumber(
+      process.env.BENCH_LEDGER_PG_RECORDS?.replaceAll('_', ''),
+      quick ? 200_000 : 2_000_000,
+    );
+    progress(`postgres: shipping ${formatCount(pgRecords)} records`);
+    const pg = await runPgLedgerBench(pgRecords, queryRuns, progress);
+    row(
+      'PostgreSQL: shipping with `appendBatch` (2,000 per batch, one in flight)',
+      pg.records,
+      `${pg.seconds.toFixed(1)} s (${formatCount(pg.rate)}/s)`,
+      '—',
+    );
+    row(
+      'PostgreSQL: `ledger.query` 30 d by subscription, 1 d',
+      pg.records,
+      `${ms(pg.query.medianMs)} ms (first ${ms(pg.query.firstMs)})`,
+      queryTarget(pg.records),
+    );
+  } else notes.push('PostgreSQL ledger: skipped (set BENCH_LEDGER_PG=1 or BENCH_LEDGER_PG_URL)');
   lines.push('', ...notes.map((n) => `- ${n}`));
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -3,6 +3,7 @@ import { TokenmeterError } from '../errors.js';
 import type { DimensionValue, UsageQuery, UsageRow } from '../reports/usage-query.js';
 import type { UsageRecord } from './record.js';
 import type { RollupBuildProgress } from './rollup-store.js';
+import { createPostgresLedger } from './postgres/pg-ledger.js';
 import { createSqliteLedger } from './sqlite-ledger.js';
 
 /**
@@ -180,20 +181,16 @@ export function parseLedgerUrl(url: string, cwd: string = process.cwd()): Ledger
 /**
  * Opens the ledger a URL points to (see parseLedgerUrl), creating the SQLite file, its parent
  * directory and its schema when missing, and building its rollups when they do not cover its
- * records yet (`onRollupBuild` reports that build's progress, per UTC day). PostgreSQL is
- * recognised but not available yet and throws TokenmeterError TM_CONFIG_INVALID saying so.
+ * records yet (`onRollupBuild` reports that build's progress, per UTC day). A postgres:// URL
+ * opens the shared ledger (postgres/pg-ledger.ts): its pool connects and its schema migrates
+ * on the first call, so an unreachable server shows as methods rejecting TM_LEDGER_UNAVAILABLE.
  */
 export function openLedger(
   url: string,
   options: { cwd?: string; onRollupBuild?: RollupBuildProgress } = {},
 ): Ledger {
   const location = parseLedgerUrl(url, options.cwd);
-  if (location.kind === 'postgres') {
-    throw new TokenmeterError(
-      'TM_CONFIG_INVALID',
-      'the PostgreSQL ledger is not available yet in this version of tokenmeter; use ledger: sqlite:PATH',
-    );
-  }
+  if (location.kind === 'postgres') return createPostgresLedger(location.url);
   return createSqliteLedger(
     location.path,
     options.onRollupBuild === undefined ? {} : { onRollupBuild: options.onRollupBuild },

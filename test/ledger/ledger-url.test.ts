@@ -37,14 +37,12 @@ describe('ledger URLs', () => {
     assert.throws(() => parseLedgerUrl('sqlite:'), configInvalid);
   });
 
-  it('says the PostgreSQL ledger is not available yet', () => {
-    assert.throws(
-      () => openLedger('postgres://u:p@localhost:5432/tm'),
-      (err: unknown) =>
-        configInvalid(err) &&
-        err instanceof Error &&
-        /PostgreSQL ledger is not available yet/.test(err.message),
-    );
+  it('opens a PostgreSQL ledger without connecting, and refuses a malformed postgres URL', async () => {
+    // Nothing listens on port 1: opening succeeds (the pool connects lazily), a call fails.
+    const ledger = openLedger('postgres://u:p@127.0.0.1:1/tm');
+    await assert.rejects(ledger.count(), { code: 'TM_LEDGER_UNAVAILABLE' });
+    await ledger.close();
+    assert.throws(() => openLedger('postgres://u:p@[::1/tm'), configInvalid);
   });
 
   it('opens an SQLite ledger relative to the given cwd', async () => {

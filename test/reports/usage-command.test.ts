@@ -173,10 +173,7 @@ describe('tokenmeter usage (in-process)', () => {
   });
 
   it("turns ledger URL problems into CliInputError, and lets the loader's own errors through", async () => {
-    await assert.rejects(
-      runUsage('postgres://u:p@db/tm', []),
-      cliInput(/PostgreSQL ledger is not available yet/),
-    );
+    await assert.rejects(runUsage('postgres://u:p@[db/tm', []), cliInput(/invalid PostgreSQL ledger URL/));
     await assert.rejects(runUsage('mysql://db', []), cliInput(/invalid ledger URL/));
     const notADb = join(dir, 'not-a-db.db');
     await writeFile(notADb, 'this is not an sqlite file, just some text that is long enough to be read');
