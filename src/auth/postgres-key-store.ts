@@ -70,6 +70,12 @@ function toSecret(row: Row): ManagedKeySecret {
 
 type Tx = postgres.TransactionSql;
 
+/** A connection the server ended (restart, failover, idle kill) or the driver found closed. */
+function isStaleConnection(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '57P01' || code === 'CONNECTION_CLOSED' || code === 'ECONNRESET';
+}
+
 async function bump(tx: Tx): Promise<void> {
   await tx`UPDATE managed_key_changes SET counter = counter + 1 WHERE id = 1`;
 }
@@ -126,6 +132,23 @@ export function createPostgresKeyStore(url: string, options: PostgresKeyStoreOpt
     return withPgErrors(server, async () => {
       await ready();
       return work();
+    });
+  }
+
+  /**
+   * As run, for reads: a pool connection that died while idle (the server restarted) fails its
+   * next query once; a read is retried on a fresh connection, so the first poll after an outage
+   * already succeeds. Writes are not retried: a lost connection may have committed them.
+   */
+  function read<T>(work: () => Promise<T>): Promise<T> {
+    return withPgErrors(server, async () => {
+      await ready();
+      try {
+        return await work();
+      } catch (err) {
+        if (!isStaleConnection(err)) throw err;
+        return work();
+      }
     });
   }
 
@@ -212,15 +235,15 @@ export function createPostgresKeyStore(url: string, options: PostgresKeyStoreOpt
     });
 
   return {
-    changes: () => run(() => readChanges(sql)),
-    snapshot: (asOf) => run(() => snapshot(asOf)),
+    changes: () => read(() => readChanges(sql)),
+    snapshot: (asOf) => read(() => snapshot(asOf)),
     subscription: (id) =>
-      run(async () => {
+      read(async () => {
         const [row] = await sql<Row[]>`SELECT * FROM managed_subscriptions WHERE id = ${id}`;
         return row === undefined ? undefined : toSubscription(row);
       }),
     listKeys: () =>
-      run(async () => (await sql<Row[]>`SELECT * FROM managed_keys ORDER BY created_at, id`).map(toKey)),
+      read(async () => (await sql<Row[]>`SELECT * FROM managed_keys ORDER BY created_at, id`).map(toKey)),
     createKey: (input) => run(() => create(input.key, input.digest, input.subscription)),
     revokeKey: (id, at) => run(() => revoke(id, at)),
     rotateKey: (id, digest, at, graceEndsAt) => run(() => rotate(id, digest, at, graceEndsAt)),
