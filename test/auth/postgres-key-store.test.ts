@@ -25,6 +25,15 @@ import { describeManagedKeys } from './managed-keys-suite.js';
 const T0 = Date.parse('2025-06-01T00:00:00Z');
 const HOUR = 3_600_000;
 
+/** A port on 127.0.0.1 where nothing listens (free a moment ago): connections are refused. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 // The shared behaviours, each test on a database of its own.
 describeManagedKeys('PostgreSQL', async () => {
   const db = await createTestDatabase();
@@ -299,10 +308,8 @@ describe('PostgreSQL key store: bad servers and URLs', () => {
   });
 
   it('nothing listening: opening succeeds, every call rejects TM_LEDGER_UNAVAILABLE without the password', async () => {
-    // A port that was free a moment ago and where nothing listens now.
-    const closed = await startPrivatePostgres();
-    const url = `postgres://tm:s3cret-pw@127.0.0.1:${closed.port}/tm`;
-    await closed.destroy();
+    const port = await closedPort();
+    const url = `postgres://tm:s3cret-pw@127.0.0.1:${port}/tm`;
     const store = createPostgresKeyStore(url, { connectTimeoutSec: 2 });
     try {
       for (const call of [
@@ -320,7 +327,7 @@ describe('PostgreSQL key store: bad servers and URLs', () => {
         );
         assert.ok(isTokenmeterError(err), String(err));
         assert.equal(err.code, 'TM_LEDGER_UNAVAILABLE');
-        assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${closed.port}/tm`));
+        assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}/tm`));
         assert.doesNotMatch(err.message, /s3cret/);
       }
     } finally {

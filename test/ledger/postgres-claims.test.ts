@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { isTokenmeterError } from '../../src/errors.js';
 import type { BudgetAlertKey, ReportDeliveryKey } from '../../src/ledger/ledger.js';
@@ -6,9 +7,18 @@ import { createPgClaims, type PgClaims } from '../../src/ledger/postgres/pg-clai
 import { connectPostgres, type PgSql } from '../../src/ledger/postgres/pg-connect.js';
 import { migratePostgres } from '../../src/ledger/postgres/pg-migrations.js';
 import { createSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
-import { createTestDatabase, startPrivatePostgres, type TestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 const LEASE = 60_000;
+
+/** A port on 127.0.0.1 where nothing listens (free a moment ago): connections are refused. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
 
 const alert = (overrides: Partial<BudgetAlertKey> = {}): BudgetAlertKey => ({
   subscription: 'team-a',
@@ -207,9 +217,7 @@ describe('PostgreSQL claims across connections', () => {
 
 describe('PostgreSQL claims: bad input', () => {
   it('an unreachable server: TM_LEDGER_UNAVAILABLE, without the password', async () => {
-    const gone = await startPrivatePostgres();
-    const url = `postgres://tm:s3cret-pw@127.0.0.1:${gone.port}/tm`;
-    await gone.destroy();
+    const url = `postgres://tm:s3cret-pw@127.0.0.1:${await closedPort()}/tm`;
     const sql = connectPostgres(url, { connectTimeoutSec: 2 });
     // The ledger's migration fails too; the claims wait for it and report the same outage.
     const ready = migratePostgres(sql);
