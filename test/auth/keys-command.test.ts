@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
+import postgres from 'postgres';
+import { createPostgresKeyStore } from '../../src/auth/postgres-key-store.js';
 import { createSqliteKeyStore } from '../../src/auth/sqlite-key-store.js';
 import { keyDigest } from '../../src/auth/subscription-directory.js';
+import { createTestDatabase, withDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { runCli, runCliJson, type NewKeyJson } from './keys-cli.js';
 
 const DAY = 86_400_000;
@@ -20,14 +23,14 @@ interface ListedKey {
   revokedAt: string | null;
 }
 
-/** A directory with a tokenmeter.yaml whose ledger is ./ledger.db. */
-function project(): { dir: string; config: string; ledger: string } {
+/** A directory with a tokenmeter.yaml whose ledger is ./ledger.db, or the URL given. */
+function project(ledgerUrl = 'sqlite:./ledger.db'): { dir: string; config: string; ledger: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-keys-cli-'));
   const config = join(dir, 'tokenmeter.yaml');
   writeFileSync(
     config,
     stringify({
-      ledger: 'sqlite:./ledger.db',
+      ledger: ledgerUrl,
       backends: [{ id: 'sim', type: 'simulator' }],
       apis: [{ id: 'openai', path: '/openai/v1', type: 'openai', backend: 'sim' }],
       products: [
@@ -242,7 +245,7 @@ describe('tokenmeter keys (the CLI in a process, a real SQLite file)', () => {
       ['bad --format', [...create, '--format', 'xml']],
       ['in-memory ledger', [...create, '--ledger', 'sqlite::memory:']],
       ['in-memory ledger (list)', ['keys', 'list', '--ledger', 'sqlite::memory:']],
-      ['PostgreSQL ledger', ['keys', 'list', '--ledger', 'postgres://u@h/db']],
+      ['unreachable PostgreSQL ledger', ['keys', 'list', '--ledger', 'postgres://u:pw@127.0.0.1:1/db']],
       ['not an SQLite file', ['keys', 'list', '--ledger', `sqlite:${notADb}`]],
       ['unknown key id (revoke)', ['keys', 'revoke', 'key_0000000000000000']],
       ['unknown key id (rotate)', ['keys', 'rotate', 'key_0000000000000000']],
@@ -269,5 +272,152 @@ describe('tokenmeter keys (the CLI in a process, a real SQLite file)', () => {
       assert.notEqual((await runCli(args, fresh.dir)).status, 1);
     assert.equal(existsSync(fresh.ledger), false);
     assert.ok(existsSync(ledger));
+  });
+});
+
+describe('tokenmeter keys on a PostgreSQL ledger (the CLI in a process, a real server)', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(() => db.drop());
+
+  it('create, list, rotate, revoke with --config: the shared ledger holds the keys, as digests only', async () => {
+    const { dir, config } = project(db.url);
+    const created = await runCliJson<NewKeyJson>(
+      [
+        'keys',
+        'create',
+        '--config',
+        config,
+        '--subscription',
+        'team-pg',
+        '--product',
+        'standard',
+        '--owner',
+        'lead@x.example',
+        '--cost-center',
+        'CC-7',
+        '--meta',
+        'team=search',
+        '--expires',
+        '90d',
+      ],
+      tmpdir(),
+    );
+    assert.match(created.id, /^key_[0-9a-f]{16}$/);
+    assert.ok(near(created.expiresAt, Date.now() + 90 * DAY), String(created.expiresAt));
+    const second = await runCliJson<NewKeyJson>(
+      ['keys', 'create', '--config', config, '--subscription', 'team-pg', '--product', 'standard'],
+      tmpdir(),
+    );
+    const mismatch = await runCli(
+      ['keys', 'create', '--config', config, '--subscription', 'team-pg', '--product', 'premium'],
+      tmpdir(),
+    );
+    assert.equal(mismatch.status, 2, mismatch.stderr);
+    assert.match(mismatch.stderr, /team-pg.*standard/);
+
+    const rotated = await runCliJson<NewKeyJson>(
+      ['keys', 'rotate', created.id, '--config', config],
+      tmpdir(),
+    );
+    assert.equal(rotated.id, created.id);
+    assert.ok(near(rotated.previousKeyWorksUntil, Date.now() + DAY));
+    const revoked = await runCli(['keys', 'revoke', second.id, '--config', config], tmpdir());
+    assert.equal(revoked.status, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`revoked ${second.id}`));
+    const again = await runCli(['keys', 'revoke', second.id, '--config', config], tmpdir());
+    assert.equal(again.status, 2, 'already revoked');
+
+    const listed = await runCliJson<ListedKey[]>(['keys', 'list', '--config', config], dir);
+    assert.deepEqual(
+      listed.map((k) => [k.id, k.subscription, k.product, k.owner, k.revokedAt === null]),
+      [
+        [created.id, 'team-pg', 'standard', 'lead@x.example', true],
+        [second.id, 'team-pg', 'standard', null, false],
+      ],
+    );
+
+    // What another machine reading the same database sees.
+    const store = createPostgresKeyStore(db.url);
+    try {
+      const sub = await store.subscription('team-pg');
+      assert.deepEqual(
+        { product: sub?.product, owner: sub?.owner, costCenter: sub?.costCenter, metadata: sub?.metadata },
+        { product: 'standard', owner: 'lead@x.example', costCenter: 'CC-7', metadata: { team: 'search' } },
+      );
+      assert.equal(await store.changes(), 4, 'two creates, a rotation, a revoke');
+      const live = await store.snapshot(Date.now());
+      assert.deepEqual(
+        live.secrets.map((s) => s.digest.toString('hex')).sort(),
+        [keyDigest(created.key), keyDigest(rotated.key)].map((d) => d.toString('hex')).sort(),
+      );
+    } finally {
+      await store.close();
+    }
+    // No row of any managed table holds a key or its random part.
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      const rows = await sql<{ t: string }[]>`
+        SELECT t::text AS t FROM managed_keys t UNION ALL SELECT s::text FROM managed_key_secrets s
+        UNION ALL SELECT m::text FROM managed_subscriptions m`;
+      const text = rows.map((r) => r.t).join('\n');
+      assert.ok(text.includes(created.id), 'the rows were read');
+      for (const key of [created.key, second.key, rotated.key]) {
+        assert.ok(!text.includes(key.slice(4)), 'a key is stored');
+        assert.ok(!text.includes(Buffer.from(key).toString('hex')), 'a key is stored as bytes');
+      }
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it('two `keys create` processes for one new subscription at once: one subscription, both keys', async () => {
+    const { config } = project(db.url);
+    const create = [
+      'keys',
+      'create',
+      '--config',
+      config,
+      '--subscription',
+      'team-race',
+      '--product',
+      'premium',
+    ];
+    const [a, b] = await Promise.all([
+      runCliJson<NewKeyJson>(create, tmpdir()),
+      runCliJson<NewKeyJson>(create, tmpdir()),
+    ]);
+    const listed = await runCliJson<ListedKey[]>(['keys', 'list', '--config', config], tmpdir());
+    assert.deepEqual(
+      listed
+        .filter((k) => k.subscription === 'team-race')
+        .map((k) => k.id)
+        .sort(),
+      [a.id, b.id].sort(),
+    );
+  });
+
+  it('an unreachable server or a missing database: exit 2, one line, no password', async () => {
+    const unreachable = project('postgres://tm:s3cret-pw@127.0.0.1:1/tm');
+    const missing = project(withDatabase(db.url, 'no_such_db'));
+    for (const [name, dir, pattern] of [
+      ['unreachable', unreachable.dir, /127\.0\.0\.1:1\/tm is unreachable/],
+      ['missing database', missing.dir, /no_such_db/],
+    ] as const)
+      for (const args of [
+        ['keys', 'list'],
+        ['keys', 'create', '--subscription', 'team-x', '--product', 'standard'],
+        ['keys', 'revoke', 'key_0000000000000000'],
+      ]) {
+        const run = await runCli(args, dir);
+        const what = `${name}, ${args.join(' ')}: ${run.stderr}`;
+        assert.equal(run.status, 2, what);
+        assert.equal(run.stderr.trim().split('\n').length, 1, what);
+        assert.match(run.stderr, pattern, what);
+        assert.doesNotMatch(run.stderr, /s3cret/, what);
+        assert.equal(run.stdout, '', what);
+      }
   });
 });

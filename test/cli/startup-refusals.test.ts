@@ -145,14 +145,14 @@ describe('config check and serve refuse the same configurations, one line each, 
       /apis\[0\]\.path: must not hold "\." or "\.\."/,
     ],
     [
-      'postgres ledger',
-      config({ ledger: 'postgres://tm:s3cret@db.example:5432/tm' }),
-      /ledger: PostgreSQL ledgers are not supported yet/,
+      'postgres ledger that is no URL (the password not echoed)',
+      config({ ledger: 'postgres://tm:s3cret@:5432/tm' }),
+      /ledger: is not a valid postgres:\/\/ URL/,
     ],
     [
-      'postgres ledger, long form',
-      config({ ledger: '{ url: "postgresql://db.example/tm", whenUnavailable: refuse }' }),
-      /ledger\.url: PostgreSQL ledgers are not supported yet/,
+      'postgres ledger without a host, long form',
+      config({ ledger: '{ url: "postgresql:///tm", whenUnavailable: refuse }' }),
+      /ledger\.url: the postgres:\/\/ URL has no host/,
     ],
     [
       'ledger below a file',
@@ -212,7 +212,7 @@ describe('config check and serve refuse the same configurations, one line each, 
       gateway: '  trustedProxies: [bogus, "10.0.0.0/8", "::1/129"]',
       backends: '  - { id: primary, type: openai, url: "https://api.example/v1?x=1" }',
       apis: '  - { id: openai, path: "/a b", type: openai, backend: primary }',
-      ledger: 'postgres://db/tm',
+      ledger: 'postgres:///tm',
     });
     writeFileSync(join(dir, 'many.yaml'), text);
     const run = await runCli(['config', 'check', '--config', 'many.yaml'], dir);
@@ -231,6 +231,19 @@ describe('config check and serve refuse the same configurations, one line each, 
         ['7', 'ledger'],
       ],
     );
+  });
+
+  it('config check accepts PostgreSQL ledgers (short and long form) without connecting or echoing the password', async () => {
+    for (const [file, ledger] of [
+      ['pg-short.yaml', 'postgres://tm:s3cret@db.example:5432/tm'],
+      ['pg-long.yaml', '{ url: "postgresql://tm:s3cret@127.0.0.1:1/tm", whenUnavailable: refuse }'],
+    ] as const) {
+      writeFileSync(join(dir, file), config({ ledger }));
+      const check = await runCli(['config', 'check', '--config', file], dir);
+      assert.equal(check.code, 0, `${file}: ${check.stderr}`);
+      assert.match(check.stdout, /^config OK/);
+      assert.doesNotMatch(check.stdout + check.stderr, /s3cret/);
+    }
   });
 
   it('valid trusted proxies of every form pass (IPv4, IPv6, IPv4-mapped, single address)', async () => {
