@@ -157,8 +157,16 @@ export function createManagedKeys(options: ManagedKeysOptions): ManagedKeys {
     },
     async start(from, refreshMs) {
       store = from;
-      await load(from);
-      schedule(refreshMs);
+      try {
+        await load(from);
+      } catch (err) {
+        // Polling goes on: a caller that starts without the managed keys gets them once the
+        // store answers (the first successful poll loads them, as the counter is unknown).
+        failing = true;
+        throw err;
+      } finally {
+        schedule(refreshMs);
+      }
     },
     refresh,
     async close() {

@@ -8,7 +8,7 @@ import { createDimensionEvaluator } from '../dimensions/custom-dimensions.js';
 import { createDimensionErrorReporter } from '../dimensions/dimension-error-reporter.js';
 import { createRecordIdGenerator } from '../ledger/record-id.js';
 import { fallbackJournalPath, openFallbackJournal } from '../ledger/fallback-journal.js';
-import { openLedger, parseLedgerUrl, type Ledger } from '../ledger/ledger.js';
+import { describeLedgerUrl, openLedger, parseLedgerUrl, type Ledger } from '../ledger/ledger.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { createCallPricer } from '../pricing/call-pricer.js';
 import { startSimulator, type Simulator } from '../simulator/index.js';
@@ -131,7 +131,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     // Records a previous run left in the fallback journal reach the ledger before new calls do.
     await sink.recover();
     await budgets?.start();
-    await startManagedKeys(managedKeys, ledgerUrl, config.gateway.keyRefreshMs, metrics);
+    await startManagedKeys(managedKeys, ledgerUrl, config.gateway.keyRefreshMs, metrics, log);
     for (const backend of config.backends) {
       if (backend.type !== 'simulator') continue;
       const simulator = await startSimulator({ ...(backend.simulator ?? {}), host: '127.0.0.1', port: 0 });
@@ -246,20 +246,31 @@ async function startManagedKeys(
   ledgerUrl: string,
   refreshMs: number,
   metrics: PrometheusMetrics,
+  log: Logger,
 ): Promise<void> {
   try {
     // Handed over at once: managedKeys.close (releaseResources) closes it, whatever happens next.
     const store = openKeyStore(ledgerUrl, { busyTimeoutMs: KEY_POLL_BUSY_TIMEOUT_MS });
     if (store !== undefined) await managedKeys.start(store, refreshMs);
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new TokenmeterError(
-      'TM_LEDGER_UNAVAILABLE',
-      `cannot read managed keys from ${ledgerUrl}: ${reason}`,
-      {
-        cause: err,
-      },
-    );
+    if (isUnreachableSharedLedger(ledgerUrl, err)) {
+      // A shared ledger that is down at start must not keep the gateway from serving: the
+      // outbox holds the records, the YAML keys work, the managed keys load at the first poll
+      // that reaches the server (managedKeys keeps polling).
+      log.warn(
+        { err },
+        'managed keys cannot be loaded: the PostgreSQL ledger is unreachable; the gateway serves the YAML keys and loads the managed ones once it is back',
+      );
+    } else {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new TokenmeterError(
+        'TM_LEDGER_UNAVAILABLE',
+        `cannot read managed keys from ${describeLedgerUrl(ledgerUrl)}: ${reason}`,
+        {
+          cause: err,
+        },
+      );
+    }
   }
   metrics.addInternalGauge(
     'tokenmeter_managed_keys_loaded',
@@ -270,6 +281,15 @@ async function startManagedKeys(
     'tokenmeter_managed_keys_reload_failures',
     'Polls of the managed keys that failed; the keys loaded last stayed in use.',
     () => managedKeys.reloadFailures,
+  );
+}
+
+/** Whether `err` says that the ledger is a PostgreSQL server out of reach now (not misconfigured). */
+function isUnreachableSharedLedger(ledgerUrl: string, err: unknown): boolean {
+  return (
+    parseLedgerUrl(ledgerUrl).kind === 'postgres' &&
+    err instanceof TokenmeterError &&
+    err.code === 'TM_LEDGER_UNAVAILABLE'
   );
 }
 
@@ -308,9 +328,13 @@ function openLedgerForStart(url: string, onRollupBuild: RollupBuildProgress | un
     return openLedger(url, onRollupBuild === undefined ? {} : { onRollupBuild });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new TokenmeterError('TM_LEDGER_UNAVAILABLE', `cannot open the ledger ${url}: ${reason}`, {
-      cause: err,
-    });
+    throw new TokenmeterError(
+      'TM_LEDGER_UNAVAILABLE',
+      `cannot open the ledger ${describeLedgerUrl(url)}: ${reason}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

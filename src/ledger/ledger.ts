@@ -5,6 +5,7 @@ import type { UsageRecord } from './record.js';
 import type { RollupBuildProgress } from './rollup-store.js';
 import { createPostgresLedger } from './postgres/pg-ledger.js';
 import { createSqliteLedger } from './sqlite-ledger.js';
+import { describePgServer } from './postgres/pg-errors.js';
 
 /**
  * The usage record store, one interface for every backend (embedded SQLite now, a shared
@@ -176,6 +177,11 @@ export function parseLedgerUrl(url: string, cwd: string = process.cwd()): Ledger
   }
   if (path === SQLITE_MEMORY) return { kind: 'sqlite', path };
   return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
+}
+
+/** A ledger URL for messages and logs: a postgres:// URL without its password. */
+export function describeLedgerUrl(url: string): string {
+  return url.startsWith('postgres://') || url.startsWith('postgresql://') ? describePgServer(url) : url;
 }
 
 /**
