@@ -18,9 +18,9 @@ export interface BoundedQueue<T> {
 export interface BoundedQueueOptions<T> {
   /** The most weight held at once. */
   maxWeight: number;
-  weigh(item: T): number;
+  weigh: (item: T) => number;
   /** Told the weight of each item dropped to keep the bound. */
-  onDrop(weight: number): void;
+  onDrop: (weight: number) => void;
 }
 
 export function createBoundedQueue<T>(options: BoundedQueueOptions<T>): BoundedQueue<T> {

@@ -22,7 +22,7 @@ export interface ExportLoopOptions<T> {
   maxBatchItems: number;
   /** The points aggregated since the last cut (empty when nothing happened). */
   cut(): Promise<T[]>;
-  weigh(item: T): number;
+  weigh: (item: T) => number;
   /** Sends a batch; throws (or rejects) when nothing was delivered, which keeps the batch. */
   send(items: readonly T[], signal: AbortSignal): Promise<SendResult<T>>;
   counters: SinkCounters;

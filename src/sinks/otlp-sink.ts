@@ -139,7 +139,9 @@ export function createOtlpSink(options: OtlpSinkOptions): OtlpSink {
           return;
         }
         exporter.export(metrics, (result) => {
-          if (result.code === ExportResultCode.SUCCESS) resolve({ retry: [], rejectedPoints: 0 });
+          // The exporters may bundle their own copy of @opentelemetry/core: compare the values.
+          if (Number(result.code) === Number(ExportResultCode.SUCCESS))
+            resolve({ retry: [], rejectedPoints: 0 });
           else reject(result.error ?? new Error('OTLP export failed'));
         });
       }),
