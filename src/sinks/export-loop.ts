@@ -113,13 +113,15 @@ export function startExportLoop<T>(options: ExportLoopOptions<T>): ExportLoop {
 
   /** Sends batches until the queue is empty, a send fails, or the deadline passes. */
   const drain = (deadline: number): Promise<void> => {
-    draining ??= (async () => {
-      try {
-        while (queue.length > 0 && Date.now() < deadline && (await sendBatch(deadline)));
-      } finally {
-        draining = undefined;
-      }
-    })();
+    if (draining !== undefined) return draining;
+    if (queue.length === 0) return Promise.resolve();
+    const run = async (): Promise<void> => {
+      while (queue.length > 0 && Date.now() < deadline && (await sendBatch(deadline)));
+    };
+    // Assigned before the first await can clear it (run() always awaits a send first).
+    draining = run().finally(() => {
+      draining = undefined;
+    });
     return draining;
   };
 
