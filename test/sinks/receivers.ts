@@ -29,6 +29,7 @@ export interface Receiver {
 export async function startReceiver(
   mode: ReceiverMode = 'ok',
   answer: (req: ReceivedRequest) => string = () => '',
+  port = 0,
 ): Promise<Receiver> {
   const sockets = new Set<Socket>();
   const waiters: { n: number; resolve: () => void }[] = [];
@@ -70,7 +71,7 @@ export async function startReceiver(
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const address = server.address();
   receiver.port = typeof address === 'object' && address !== null ? address.port : 0;
   receiver.url = `http://127.0.0.1:${receiver.port}`;
