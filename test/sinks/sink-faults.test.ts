@@ -114,3 +114,32 @@ for (const sink of ['otlp', 'azureMonitor'] as const)
         await receiver?.close();
       }
     });
+
+for (const sink of ['otlp', 'azureMonitor'] as const)
+  test(`${sink}: closing the gateway while the endpoint never answers ends, and counts what could not be sent`, async () => {
+    const receiver = await startReceiver('hang');
+    const metrics =
+      sink === 'otlp'
+        ? { otlp: { endpoint: `${receiver.url}/v1/metrics`, protocol: 'http/json', intervalMs: 3_600_000 } }
+        : {
+            azureMonitor: {
+              connectionString: `InstrumentationKey=${IKEY};IngestionEndpoint=${receiver.url}`,
+            },
+          };
+    const h = await startSinkGateway(metrics, { timeoutMs: 200, azureIntervalMs: 3_600_000 });
+    try {
+      const call = await chat(h.gw, KEYS.a);
+      assert.equal(call.status, 200);
+      await h.close(); // the last attempt hangs until the timeout, then close goes on
+      assert.equal(receiver.seen, 1, 'one last attempt was made');
+      const exposition = await h.gw.metrics.render();
+      assert.equal(sample(exposition, 'tokenmeter_metric_export_dropped_total', sink), POINTS_PER_INTERVAL);
+      assert.match(
+        exposition,
+        new RegExp(`tokenmeter_metric_exports_total\\{sink="${sink}",outcome="failure"\\} 1`),
+      );
+      assert.equal(h.gw.records.stats.dropped, 0);
+    } finally {
+      await receiver.close();
+    }
+  });
