@@ -4,6 +4,7 @@ import { parseIpRange } from './ip-range.js';
 import { parsePriceDate } from '../pricing/price-date.js';
 import { describeLedgerUrlProblem } from './ledger-location.js';
 import { describeApiPathProblem, describeBackendUrlProblem } from './url-checks.js';
+import { describeConnectionStringProblem } from '../sinks/connection-string.js';
 
 /**
  * The YAML configuration contract (DESIGN.md, "Configuration"). Unknown keys are errors, so a
@@ -371,7 +372,7 @@ const otlpSchema = z
 const azureMonitorSchema = z
   .object({
     /** The Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…). */
-    connectionString: z.string().min(1),
+    connectionString: checkedString(describeConnectionStringProblem),
   })
   .strict();
 

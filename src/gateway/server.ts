@@ -33,6 +33,7 @@ import { startReportSchedule, type ReportSchedule } from '../reports/report-sche
 import { claimsReadBy } from '../trace/claims-read.js';
 import { createCallTracer } from '../trace/call-tracer.js';
 import type { RollupBuildProgress } from '../ledger/rollup-store.js';
+import { createMetricSinks, type MetricSinkOptions, type MetricSinks } from '../sinks/metric-sinks.js';
 
 export interface GatewayOptions {
   /** Overrides config.ledger (tests, demo). */
@@ -51,6 +52,8 @@ export interface GatewayOptions {
   budgets?: { clock?: () => number; refreshMs?: number };
   /** `reports.schedule`: a wall clock and the check period (default hourly), for tests. */
   reports?: { clock?: () => number; checkMs?: number };
+  /** OTLP / Azure Monitor sink tunables (export timeout, queue bound, Azure interval), for tests. */
+  metricSinks?: MetricSinkOptions;
 }
 
 /** A running gateway. */
@@ -67,6 +70,8 @@ export interface Gateway {
   budgets: BudgetTracker | undefined;
   /** The monthly report delivery, when `reports.schedule` is set. */
   reportSchedule: ReportSchedule | undefined;
+  /** The OTLP / Azure Monitor metric sinks (none when `metrics` configures neither). */
+  metricSinks: MetricSinks;
   close(): Promise<void>;
 }
 
@@ -108,7 +113,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // Whatever was started is released again if a later step fails (e.g. EADDRINUSE), so the
   // process can exit with the error instead of hanging on open handles.
   const budgets = createBudgets(config, ledger, log, options.budgets);
-  const sink = createRecordSink(ledger, budgets === undefined ? [metrics] : [metrics, budgets], log, {
+  // Metric sinks only observe durable records; their exports run on their own timers.
+  const metricSinks = createMetricSinks(config, metrics.registry, log, options.metricSinks);
+  const observers = [metrics, ...metricSinks.observers, ...(budgets === undefined ? [] : [budgets])];
+  const sink = createRecordSink(ledger, observers, log, {
     whenUnavailable: config.ledgerPolicy.whenUnavailable,
     ...(journalPath !== undefined ? { journal: openFallbackJournal(journalPath) } : {}),
   });
@@ -123,6 +131,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await closeBackends(backends);
     await Promise.all([...simulators.values()].map((s) => s.close()));
     await sink.close();
+    await metricSinks.close();
     await ledger.close();
   };
   let server: Server;
@@ -186,6 +195,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     simulators,
     budgets,
     reportSchedule,
+    metricSinks,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
