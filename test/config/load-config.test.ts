@@ -70,8 +70,10 @@ describe('loadConfig', () => {
       keepAliveTimeoutMs: 65_000,
       maxConnections: 10_000,
       keyRefreshMs: 1000,
+      drainTimeoutMs: 30_000,
     });
     assert.equal(config.ledger, 'sqlite:./tokenmeter.db');
+    assert.deepEqual(config.metrics, {});
     assert.deepEqual(config.ledgerPolicy, { whenUnavailable: 'serve' });
     assert.deepEqual(config.backends[0]?.forwardHeaders, []);
     assert.deepEqual(config.admin, {});
@@ -91,6 +93,34 @@ describe('loadConfig', () => {
     );
     assert.equal(config.ledger, 'sqlite:./x.db');
     assert.deepEqual(config.ledgerPolicy, { whenUnavailable: 'refuse' });
+  });
+
+  it('takes the outbox directory in the long form of ledger', () => {
+    const lines = MINIMAL.filter((l) => !l.startsWith('ledger:'));
+    const config = parseConfig(
+      yamlLines(
+        ...lines,
+        'ledger:',
+        '  url: postgres://tm@db.example/tm',
+        '  outbox: /var/lib/tokenmeter/outbox',
+      ),
+      'tm.yaml',
+      {},
+    );
+    assert.equal(config.ledger, 'postgres://tm@db.example/tm');
+    assert.deepEqual(config.ledgerPolicy, { whenUnavailable: 'serve', outbox: '/var/lib/tokenmeter/outbox' });
+  });
+
+  it('refuses an empty outbox directory and a bad drainTimeoutMs at their lines', () => {
+    const lines = MINIMAL.filter((l) => !l.startsWith('ledger:') && !l.startsWith('gateway:'));
+    assert.throws(
+      () => parseConfig(yamlLines(...lines, 'ledger:', "  outbox: ''"), 'tm.yaml', {}),
+      (err: unknown) => err instanceof ConfigError && /ledger\.outbox/.test(err.message),
+    );
+    assert.throws(
+      () => parseConfig(yamlLines(...lines, 'gateway:', '  drainTimeoutMs: -5'), 'tm.yaml', {}),
+      (err: unknown) => err instanceof ConfigError && /gateway\.drainTimeoutMs/.test(err.message),
+    );
   });
 
   it('reports a bad whenUnavailable at its line', () => {
