@@ -11,7 +11,7 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseLedgerUrl, SQLITE_MEMORY } from '../ledger/ledger.js';
 
 /** Why a ledger URL cannot be used, judged from the text alone, or undefined. */
@@ -184,5 +184,47 @@ export function describeLedgerLocationProblem(url: string, cwd: string = process
     return storage === undefined ? undefined : `${file} cannot be created: ${storage}`;
   } catch (err) {
     return `${file} cannot be checked: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** The outbox directory a PostgreSQL ledger uses when `ledger.outbox` is not set (schema.ts). */
+export const DEFAULT_POSTGRES_OUTBOX = './tokenmeter-outbox';
+
+/**
+ * Whether the gateway can keep its outbox where the configuration says: `outbox` when given,
+ * else, for a PostgreSQL ledger, DEFAULT_POSTGRES_OUTBOX (an SQLite ledger's default outbox sits
+ * beside the ledger file, which describeLedgerLocationProblem checks). The directory, or its
+ * nearest existing ancestor when it must be created, is a writable directory with room
+ * (describeStorageProblem). With a PostgreSQL ledger the outbox is the only local storage: a
+ * full disk there must stop the start as it does for an SQLite ledger. Returns why not, or
+ * undefined. Relative paths are resolved against `cwd`.
+ */
+export function describeOutboxLocationProblem(
+  url: string,
+  outbox: string | undefined,
+  cwd: string = process.cwd(),
+): string | undefined {
+  if (describeLedgerUrlProblem(url) !== undefined) return undefined; // reported by the schema
+  const location = parseLedgerUrl(url, cwd);
+  const path = outbox ?? (location.kind === 'postgres' ? DEFAULT_POSTGRES_OUTBOX : undefined);
+  if (path === undefined) return undefined;
+  const dir = resolve(cwd, path);
+  try {
+    let existing = dir;
+    let stats = statOrUndefined(existing);
+    while (stats === undefined && dirname(existing) !== existing) {
+      existing = dirname(existing);
+      stats = statOrUndefined(existing);
+    }
+    const what = existing === dir ? `the outbox ${dir}` : `the outbox ${dir} cannot be created:`;
+    if (stats === undefined) return `${what} no existing parent directory`;
+    if (!stats.isDirectory())
+      return existing === dir ? `${what} is not a directory` : `${what} ${existing} is not a directory`;
+    if (!canAccess(existing, constants.W_OK | constants.X_OK))
+      return existing === dir ? `${what} is not writable` : `${what} ${existing} is not writable`;
+    const storage = describeStorageProblem(existing);
+    return storage === undefined ? undefined : `${what}${existing === dir ? ':' : ''} ${storage}`;
+  } catch (err) {
+    return `the outbox ${dir} cannot be checked: ${err instanceof Error ? err.message : String(err)}`;
   }
 }

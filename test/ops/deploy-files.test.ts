@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -107,7 +108,11 @@ describe('deploy/docker-compose.yml', () => {
 
 describe('deploy/gateway/tokenmeter.yaml', () => {
   it('passes tokenmeter config check with the environment set, and names each missing variable without it', async () => {
-    const path = join(DEPLOY, 'gateway', 'tokenmeter.yaml');
+    // The outbox lives on the container's volume (/var/lib/tokenmeter): config check judges the
+    // directory where it runs, so the copy checked here points it at a temp directory instead.
+    const dir = mkdtempSync(join(tmpdir(), 'tm-deploy-'));
+    const path = join(dir, 'tokenmeter.yaml');
+    writeFileSync(path, read('gateway/tokenmeter.yaml').replaceAll('/var/lib/tokenmeter/', `${dir}/`));
     const ok = await runCli(['config', 'check', '--config', path], { ...process.env, ...exampleEnv });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^config OK/);
@@ -117,6 +122,7 @@ describe('deploy/gateway/tokenmeter.yaml', () => {
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /ledger\.url: environment variable PGPASSWORD is not set/);
     assert.doesNotMatch(missing.stderr, /change-me/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('uses a postgres:// ledger with an outbox under the volume', () => {

@@ -32,23 +32,29 @@ function runCli(args: string[], cwd: string): Promise<Run> {
   });
 }
 
-function configText(ledgerPath: string): string {
+function configText(ledgerPath: string, ledger = `sqlite:${ledgerPath}`): string {
   return [
     'gateway: { host: 127.0.0.1, port: 0 }',
     'backends:',
     '  - { id: primary, type: openai, url: "http://127.0.0.1:9/v1" }',
     'apis:',
     '  - { id: openai, path: /openai/v1, type: openai, backend: primary }',
-    `ledger: sqlite:${ledgerPath}`,
+    `ledger: ${ledger}`,
     '',
   ].join('\n');
 }
 
 /** config check and serve both refuse, exit 2, one line matching `expected`, no stack. */
-async function expectRefused(dir: string, ledgerPath: string, expected: RegExp): Promise<void> {
-  writeFileSync(join(dir, 'tm.yaml'), configText(ledgerPath));
+async function expectRefused(
+  dir: string,
+  ledgerPath: string,
+  expected: RegExp,
+  ledger?: string,
+  cwd: string = dir,
+): Promise<void> {
+  writeFileSync(join(dir, 'tm.yaml'), configText(ledgerPath, ledger));
   for (const command of [['config', 'check'], ['serve']]) {
-    const run = await runCli([...command, '--config', 'tm.yaml'], dir);
+    const run = await runCli([...command, '--config', join(dir, 'tm.yaml')], cwd);
     const what = `${command.join(' ')} ${ledgerPath}: ${run.stderr}`;
     assert.equal(run.code, 2, what);
     assert.equal(run.stdout, '', what);
@@ -144,6 +150,31 @@ describe('start-up on a full disk: a clear "disk full", exit 2', { skip }, () =>
     }
   });
 
+  it('a PostgreSQL ledger whose outbox is on the full disk is refused the same way', async () => {
+    fill();
+    try {
+      // The outbox is the only local storage of a PostgreSQL ledger (nothing connects at check).
+      const pg = 'postgres://tm:${PGPASSWORD:-x}@127.0.0.1:9/tm';
+      await expectRefused(
+        root,
+        '',
+        /ledger\.outbox: the outbox .*disk\/outbox cannot be created: disk full: 0 bytes free/,
+        `{ url: "${pg}", outbox: ${join(disk, 'outbox')} }`,
+      );
+      // The default outbox (./tokenmeter-outbox) in a working directory on the full disk.
+      await expectRefused(
+        root,
+        '',
+        /ledger: the outbox .*disk\/tokenmeter-outbox cannot be created: disk full/,
+        pg,
+        disk,
+      );
+    } finally {
+      rmSync(join(disk, 'filler'));
+      for (const name of readdirSync(disk)) rmSync(join(disk, name), { recursive: true, force: true });
+    }
+  });
+
   it('a read-only file system is refused as not writable', async () => {
     const ro = join(root, 'ro');
     mkdirSync(ro);
@@ -176,6 +207,23 @@ describe('start-up with an unwritable ledger path: one line, exit 2', () => {
       /cannot be created: cannot write in \/proc: files cannot be created there/,
     );
     assert.equal(existsSync('/proc/tokenmeter-ledger.db'), false);
+  });
+
+  it('a PostgreSQL outbox below a regular file, or under /proc', async () => {
+    writeFileSync(join(dir, 'b-file'), 'not a directory');
+    const pg = 'postgres://tm:pw@127.0.0.1:9/tm';
+    await expectRefused(
+      dir,
+      '',
+      /ledger\.outbox: the outbox .*b-file\/outbox cannot be created: .*b-file is not a directory/,
+      `{ url: "${pg}", outbox: ./b-file/outbox }`,
+    );
+    await expectRefused(
+      dir,
+      '',
+      /ledger\.outbox: the outbox \/proc\/tm-outbox cannot be created: cannot write in \/proc/,
+      `{ url: "${pg}", outbox: /proc/tm-outbox }`,
+    );
   });
 
   it('a path under /sys', async () => {
