@@ -29,10 +29,24 @@ const LISTEN_FAILURES: Readonly<Record<string, string>> = {
   EAI_AGAIN: 'the host name does not resolve; check gateway.host',
 };
 
+/** Codes of a write that failed for want of space: SQLite's own, and the system's. */
+const DISK_FULL_CODES = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT']);
+
+/** Whether an error, or one of its causes, says the disk (or the quota) is full. */
+function isDiskFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 5; depth++) {
+    const code = field(e, 'code');
+    if (code !== undefined && DISK_FULL_CODES.has(code)) return true;
+    e = typeof e === 'object' && e !== null && 'cause' in e ? (e as { cause?: unknown }).cause : undefined;
+  }
+  return false;
+}
+
 /**
  * Why the gateway could not start, in one line: the listen errors a user can fix (address in use
  * or not on this machine, no permission for a low port, unknown host name), a ledger that cannot
- * be opened (TM_LEDGER_UNAVAILABLE from startGateway), or else the error's own first line.
+ * be opened (TM_LEDGER_UNAVAILABLE from startGateway; "disk full" said when SQLite or the
+ * system says so), or else the error's own first line.
  * Never a stack trace.
  */
 export function describeStartupFailure(err: unknown, target: ListenTarget): string {
@@ -44,7 +58,12 @@ export function describeStartupFailure(err: unknown, target: ListenTarget): stri
     const host = target.host.includes(':') ? `[${target.host}]` : target.host;
     return `cannot listen on ${host}:${target.port}: ${listenFailure}`;
   }
-  if (isTokenmeterError(err) && err.code === 'TM_LEDGER_UNAVAILABLE') return firstLine(err);
+  if (isTokenmeterError(err) && err.code === 'TM_LEDGER_UNAVAILABLE') {
+    const line = firstLine(err);
+    return isDiskFull(err)
+      ? `${line} (disk full: free space on the ledger's file system, then start again)`
+      : line;
+  }
   const message = firstLine(err);
   return `cannot start: ${message}${code !== undefined && !message.includes(code) ? ` (${code})` : ''}`;
 }

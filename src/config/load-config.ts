@@ -9,7 +9,7 @@ import {
   type Env,
 } from './interpolate.js';
 import { configSchema, type Config } from './schema.js';
-import { describeLedgerLocationProblem } from './ledger-location.js';
+import { describeLedgerLocationProblem, describeOutboxLocationProblem } from './ledger-location.js';
 import { describeSchemaIssues, type SchemaIssue } from './schema-issues.js';
 import { validateReferences } from './validate-references.js';
 
@@ -107,6 +107,16 @@ export function parseConfig(
     if (ledgerProblem !== undefined) {
       const ledgerPath: ConfigPath = isLongLedgerForm(data) ? ['ledger', 'url'] : ['ledger'];
       issues.push(issueAt(locate(doc, ledgerPath, false), ledgerPath, ledgerProblem));
+    }
+    const { outbox } = result.data.ledgerPolicy;
+    const outboxProblem =
+      options.checkLedgerFile === true
+        ? describeOutboxLocationProblem(result.data.ledger, outbox)
+        : undefined;
+    if (outboxProblem !== undefined) {
+      const at: ConfigPath =
+        outbox !== undefined ? ['ledger', 'outbox'] : isLongLedgerForm(data) ? ['ledger', 'url'] : ['ledger'];
+      issues.push(issueAt(locate(doc, at, false), at, outboxProblem));
     }
   }
 

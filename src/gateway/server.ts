@@ -15,6 +15,7 @@ import { startSimulator, type Simulator } from '../simulator/index.js';
 import { createApiRouter } from './api-router.js';
 import { closeBackends, createBackends, type Backend } from './backends.js';
 import { createClientIpResolver } from './client-ip.js';
+import { createDrainTracker, type DrainSummary, type DrainTracker } from './drain.js';
 import { proxyCall, type ProxyDeps } from './proxy-call.js';
 import { createRecordSink, type RecordSink } from './record-sink.js';
 import { createRefusalCounter } from './refusal-counter.js';
@@ -72,7 +73,12 @@ export interface Gateway {
   reportSchedule: ReportSchedule | undefined;
   /** The OTLP / Azure Monitor metric sinks (none when `metrics` configures neither). */
   metricSinks: MetricSinks;
-  close(): Promise<void>;
+  /**
+   * Stops the gateway: no new connections, the calls in flight finish for up to
+   * `drainTimeoutMs` (default: no deadline; the calls left at the deadline are cut and recorded
+   * `partial`), then the ledger and every other resource close. Resolves with what the drain did.
+   */
+  close(options?: { drainTimeoutMs?: number }): Promise<DrainSummary>;
 }
 
 /** Builds a pino logger on stderr; TOKENMETER_LOG_LEVEL overrides the level (default info). */
@@ -135,6 +141,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await ledger.close();
   };
   let server: Server;
+  let drain: DrainTracker;
   let url: string;
   try {
     // Records a previous run left in the fallback journal reach the ledger before new calls do.
@@ -173,11 +180,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       ...(budgets !== undefined ? { budgets } : {}),
     };
     server = createServer(clientLimits(config.gateway), (req, res) => {
-      handleRequest(req, res, deps, metrics, sink, admin, dashboard).catch((err: unknown) => {
-        log.error({ err }, 'request failed');
-        sendUnknownError(res, err);
-      });
+      const handling = handleRequest(req, res, deps, metrics, sink, admin, dashboard).catch(
+        (err: unknown) => {
+          log.error({ err }, 'request failed');
+          sendUnknownError(res, err);
+        },
+      );
+      drain.track(req, res, handling);
     });
+    drain = createDrainTracker(server);
     applyConnectionLimits(server, config.gateway, metrics);
     url = await listen(server, options.port ?? config.gateway.port, config.gateway.host);
     reportSchedule = startReportSchedule({ config, ledger, ledgerUrl, log, ...options.reports });
@@ -196,12 +207,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     budgets,
     reportSchedule,
     metricSinks,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+    async close(options = {}) {
+      // The drain waits for each call's record to be committed; only then does the sink close.
+      const summary = await drain.drain(options.drainTimeoutMs);
       await releaseResources();
+      return summary;
     },
   };
 }

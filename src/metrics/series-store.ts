@@ -23,6 +23,8 @@ export function flushCells(counter: Counter, cells: Iterable<Cell>): void {
 export interface Series {
   tokens(tokenType: string): Cell;
   request(statusClass: string, source: string): Cell;
+  /** The cost counter's cell (USD), when the store has one. */
+  cost(): Cell | undefined;
 }
 
 interface StoredSeries extends Series {
@@ -38,6 +40,8 @@ export interface SeriesStoreOptions {
   labelNames: readonly string[];
   tokens: Counter;
   requests: Counter;
+  /** `<namespace>_cost_total`, when the emitter exposes cost. */
+  cost?: Counter;
   /** A series not used for this long is removed (the emitter's cardinality window), ms. */
   windowMs: number;
 }
@@ -62,11 +66,12 @@ export interface SeriesStore {
   /** The cells of the tokens and requests counters (for their `collect`). */
   readonly tokenCells: ReadonlySet<Cell>;
   readonly requestCells: ReadonlySet<Cell>;
+  readonly costCells: ReadonlySet<Cell>;
 }
 
 /** Creates the series store of one emitter. */
 export function createSeriesStore(options: SeriesStoreOptions): SeriesStore {
-  const { labelNames, tokens, requests } = options;
+  const { labelNames, tokens, requests, cost } = options;
   const refreshAfter = options.windowMs / 60;
   const removeAfter = options.windowMs + refreshAfter;
   /** Least recently used first (a refresh re-inserts). */
@@ -75,6 +80,9 @@ export function createSeriesStore(options: SeriesStoreOptions): SeriesStore {
   const byValue = labelNames.map(() => new Map<string, Set<StoredSeries>>());
   const tokenCells = new Set<Cell>();
   const requestCells = new Set<Cell>();
+  const costCells = new Set<Cell>();
+  const cellsOf = (counter: Counter): Set<Cell> =>
+    counter === tokens ? tokenCells : counter === requests ? requestCells : costCells;
   let nextSweepAt = Infinity;
 
   function remove(s: StoredSeries): void {
@@ -86,7 +94,7 @@ export function createSeriesStore(options: SeriesStoreOptions): SeriesStore {
     });
     for (const { cell, counter } of s.cells.values()) {
       counter.remove(cell.labels);
-      (counter === tokens ? tokenCells : requestCells).delete(cell);
+      cellsOf(counter).delete(cell);
     }
   }
 
@@ -99,7 +107,7 @@ export function createSeriesStore(options: SeriesStoreOptions): SeriesStore {
       if (entry === undefined) {
         entry = { cell: { labels: { ...labels, ...extra }, pending: 0 }, counter };
         cells.set(k, entry);
-        (counter === tokens ? tokenCells : requestCells).add(entry.cell);
+        cellsOf(counter).add(entry.cell);
       }
       return entry.cell;
     };
@@ -111,6 +119,7 @@ export function createSeriesStore(options: SeriesStoreOptions): SeriesStore {
       tokens: (tokenType) => cellFor(tokenType, tokens, { token_type: tokenType }),
       request: (statusClass, source) =>
         cellFor(`${statusClass}/${source}`, requests, { status_class: statusClass, usage_source: source }),
+      cost: () => (cost === undefined ? undefined : cellFor('cost', cost, {})),
     };
     series.set(key, created);
     values.forEach((value, i) => {
@@ -142,6 +151,7 @@ export function createSeriesStore(options: SeriesStoreOptions): SeriesStore {
   return {
     tokenCells,
     requestCells,
+    costCells,
     get size() {
       return series.size;
     },

@@ -80,7 +80,8 @@ export interface TokenEmitter {
 }
 
 /**
- * Creates the counters `<namespace>_tokens_total` and `<namespace>_requests_total` of one entry,
+ * Creates the counters `<namespace>_tokens_total`, `<namespace>_requests_total` and
+ * `<namespace>_cost_total` (the records' `cost`) of one entry,
  * counting only the records in its scope. Label values are capped (128 characters) and pass the
  * entry's own cardinality guard (maxValuesPerDimension over cardinalityWindow, see
  * createCardinalityGuard); a value the guard folds is counted in
@@ -112,7 +113,16 @@ export function createTokenEmitter(entry: EmitterConfig, context: EmitterContext
     registers: [registry],
     collect: () => flushCells(requests, store.requestCells),
   });
-  const store = createSeriesStore({ labelNames, tokens, requests, windowMs });
+  // Cost rides on the same labels (and guard) as the tokens: the dashboard's cost panels group
+  // it like the token panels. Records without a price add nothing (their tokens still count).
+  const cost: Counter = new Counter({
+    name: `${entry.namespace}_cost_total`,
+    help: 'Cost of the metered calls from the price catalog (pricing.currency, USD by default); calls of unpriced models add nothing.',
+    labelNames,
+    registers: [registry],
+    collect: () => flushCells(cost, store.costCells),
+  });
+  const store = createSeriesStore({ labelNames, tokens, requests, cost, windowMs });
   const guard = createCardinalityGuard({
     maxDistinctValues: entry.maxValuesPerDimension ?? DEFAULT_MAX_DISTINCT_VALUES,
     windowMs,
@@ -161,6 +171,10 @@ export function createTokenEmitter(entry: EmitterConfig, context: EmitterContext
       for (const [tokenType, field] of TOKEN_TYPES) {
         const value = record[field];
         if (value !== undefined && value > 0) series.tokens(tokenType).pending += value;
+      }
+      if (record.cost !== undefined && record.cost > 0) {
+        const cell = series.cost();
+        if (cell !== undefined) cell.pending += record.cost;
       }
     },
   };
