@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { listSegments } from './segment-files.js';
@@ -40,7 +50,8 @@ const isAlive = (pid: number): boolean => {
 const readOwner = (path: string): LockOwner | undefined => {
   try {
     const value = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
-    if (typeof value.pid === 'number' && typeof value.host === 'string') return { pid: value.pid, host: value.host };
+    if (typeof value.pid === 'number' && typeof value.host === 'string')
+      return { pid: value.pid, host: value.host };
   } catch {
     // Unreadable or half-written (a crash between create and write): treated as stale below.
   }

@@ -56,10 +56,17 @@ export interface OutboxLedgerOptions {
   backoffMs?: number;
 }
 
-/** The worker's module: the compiled .js beside this file, or the .ts source under tsx. */
-function workerUrl(): URL {
-  const self = fileURLToPath(import.meta.url);
-  return new URL(self.endsWith('.ts') ? './outbox-worker.ts' : './outbox-worker.js', import.meta.url);
+/**
+ * Starts the worker: the compiled .js beside this file, or, when this file runs from sources
+ * (tests, benchmarks under tsx), the .ts source through a bootstrap that registers tsx in the
+ * worker first (Node 20 ignores `--import` in a worker's execArgv for its entry module).
+ */
+function startWorker(workerData: OutboxWorkerData): Worker {
+  if (!fileURLToPath(import.meta.url).endsWith('.ts'))
+    return new Worker(new URL('./outbox-worker.js', import.meta.url), { workerData });
+  const entry = new URL('./outbox-worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData });
 }
 
 /**
@@ -106,7 +113,7 @@ export function createOutboxLedger(options: OutboxLedgerOptions): OutboxLedger {
     ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
     ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
   };
-  const worker = new Worker(workerUrl(), { workerData: data });
+  const worker = startWorker(data);
   // Shipping must not keep a stopping process alive on its own; close() waits for it.
   worker.unref();
   const send = (message: ToWorker): void => {
@@ -136,15 +143,23 @@ export function createOutboxLedger(options: OutboxLedgerOptions): OutboxLedger {
     }
   };
 
+  // A read's bounded wait is for shipping: it starts once the worker runs (loading it from
+  // sources under tsx takes seconds; from dist/, milliseconds).
+  let markStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
   worker.on('message', (message: FromWorker) => {
-    if (message.type === 'progress') onProgress(message.progress);
+    if (message.type === 'started') markStarted();
+    else if (message.type === 'progress') onProgress(message.progress);
     else if (message.type === 'drained') {
       drains.get(message.id)?.(message.complete);
       drains.delete(message.id);
     }
   });
   worker.on('error', (err) => {
-    log.error({ err, outbox: claim.dir }, 'the outbox worker failed: records stay in the outbox for the next start');
+    log.error(
+      { err, outbox: claim.dir },
+      'the outbox worker failed: records stay in the outbox for the next start',
+    );
     progress = { ...progress, reachable: false, lastError: err.message };
   });
   const exited = new Promise<void>((resolve) =>
@@ -153,15 +168,17 @@ export function createOutboxLedger(options: OutboxLedgerOptions): OutboxLedger {
       catchUpWaiters.splice(0).forEach((w) => w.resolve(false));
       drains.forEach((resolve) => resolve(false));
       drains.clear();
+      markStarted();
       resolve();
     }),
   );
 
-  const catchUp = (timeoutMs: number): Promise<boolean> => {
+  const catchUp = async (timeoutMs: number): Promise<boolean> => {
     writer.flush();
     const upTo = written;
-    if (progress.handled >= upTo) return Promise.resolve(true);
-    if (workerGone) return Promise.resolve(false);
+    if (progress.handled >= upTo) return true;
+    await waitFor(started, WORKER_START_WAIT_MS);
+    if (workerGone) return false;
     return new Promise<boolean>((resolve) => {
       const waiter = { upTo, resolve: (done: boolean) => finish(done) };
       const timer = setTimeout(() => finish(false), timeoutMs);
@@ -258,6 +275,16 @@ export function createOutboxLedger(options: OutboxLedgerOptions): OutboxLedger {
       return closing;
     },
   };
+}
+
+/** How long a read waits for the worker to start at most, milliseconds. */
+const WORKER_START_WAIT_MS = 15_000;
+
+/** Waits for `promise`, at most `ms`. */
+async function waitFor(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** The last write of the oldest segment left in `dirs` (epoch ms), now when there is none. */

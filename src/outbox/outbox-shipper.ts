@@ -145,7 +145,8 @@ export function createShipper(options: ShipperOptions): Shipper {
       }
       const half = Math.ceil(items.length / 2);
       return (
-        (await ship(items.slice(0, half), rejected, segment)) + (await ship(items.slice(half), rejected, segment))
+        (await ship(items.slice(0, half), rejected, segment)) +
+        (await ship(items.slice(half), rejected, segment))
       );
     }
   };
@@ -193,7 +194,8 @@ export function createShipper(options: ShipperOptions): Shipper {
         } catch {
           record = undefined;
         }
-        if (record === undefined) rejected.push({ reason: 'not a usage record', line: line.text, segment: name });
+        if (record === undefined)
+          rejected.push({ reason: 'not a usage record', line: line.text, segment: name });
         else items.push({ record, line: line.text });
       }
       const shipped = await ship(items, rejected, name);
@@ -208,7 +210,9 @@ export function createShipper(options: ShipperOptions): Shipper {
     }
     if (!finished) return false;
     if (tail !== '') {
-      setAside(d.dir, [{ reason: 'torn last line: the process stopped mid-write', line: tail, segment: name }]);
+      setAside(d.dir, [
+        { reason: 'torn last line: the process stopped mid-write', line: tail, segment: name },
+      ]);
       report();
     }
     // Finished and fully shipped: the offset moves to the next segment first, then the file goes.
@@ -260,7 +264,9 @@ export function createShipper(options: ShipperOptions): Shipper {
       if (final) finalDrain = true;
       let timer: NodeJS.Timeout | undefined;
       const idle = new Promise<boolean>((resolve) => idleWaiters.push(() => resolve(true)));
-      const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+      const timeout = new Promise<boolean>(
+        (resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)),
+      );
       // A pass that started before the drain may end idle without having seen the last writes:
       // wait for one that started after.
       wakeUp?.();

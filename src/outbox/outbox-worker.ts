@@ -21,6 +21,8 @@ const shipper = createShipper({
   onProgress: (progress) => post({ type: 'progress', progress }),
 });
 
+post({ type: 'started' });
+
 port.on('message', (message: ToWorker) => {
   if (message.type === 'wake') shipper.wake();
   else if (message.type === 'drain')

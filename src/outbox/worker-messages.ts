@@ -13,12 +13,11 @@ export interface OutboxWorkerData {
 
 /** Main thread → worker. */
 export type ToWorker =
-  | { type: 'wake' }
-  | { type: 'drain'; id: number; final: boolean; timeoutMs: number }
-  | { type: 'stop' };
+  { type: 'wake' } | { type: 'drain'; id: number; final: boolean; timeoutMs: number } | { type: 'stop' };
 
 /** Worker → main thread. */
 export type FromWorker =
+  | { type: 'started' }
   | { type: 'progress'; progress: ShipProgress }
   | { type: 'drained'; id: number; complete: boolean }
   | { type: 'stopped' };
