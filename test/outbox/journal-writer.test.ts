@@ -59,7 +59,7 @@ describe('outbox journal writer', () => {
       failed.map((r) => r.status),
       ['rejected', 'rejected'],
     );
-    assert.equal((failed[0] as PromiseRejectedResult).reason.code, 'ENOSPC');
+    assert.equal(((failed[0] as PromiseRejectedResult).reason as NodeJS.ErrnoException).code, 'ENOSPC');
     await writer.append(line('ok2'));
     writer.close();
     assert.equal(writer.written, 2);
