@@ -35,6 +35,8 @@ import { claimsReadBy } from '../trace/claims-read.js';
 import { createCallTracer } from '../trace/call-tracer.js';
 import type { RollupBuildProgress } from '../ledger/rollup-store.js';
 import { createMetricSinks, type MetricSinkOptions, type MetricSinks } from '../sinks/metric-sinks.js';
+import { createOutboxLedger, type OutboxLedger } from '../outbox/outbox-ledger.js';
+import { outboxRoot } from '../outbox/outbox-location.js';
 
 export interface GatewayOptions {
   /** Overrides config.ledger (tests, demo). */
@@ -113,7 +115,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const admin = createAdminApi(adminKey, tracer);
   const ledgerUrl = options.ledgerUrl ?? config.ledger;
   const journalPath = fallbackJournalPath(parseLedgerUrl(ledgerUrl));
-  const ledger = options.ledger ?? openLedgerForStart(ledgerUrl, options.onRollupBuild);
+  const ledger =
+    options.ledger ?? openLedgerForStart(ledgerUrl, config.ledgerPolicy.outbox, log, options.onRollupBuild);
+  const outbox = 'outbox' in ledger ? (ledger as OutboxLedger).outbox : undefined;
   const simulators = new Map<string, Simulator>();
   let backends = new Map<string, Backend>();
   // Whatever was started is released again if a later step fails (e.g. EADDRINUSE), so the
@@ -127,6 +131,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     ...(journalPath !== undefined ? { journal: openFallbackJournal(journalPath) } : {}),
   });
   exposeRecordingStats(metrics, sink);
+  if (outbox !== undefined) exposeOutboxStats(metrics, outbox);
   if (budgets !== undefined) exposeBudgetRatios(metrics.registry, budgets);
   let reportSchedule: ReportSchedule | undefined;
   const releaseResources = async (): Promise<void> => {
@@ -146,6 +151,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   try {
     // Records a previous run left in the fallback journal reach the ledger before new calls do.
     await sink.recover();
+    // ... and the records an earlier run left in the outbox, as far as the ledger takes them soon.
+    await outbox?.catchUp(START_CATCH_UP_MS);
     await budgets?.start();
     await startManagedKeys(managedKeys, ledgerUrl, config.gateway.keyRefreshMs, metrics, log);
     for (const backend of config.backends) {
@@ -180,7 +187,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       ...(budgets !== undefined ? { budgets } : {}),
     };
     server = createServer(clientLimits(config.gateway), (req, res) => {
-      const handling = handleRequest(req, res, deps, metrics, sink, admin, dashboard).catch(
+      const handling = handleRequest(req, res, deps, metrics, sink, outbox, admin, dashboard).catch(
         (err: unknown) => {
           log.error({ err }, 'request failed');
           sendUnknownError(res, err);
@@ -222,6 +229,7 @@ async function handleRequest(
   deps: ProxyDeps,
   metrics: PrometheusMetrics,
   sink: RecordSink,
+  outbox: OutboxLedger['outbox'] | undefined,
   admin: AdminApi,
   dashboard: Dashboard,
 ): Promise<void> {
@@ -247,8 +255,12 @@ async function handleRequest(
   }
   if (req.method === 'GET' && req.url === '/readyz') {
     // Readiness, not liveness: false while a metered call could not be recorded in the ledger.
+    // Still ready while the outbox is written but not shipped: its records are safe.
     const health = sink.health();
-    const body = health.ready ? { status: 'ready' } : { status: 'unavailable', ...health };
+    const shipping = outbox === undefined ? {} : { outbox: outboxHealth(outbox) };
+    const body = health.ready
+      ? { status: 'ready', ...shipping }
+      : { status: 'unavailable', ...health, ...shipping };
     res.writeHead(health.ready ? 200 : 503, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
     return;
@@ -339,13 +351,24 @@ function createBudgets(
  */
 const KEY_POLL_BUSY_TIMEOUT_MS = 100;
 
+/** How long start-up waits for the outbox to ship what an earlier run left, milliseconds. */
+const START_CATCH_UP_MS = 2000;
+
 /**
  * Opens the ledger at start-up; a failure (a directory in the way, not an SQLite file, no
  * permission) becomes TM_LEDGER_UNAVAILABLE naming the URL, for a one-line start-up error.
+ * A file or PostgreSQL ledger is written through the outbox (docs/outbox.md): the returned
+ * ledger journals each record locally and a worker ships it; an in-memory one is written directly.
  */
-function openLedgerForStart(url: string, onRollupBuild: RollupBuildProgress | undefined): Ledger {
+function openLedgerForStart(
+  url: string,
+  configuredOutbox: string | undefined,
+  log: Logger,
+  onRollupBuild: RollupBuildProgress | undefined,
+): Ledger {
+  let reader: Ledger;
   try {
-    return openLedger(url, onRollupBuild === undefined ? {} : { onRollupBuild });
+    reader = openLedger(url, onRollupBuild === undefined ? {} : { onRollupBuild });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new TokenmeterError(
@@ -356,6 +379,57 @@ function openLedgerForStart(url: string, onRollupBuild: RollupBuildProgress | un
       },
     );
   }
+  const root = outboxRoot(parseLedgerUrl(url), configuredOutbox);
+  if (root === undefined) return reader;
+  try {
+    return createOutboxLedger({ url, root, reader, log });
+  } catch (err) {
+    void reader.close();
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new TokenmeterError('TM_LEDGER_UNAVAILABLE', `cannot open the outbox ${root}: ${reason}`, {
+      cause: err,
+    });
+  }
+}
+
+/** The outbox part of `/readyz`. */
+function outboxHealth(outbox: OutboxLedger['outbox']): Record<string, unknown> {
+  const status = outbox.status();
+  return {
+    pending: status.pending,
+    oldestPendingSeconds: Math.round(status.oldestPendingSeconds * 10) / 10,
+    target: status.target,
+    ...(status.lastError !== undefined ? { lastError: status.lastError } : {}),
+  };
+}
+
+/** The outbox's shipping, next to the recording path's own gauges. */
+function exposeOutboxStats(metrics: PrometheusMetrics, outbox: OutboxLedger['outbox']): void {
+  metrics.addInternalGauge(
+    'tokenmeter_outbox_records_pending',
+    'Usage records in the outbox not shipped to the ledger yet.',
+    () => outbox.status().pending,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_outbox_oldest_pending_seconds',
+    'Age of the oldest usage record in the outbox not shipped yet, seconds (0 when none).',
+    () => outbox.status().oldestPendingSeconds,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_outbox_ship_failures_total',
+    'Attempts to ship outbox records to the ledger that failed (each retry counts).',
+    () => outbox.status().shipFailures,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_outbox_records_shipped_total',
+    'Usage records the outbox shipped to the ledger.',
+    () => outbox.status().shipped,
+  );
+  metrics.addInternalGauge(
+    'tokenmeter_outbox_lines_rejected_total',
+    'Outbox lines set aside in rejected.ndjson instead of shipped (see docs/outbox.md).',
+    () => outbox.status().rejected,
+  );
 }
 
 /**
