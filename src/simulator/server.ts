@@ -25,6 +25,14 @@ export interface SimulatorOptions {
   host?: string;
   /** Port (default 0: any free port). */
   port?: number;
+  /**
+   * Called for every answer the simulator finished sending, with the usage it counted (tests
+   * match answers to the gateway's records by a request header).
+   */
+  onAnswered?: (
+    request: SimulatorRequestRecord,
+    usage: { promptTokens: number; completionTokens: number },
+  ) => void;
 }
 
 /** The last request the simulator received, as it arrived. */
@@ -96,6 +104,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
   server.keepAliveTimeout = 65_000;
 
+  function answered(record: SimulatorRequestRecord, usage: SimUsage): void {
+    addUsage(state.stats, usage);
+    options.onAnswered?.(record, {
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+    });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://simulator');
     const raw = await readBody(req);
@@ -116,7 +132,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       const call = { req, res, url, raw, onBody: setBody, sequence: ++state.sequence };
       const usage = await serveGemini(gemini, { ...call, completionTokens, tokensPerSecond });
       if (usage === undefined) state.stats.errors++;
-      else addUsage(state.stats, usage);
+      else answered(record, usage);
       return;
     }
     let mode: FailureMode | undefined;
@@ -161,7 +177,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return;
     }
     const outcome = await send(res, result, mode, route.streamErrorFrame ?? OPENAI_STREAM_ERROR_FRAME);
-    if (outcome === 'completed' && mode === undefined) addUsage(state.stats, result.usage);
+    if (outcome === 'completed' && mode === undefined) answered(record, result.usage);
     else state.stats.errors++;
   }
 
