@@ -4,16 +4,16 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startPostgresServer } from '../scripts/postgres-server.mjs';
 import { openLedger } from '../src/ledger/ledger.js';
-import { startSimulator } from '../src/simulator/index.js';
 import { startGatewayProcess, type GatewayProcess } from '../test/helpers/gateway-process.js';
 import { TRAFFIC_KEY, trafficGatewayConfig } from '../test/helpers/mixed-traffic.js';
+import { startServerProcess } from './children.js';
 import { runLoad, type LoadResult } from './load.js';
 
 /**
  * Scale-out benchmark (issue #11): three `tokenmeter serve` processes share one PostgreSQL
  * ledger (a private server started here); each commits records to its own outbox and ships them
  * to PostgreSQL in the background. autocannon loads the three at once (non-streamed chat, one
- * simulator behind them); the ledger's record count is polled meanwhile. Figures: the calls the
+ * simulator process behind them); the ledger's record count is polled meanwhile. Figures: the calls the
  * clients completed per second, the records per second that reached PostgreSQL over the same
  * span, and how long after the load the last record arrived.
  *
@@ -34,14 +34,17 @@ function progress(message: string): void {
 
 async function main(): Promise<void> {
   const pg = await startPostgresServer();
-  const sim = await startSimulator({ completionTokens: 24 });
+  // The simulator in a process of its own, as in the proxy bench: the load generator's event
+  // loop must not be the bottleneck.
+  const upstream = await startServerProcess('upstream', ['0']);
+  const simUrl = upstream.urls.fast ?? '';
   const dir = mkdtempSync(join(tmpdir(), 'tm-fleet-bench-'));
   const gateways: GatewayProcess[] = [];
   try {
     for (let i = 1; i <= GATEWAYS; i++) {
       const gwDir = mkdtempSync(join(dir, `gw-${i}-`));
       const config = {
-        ...trafficGatewayConfig(sim.url, `gw-${i}`),
+        ...trafficGatewayConfig(simUrl, `gw-${i}`),
         ledger: { outbox: join(gwDir, 'outbox') },
       };
       gateways.push(await startGatewayProcess(config, { dir: gwDir, ledgerUrl: pg.url }));
@@ -103,7 +106,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await Promise.all(gateways.map((gw) => gw.stop()));
-    await sim.close();
+    await upstream.stop();
     await pg.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
