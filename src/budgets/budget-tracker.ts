@@ -4,6 +4,7 @@ import { TokenmeterError } from '../errors.js';
 import type { RecordObserver } from '../gateway/record-sink.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { UsageRecord } from '../ledger/record.js';
+import type { ConsistentReads } from '../outbox/outbox-ledger.js';
 import type { AlertChannel, BudgetAlert } from './alert-delivery.js';
 import { budgetMonthOf, type BudgetMonth } from './budget-month.js';
 
@@ -47,7 +48,11 @@ interface BudgetState {
   /** The month's totals as the ledger had them at the last refresh. */
   ledgerTokens: number;
   ledgerCost: number;
-  /** This gateway's records observed since the last refresh read the ledger. */
+  /**
+   * This gateway's records the last refresh did not find in the ledger, oldest first, tagged
+   * (see `tagNow`); ownTokens and ownCost are their sums.
+   */
+  own: OwnUsage[];
   ownTokens: number;
   ownCost: number;
   /** The refusal while the budget blocks and is used up (built once, when it is). */
@@ -56,18 +61,40 @@ interface BudgetState {
   alerted: Set<string>;
 }
 
+/** Usage of records observed under one tag (one journal turn, or one record). */
+interface OwnUsage {
+  tag: number;
+  tokens: number;
+  cost: number;
+}
+
+/**
+ * Own entries kept per subscription at most: past it, neighbours merge under the later tag (only
+ * while the ledger cannot be read for long; a merged entry is counted twice, never missed, until a
+ * refresh's read passes its tag).
+ */
+const MAX_OWN_ENTRIES = 4096;
+
+/** How long a refresh waits for the outbox to hold the ledger at this gateway's writes. */
+const CONSISTENT_READ_WAIT_MS = 2000;
+
 /** A claim older than this is taken over: its gateway died mid-delivery. */
 const ALERT_LEASE_MS = 60_000;
 
 /**
  * Tracks each budgeted subscription's usage in the current month (`reports.timezone`).
  *
- * Used = the ledger's month totals read at the last refresh + the records this gateway
- * committed since (it observes the record sink), so a single gateway is exact and gateways
- * sharing a ledger see each other's usage within `refreshMs`. The refresh snapshots the own
- * counts before the ledger query and subtracts them after: the SQLite ledger runs the query
- * synchronously, and a record is observed after its commit, so a record is counted in the ledger
- * total or in the own counts, never both.
+ * Used = the ledger's month totals read at the last refresh + this gateway's records that read
+ * did not see (it observes the record sink), so a single gateway is exact and gateways sharing a
+ * ledger see each other's usage within `refreshMs`. Each observed record is kept with a tag, and
+ * a refresh drops exactly the records its read saw:
+ * - Through the outbox (outbox-ledger.ts `ConsistentReads`), records reach the ledger from a
+ *   worker thread, while calls go on. The tag is the outbox's `appendedCount()` when the record
+ *   is observed (its journal turn's end), and the read runs while the worker holds the ledger at
+ *   this gateway's first `upTo` records, a turn's end: a record is in the read exactly when its
+ *   tag ≤ upTo. Without the hold (not had in time: the ledger is down) the read is used as below.
+ * - Other ledgers (SQLite in memory) run the query synchronously, and a record is observed after
+ *   its commit: the read saw exactly the records observed before it began (the tag counts them).
  *
  * Overshoot: a call is refused only once used ≥ limit, and its usage is known only when it ends,
  * so calls already in flight when the limit is reached (on this gateway; on others also those
@@ -83,6 +110,11 @@ export function createBudgetTracker(options: BudgetTrackerOptions): BudgetTracke
   const clock = options.clock ?? Date.now;
   const refreshMs = options.refreshMs ?? 1000;
   const states = new Map<string, BudgetState>();
+  const consistent = 'readConsistent' in ledger ? (ledger as Ledger & ConsistentReads) : undefined;
+  /** Records observed, the tag of ledgers without consistent reads. */
+  let observed = 0;
+  /** The tag of a record observed now (see the JSDoc). */
+  const tagNow = (): number => consistent?.appendedCount() ?? observed;
   for (const s of options.subscriptions) {
     if (s.budget === undefined) continue;
     states.set(s.id, {
@@ -91,6 +123,7 @@ export function createBudgetTracker(options: BudgetTrackerOptions): BudgetTracke
       budget: s.budget,
       ledgerTokens: 0,
       ledgerCost: 0,
+      own: [],
       ownTokens: 0,
       ownCost: 0,
       blocked: undefined,
@@ -129,25 +162,48 @@ export function createBudgetTracker(options: BudgetTrackerOptions): BudgetTracke
     month = budgetMonthOf(now, timeZone);
     for (const s of states.values()) {
       s.ledgerTokens = s.ledgerCost = s.ownTokens = s.ownCost = 0;
+      s.own = [];
       s.blocked = undefined;
       s.alerted.clear();
     }
   }
 
+  /** Forgets the own records tagged ≤ `upTo`: the ledger's totals hold them now. */
+  function dropOwn(s: BudgetState, upTo: number): void {
+    const seen = s.own.findIndex((u) => u.tag > upTo);
+    if (seen === 0) return;
+    s.own = seen < 0 ? [] : s.own.slice(seen);
+    // Summed again rather than subtracted: no rounding drift of the cost over a month.
+    s.ownTokens = s.own.reduce((sum, u) => sum + u.tokens, 0);
+    s.ownCost = s.own.reduce((sum, u) => sum + u.cost, 0);
+  }
+
   async function readLedger(): Promise<void> {
     enterMonth(clock());
     const range = { since: month.since, until: month.until };
-    const own = new Map([...states.values()].map((s) => [s.id, [s.ownTokens, s.ownCost] as const]));
-    // The query's work is done in this call (see the JSDoc): nothing is observed in between.
-    const totals = await ledger.subscriptionTotals(range, ids);
-    if (range.since !== month.since) return; // the month changed meanwhile: counts were reset
+    // Without a hold, the read saw the records observed before it began (see the JSDoc).
+    const before = tagNow();
+    let totals: Awaited<ReturnType<Ledger['subscriptionTotals']>>;
+    let upTo = before;
+    if (consistent !== undefined) {
+      const read = await consistent.readConsistent(
+        (reader) => reader.subscriptionTotals(range, ids),
+        CONSISTENT_READ_WAIT_MS,
+      );
+      totals = read.value;
+      upTo = read.upTo ?? before;
+    } else totals = await ledger.subscriptionTotals(range, ids);
+    // A read begun in a month that has ended since counts the old month: the new one starts now.
+    const now = clock();
+    if (now < range.since || now >= range.until || range.since !== month.since) {
+      enterMonth(now);
+      return;
+    }
     for (const s of states.values()) {
       const total = totals.get(s.id);
-      const [tokens, cost] = own.get(s.id) ?? [0, 0];
       s.ledgerTokens = total?.tokens ?? 0;
       s.ledgerCost = total?.cost ?? 0;
-      s.ownTokens -= tokens;
-      s.ownCost -= cost;
+      dropOwn(s, upTo);
       updateBlocked(s);
     }
   }
@@ -239,10 +295,22 @@ export function createBudgetTracker(options: BudgetTrackerOptions): BudgetTracke
       });
     },
     observe(record: UsageRecord) {
+      observed++;
       const s = record.subscription === undefined ? undefined : states.get(record.subscription);
       if (s === undefined || record.time < month.since || record.time >= month.until) return;
-      s.ownTokens += record.totalTokens ?? (record.promptTokens ?? 0) + (record.completionTokens ?? 0);
-      s.ownCost += record.cost ?? 0;
+      const tokens = record.totalTokens ?? (record.promptTokens ?? 0) + (record.completionTokens ?? 0);
+      const cost = record.cost ?? 0;
+      const tag = tagNow();
+      const last = s.own.at(-1);
+      if (last?.tag === tag) {
+        last.tokens += tokens;
+        last.cost += cost;
+      } else {
+        s.own.push({ tag, tokens, cost });
+        if (s.own.length > MAX_OWN_ENTRIES) s.own = mergePairs(s.own);
+      }
+      s.ownTokens += tokens;
+      s.ownCost += cost;
       updateBlocked(s);
     },
     refresh() {
@@ -264,4 +332,18 @@ export function createBudgetTracker(options: BudgetTrackerOptions): BudgetTracke
       for (const channel of channels) channel.close();
     },
   };
+}
+
+/** Halves a list of own entries: each pair becomes one entry under the later tag. */
+function mergePairs(own: readonly OwnUsage[]): OwnUsage[] {
+  const merged: OwnUsage[] = [];
+  for (let i = 0; i < own.length; i += 2) {
+    const a = own[i];
+    const b = own[i + 1];
+    if (a === undefined) continue;
+    merged.push(
+      b === undefined ? { ...a } : { tag: b.tag, tokens: a.tokens + b.tokens, cost: a.cost + b.cost },
+    );
+  }
+  return merged;
 }

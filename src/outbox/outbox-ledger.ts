@@ -8,7 +8,7 @@ import { claimInstance } from './instance-claim.js';
 import { createJournalWriter } from './journal-writer.js';
 import type { ShipProgress } from './outbox-shipper.js';
 import { countPending, listSegments, REJECTED_FILE, segmentName } from './segment-files.js';
-import type { FromWorker, OutboxWorkerData, ToWorker } from './worker-messages.js';
+import { HOLD_MAX_MS, type FromWorker, type OutboxWorkerData, type ToWorker } from './worker-messages.js';
 
 /** What `/metrics` and `/readyz` show of the outbox. */
 export interface OutboxStatus {
@@ -26,8 +26,31 @@ export interface OutboxStatus {
   dir: string;
 }
 
+/** What a consistent read returns: `upTo` is undefined when the read ran without a hold. */
+export type ConsistentRead<T> = { value: T; upTo: number } | { value: T; upTo: undefined };
+
+/**
+ * Reads that tell exactly which of this process's appends they saw (budget-tracker.ts keeps its
+ * totals exact with them). Only the outbox ledger has them; check with `'readConsistent' in ledger`.
+ */
+export interface ConsistentReads {
+  /**
+   * Records this process appended so far, in order (each turn's records are counted together,
+   * when its journal write returned). A record's count at the moment its append resolved is its
+   * turn's end: the record is among the first `appendedCount()` records.
+   */
+  appendedCount(): number;
+  /**
+   * Runs `read` on the reader connection while the ledger holds exactly this process's first
+   * `upTo` records (the worker ships up to there and pauses) and returns `upTo`, a turn's end.
+   * When the hold cannot be had within `timeoutMs` (the ledger is down, the worker is gone) the
+   * read runs without one and `upTo` is undefined. Consistent reads run one at a time.
+   */
+  readConsistent<T>(read: (reader: Ledger) => Promise<T>, timeoutMs: number): Promise<ConsistentRead<T>>;
+}
+
 /** A Ledger whose writes go through the outbox; `outbox` tells how shipping goes. */
-export interface OutboxLedger extends Ledger {
+export interface OutboxLedger extends Ledger, ConsistentReads {
   readonly outbox: {
     status(): OutboxStatus;
     /** Waits (at most timeoutMs) until everything written so far is shipped; true if it was. */
@@ -92,23 +115,39 @@ export function createOutboxLedger(options: OutboxLedgerOptions): OutboxLedger {
       'the outbox holds records of a gateway that is gone: this process ships them',
     );
   let written = initialPending;
+  /** While a consistent read is under way: the ends of the turns written since it began. */
+  let turnEnds: number[] | undefined;
   const writer = createJournalWriter(claim.dir, {
     ...(options.segmentBytes !== undefined ? { segmentBytes: options.segmentBytes } : {}),
     onWritten(records) {
       written += records;
       turns.push({ upTo: written, at: Date.now() });
+      turnEnds?.push(writer.written);
     },
   });
-  let progress: ShipProgress = { handled: 0, shipped: 0, rejected: 0, failures: 0, reachable: true };
+  let progress: ShipProgress = {
+    handled: 0,
+    own: 0,
+    shipped: 0,
+    rejected: 0,
+    failures: 0,
+    reachable: true,
+  };
   let catchUpWaiters: { upTo: number; resolve: (done: boolean) => void }[] = [];
   let drainId = 0;
   const drains = new Map<number, (complete: boolean) => void>();
+  let holdId = 0;
+  const holds = new Map<number, (handled: number | undefined) => void>();
   let workerGone = false;
 
   const data: OutboxWorkerData = {
     url: options.url,
     cwd: options.cwd ?? process.cwd(),
-    dirs: [{ dir: claim.dir, live: true }, ...claim.adopted.map((dir) => ({ dir, live: false }))],
+    // The writer's first segment: from it on, the live directory holds this process's lines.
+    dirs: [
+      { dir: claim.dir, live: true, from: writer.segment },
+      ...claim.adopted.map((dir) => ({ dir, live: false })),
+    ],
     ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
     ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
     ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
@@ -153,7 +192,7 @@ export function createOutboxLedger(options: OutboxLedgerOptions): OutboxLedger {
     else if (message.type === 'drained') {
       drains.get(message.id)?.(message.complete);
       drains.delete(message.id);
-    }
+    } else if (message.type === 'held') holds.get(message.id)?.(message.handled);
   });
   worker.on('error', (err) => {
     log.error(
@@ -168,13 +207,17 @@ export function createOutboxLedger(options: OutboxLedgerOptions): OutboxLedger {
       catchUpWaiters.splice(0).forEach((w) => w.resolve(false));
       drains.forEach((resolve) => resolve(false));
       drains.clear();
+      [...holds.values()].forEach((resolve) => resolve(undefined));
       markStarted();
       resolve();
     }),
   );
 
   const catchUp = async (timeoutMs: number): Promise<boolean> => {
-    writer.flush();
+    // The turn under way is written by its own setImmediate, not flushed here: a journal write
+    // in the middle of another turn's completions would give records observed after it a later
+    // count than their turn's end (appendedCount, readConsistent).
+    await lastAppend?.catch(() => undefined);
     const upTo = written;
     if (progress.handled >= upTo) return true;
     await waitFor(started, WORKER_START_WAIT_MS);
@@ -204,14 +247,90 @@ export function createOutboxLedger(options: OutboxLedgerOptions): OutboxLedger {
     });
   };
 
+  /**
+   * Asks the worker to hold at `upTo` (see readConsistent); resolves with the lines of this
+   * process it dealt with when it paused, or undefined when it did not answer before `deadline`.
+   */
+  const requestHold = (id: number, upTo: number, deadline: number): Promise<number | undefined> => {
+    if (workerGone) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(undefined), Math.max(0, deadline - performance.now()));
+      function finish(handled: number | undefined): void {
+        clearTimeout(timer);
+        holds.delete(id);
+        resolve(handled);
+      }
+      holds.set(id, finish);
+      send({ type: 'hold', id, upTo });
+    });
+  };
+
+  /** Where `readConsistent` holds the worker: the count of this process's records the read sees. */
+  const holdAt = async (id: number, deadline: number): Promise<number | undefined> => {
+    let upTo = writer.written;
+    turnEnds = [];
+    await waitFor(started, Math.max(0, deadline - performance.now()));
+    let handled = await requestHold(id, upTo, deadline);
+    while (handled !== undefined && handled > upTo) {
+      // The worker had shipped past upTo before the hold reached it: it pauses at `handled`,
+      // maybe inside a turn. The hold moves on to that turn's end (it was written meanwhile).
+      const at: number = handled;
+      const next = turnEnds.find((end) => end >= at);
+      if (next === undefined) return undefined;
+      upTo = next;
+      handled = await requestHold(id, upTo, deadline);
+    }
+    // Fewer: the hold ended before upTo was reached (the ledger is down, or the time limit).
+    return handled === upTo ? upTo : undefined;
+  };
+
+  let consistentTail: Promise<unknown> = Promise.resolve();
+  const readConsistent = <T>(
+    read: (reader: Ledger) => Promise<T>,
+    timeoutMs: number,
+  ): Promise<ConsistentRead<T>> => {
+    const run = async (): Promise<ConsistentRead<T>> => {
+      const begun = performance.now();
+      // Half the worker's own limit: the read has the other half to run under the hold.
+      const deadline = begun + Math.min(timeoutMs, HOLD_MAX_MS / 2);
+      const id = ++holdId;
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        send({ type: 'release', id });
+      };
+      try {
+        const upTo = await holdAt(id, deadline);
+        turnEnds = undefined;
+        if (upTo === undefined) release();
+        const value = await read(reader);
+        // The worker ends a hold by itself HOLD_MAX_MS after it got it (later than `begun`): a read
+        // that took that long may have seen records shipped after the hold ended.
+        if (upTo === undefined || performance.now() - begun >= HOLD_MAX_MS) return { value, upTo: undefined };
+        return { value, upTo };
+      } finally {
+        turnEnds = undefined;
+        release();
+      }
+    };
+    const result = consistentTail.then(run, run);
+    consistentTail = result.catch(() => undefined);
+    return result;
+  };
+
   /** Reads see this process's own writes: the worker ships them first (bounded wait). */
   const afterCatchUp = async <T>(read: () => Promise<T>): Promise<T> => {
     await catchUp(readWaitMs);
     return read();
   };
 
-  const appendLine = (record: Parameters<Ledger['append']>[0]): Promise<void> =>
-    writer.append(`${JSON.stringify(record)}\n`);
+  let lastAppend: Promise<void> | undefined;
+  const appendLine = (record: Parameters<Ledger['append']>[0]): Promise<void> => {
+    const done = writer.append(`${JSON.stringify(record)}\n`);
+    lastAppend = done;
+    return done;
+  };
 
   let closing: Promise<void> | undefined;
   return {
@@ -231,6 +350,8 @@ export function createOutboxLedger(options: OutboxLedgerOptions): OutboxLedger {
       },
       catchUp,
     },
+    appendedCount: () => writer.written,
+    readConsistent,
     append: appendLine,
     appendBatch: async (records) => {
       await Promise.all(records.map(appendLine));

@@ -24,6 +24,11 @@ import {
  * record, which is set aside in `rejected.ndjson` with the reason; so is a line that is not a
  * usage record, and the torn tail of a finished segment (a crash mid-write). Nothing is dropped
  * unseen. Other failures (target down, locked, full) are retried with backoff.
+ *
+ * A hold (`hold(upTo)`) makes a consistent read possible: the shipper ships this process's lines
+ * until exactly `upTo` of them are dealt with (its batches cut to fit), then ships nothing until
+ * `release()`, or `holdMaxMs` after the hold began (so a caller that never releases cannot stop
+ * shipping for good).
  */
 export interface Shipper {
   /** Ships at once instead of after the idle poll (a read wants its writes visible). */
@@ -36,6 +41,15 @@ export interface Shipper {
   drain(final: boolean, timeoutMs: number): Promise<boolean>;
   /** Stops the loop (after the batch in flight) and closes the target. */
   stop(): Promise<void>;
+  /**
+   * Ships this process's lines (`progress.own`) up to `upTo`, then pauses. Resolves with
+   * `progress.own` once paused: `upTo` exactly, more when the shipper was already past `upTo`
+   * (it pauses at once then), fewer when the hold ended first (release, holdMaxMs, stop). A hold
+   * in place is moved to the new `upTo` (its time limit still runs from its start).
+   */
+  hold(upTo: number): Promise<number>;
+  /** Ends the hold: shipping resumes. */
+  release(): void;
   readonly progress: ShipProgress;
 }
 
@@ -43,6 +57,11 @@ export interface Shipper {
 export interface ShipProgress {
   /** Complete lines dealt with: shipped or set aside. */
   handled: number;
+  /**
+   * Of those, the lines this process's writer appended (segments of the live directory from
+   * `ShipperDir.from` on), in journal order: the count a hold's `upTo` refers to.
+   */
+  own: number;
   /** Records the target accepted (those it already held among them). */
   shipped: number;
   /** Lines set aside in rejected.ndjson (torn tails included). */
@@ -58,6 +77,8 @@ export interface ShipProgress {
 export interface ShipperDir {
   dir: string;
   live: boolean;
+  /** The first segment this process's writer appends to (live directory): its lines count in `own`. */
+  from?: number;
 }
 
 export interface ShipperOptions {
@@ -71,6 +92,8 @@ export interface ShipperOptions {
   /** First retry delay (default 100 ms), doubled up to maxBackoffMs (default 30 s). */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /** A hold ends by itself this long after it began, milliseconds (default 5000). */
+  holdMaxMs?: number;
   /** Told after every change of the counters. */
   onProgress?: (progress: ShipProgress) => void;
 }
@@ -87,6 +110,14 @@ interface RejectedLine {
   segment: string;
 }
 
+/** A hold in place: ship this process's lines up to `upTo`, then pause. */
+interface Hold {
+  upTo: number;
+  /** Told `progress.own` once paused, or when the hold ends. */
+  waiters: ((own: number) => void)[];
+  timer: NodeJS.Timeout;
+}
+
 const NEWLINE = 0x0a;
 const MAX_READ = 8 * 1024 * 1024;
 
@@ -95,8 +126,17 @@ export function createShipper(options: ShipperOptions): Shipper {
   const idleMs = options.idleMs ?? 50;
   const firstBackoff = options.backoffMs ?? 100;
   const maxBackoff = options.maxBackoffMs ?? 30_000;
+  const holdMaxMs = options.holdMaxMs ?? 5000;
   const dirs = options.dirs.map((d) => ({ ...d, at: readOffset(d.dir) }));
-  const progress: ShipProgress = { handled: 0, shipped: 0, rejected: 0, failures: 0, reachable: true };
+  const progress: ShipProgress = {
+    handled: 0,
+    own: 0,
+    shipped: 0,
+    rejected: 0,
+    failures: 0,
+    reachable: true,
+  };
+  let hold: Hold | undefined;
   let target: Ledger | undefined;
   let stopped = false;
   let finalDrain = false;
@@ -106,6 +146,25 @@ export function createShipper(options: ShipperOptions): Shipper {
   let idleWaiters: (() => void)[] = [];
 
   const report = (): void => options.onProgress?.({ ...progress });
+
+  /** Whether a hold has reached its `upTo`: nothing is shipped until it ends. */
+  const paused = (): boolean => hold !== undefined && progress.own >= hold.upTo;
+
+  /** Tells the hold's waiters where shipping stands (once paused, or when the hold ends). */
+  const settleHold = (h: Hold): void => {
+    const waiters = h.waiters;
+    h.waiters = [];
+    waiters.forEach((w) => w(progress.own));
+  };
+
+  const endHold = (): void => {
+    const h = hold;
+    if (h === undefined) return;
+    hold = undefined;
+    clearTimeout(h.timer);
+    settleHold(h);
+    wakeUp?.();
+  };
 
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
@@ -151,8 +210,8 @@ export function createShipper(options: ShipperOptions): Shipper {
     }
   };
 
-  /** Complete lines of a segment from `from` (at most batchSize), and the bytes of a last unended line. */
-  const readLines = (path: string, from: number): { lines: Line[]; tail: string } => {
+  /** Complete lines of a segment from `from` (at most `max`), and the bytes of a last unended line. */
+  const readLines = (path: string, from: number, max: number): { lines: Line[]; tail: string } => {
     const fd = openSync(path, 'r');
     try {
       const size = fstatSync(fd).size;
@@ -161,7 +220,7 @@ export function createShipper(options: ShipperOptions): Shipper {
       const n = readSync(fd, buf, 0, buf.length, from);
       const lines: Line[] = [];
       let start = 0;
-      for (let i = 0; i < n && lines.length < batchSize; i++) {
+      for (let i = 0; i < n && lines.length < max; i++) {
         if (buf[i] !== NEWLINE) continue;
         lines.push({ text: buf.toString('utf8', start, i), end: from + i + 1 });
         start = i + 1;
@@ -183,7 +242,11 @@ export function createShipper(options: ShipperOptions): Shipper {
     if (current !== d.at.segment) d.at = { segment: current, offset: 0 };
     const last = current === segments.at(-1);
     const finished = !last || !d.live || finalDrain;
-    const { lines, tail } = readLines(path, d.at.offset);
+    const own = d.live && d.from !== undefined && current >= d.from;
+    // Under a hold, this process's lines are shipped up to its upTo and not one further.
+    const max = own && hold !== undefined ? Math.min(batchSize, hold.upTo - progress.own) : batchSize;
+    if (max <= 0) return false;
+    const { lines, tail } = readLines(path, d.at.offset, max);
     if (lines.length > 0) {
       const rejected: RejectedLine[] = [];
       const items: { record: UsageRecord; line: string }[] = [];
@@ -204,6 +267,7 @@ export function createShipper(options: ShipperOptions): Shipper {
       d.at = { segment: current, offset: end };
       writeOffset(d.dir, d.at);
       progress.handled += lines.length;
+      if (own) progress.own += lines.length;
       progress.shipped += shipped;
       report();
       return true;
@@ -224,12 +288,18 @@ export function createShipper(options: ShipperOptions): Shipper {
 
   const loop = async (): Promise<void> => {
     while (!stopped) {
+      if (paused()) {
+        // Held: nothing ships (not even other directories) until the hold ends.
+        if (hold !== undefined) settleHold(hold);
+        await sleep(idleMs);
+        continue;
+      }
       let busy = false;
       try {
         target ??= await options.openTarget();
         for (const d of dirs) {
-          if (stopped) break;
-          while (!stopped && (await step(d))) busy = true;
+          if (stopped || paused()) break;
+          while (!stopped && !paused() && (await step(d))) busy = true;
         }
         if (!progress.reachable) {
           progress.reachable = true;
@@ -245,6 +315,8 @@ export function createShipper(options: ShipperOptions): Shipper {
         backoff = Math.min(backoff * 2, maxBackoff);
         continue;
       }
+      // A pass cut short by a hold is not idle: a drain waits for the hold to end.
+      if (paused()) continue;
       if (!busy) {
         const waiters = idleWaiters;
         idleWaiters = [];
@@ -278,8 +350,21 @@ export function createShipper(options: ShipperOptions): Shipper {
       clearTimeout(timer);
       return done;
     },
+    hold(upTo) {
+      if (hold === undefined) {
+        const timer = setTimeout(endHold, holdMaxMs);
+        timer.unref();
+        hold = { upTo, waiters: [], timer };
+      } else hold.upTo = upTo;
+      const h = hold;
+      const reached = new Promise<number>((resolve) => h.waiters.push(resolve));
+      wakeUp?.();
+      return reached;
+    },
+    release: endHold,
     async stop() {
       stopped = true;
+      endHold();
       wakeUp?.();
       await running;
       await target?.close();

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openLedger } from '../ledger/ledger.js';
 import { createShipper, type ShipProgress } from './outbox-shipper.js';
-import type { FromWorker, OutboxWorkerData, ToWorker } from './worker-messages.js';
+import { HOLD_MAX_MS, type FromWorker, type OutboxWorkerData, type ToWorker } from './worker-messages.js';
 
 /**
  * The outbox worker thread: ships the journal into the ledger through a connection of its own
@@ -45,10 +45,14 @@ const shipper = createShipper({
   ...(data.batchSize !== undefined ? { batchSize: data.batchSize } : {}),
   ...(data.idleMs !== undefined ? { idleMs: data.idleMs } : {}),
   ...(data.backoffMs !== undefined ? { backoffMs: data.backoffMs } : {}),
+  holdMaxMs: data.holdMaxMs ?? HOLD_MAX_MS,
   onProgress,
 });
 
 post({ type: 'started' });
+
+/** The id of the hold in place (the main thread holds one at a time). */
+let holdId: number | undefined;
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'wake') shipper.wake();
@@ -59,7 +63,19 @@ port.on('message', (message: ToWorker) => {
       postProgress();
       post({ type: 'drained', id: message.id, complete });
     });
-  else if (message.type === 'stop')
+  else if (message.type === 'hold') {
+    holdId = message.id;
+    void shipper.hold(message.upTo).then((handled) => {
+      if (trailing !== undefined) clearTimeout(trailing);
+      postProgress();
+      post({ type: 'held', id: message.id, handled });
+    });
+  } else if (message.type === 'release') {
+    // A late release of an earlier hold must not end the one in place.
+    if (message.id !== holdId) return;
+    holdId = undefined;
+    shipper.release();
+  } else if (message.type === 'stop')
     void shipper.stop().finally(() => {
       if (trailing !== undefined) clearTimeout(trailing);
       postProgress();
