@@ -270,7 +270,11 @@ export function createShipper(options: ShipperOptions): Shipper {
       if (own) progress.own += lines.length;
       progress.shipped += shipped;
       report();
-      return true;
+      // A full batch: more may be waiting, go on at once. A partial one: shipping has caught up
+      // with the writer; the loop waits idleMs (or a wake) and ships what gathered meanwhile in
+      // one batch. Going on at once would ship a few records per transaction in a tight loop
+      // and take a core from the gateway under load (measured: 459 calls/s instead of 2,000+).
+      return lines.length >= max;
     }
     if (!finished) return false;
     if (tail !== '') {
