@@ -3,13 +3,8 @@ import { TokenmeterError } from '../errors.js';
 import { connectPostgres, type PgSql } from '../ledger/postgres/pg-connect.js';
 import { describePgServer, withPgErrors } from '../ledger/postgres/pg-errors.js';
 import { migratePostgres } from '../ledger/postgres/pg-migrations.js';
-import type {
-  KeyStore,
-  KeyStoreSnapshot,
-  ManagedKey,
-  ManagedKeySecret,
-  ManagedSubscription,
-} from './key-store.js';
+import type { KeyStore, KeyStoreSnapshot, ManagedKey, ManagedSubscription } from './key-store.js';
+import { toKey, toSecret, toSubscription, type KeyStoreRow } from './key-store-rows.js';
 
 /** Connection settings of a PostgreSQL key store. */
 export interface PostgresKeyStoreOptions {
@@ -21,52 +16,7 @@ export interface PostgresKeyStoreOptions {
   connectTimeoutSec?: number;
 }
 
-type Row = Record<string, unknown>;
-
-const optionalString = (value: unknown): string | undefined =>
-  typeof value === 'string' ? value : undefined;
-const optionalNumber = (value: unknown): number | undefined =>
-  typeof value === 'number' ? value : undefined;
-
-/** The metadata column (jsonb, parsed by the driver): strings only; anything else is dropped. */
-function parseMetadata(value: unknown): Record<string, string> {
-  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
-  const metadata: Record<string, string> = {};
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return metadata;
-  for (const [key, entry] of Object.entries(parsed)) if (typeof entry === 'string') metadata[key] = entry;
-  return metadata;
-}
-
-function toSubscription(row: Row): ManagedSubscription {
-  return {
-    id: String(row['id']),
-    product: String(row['product']),
-    owner: optionalString(row['owner']),
-    costCenter: optionalString(row['cost_center']),
-    metadata: parseMetadata(row['metadata']),
-    createdAt: Number(row['created_at']),
-  };
-}
-
-function toKey(row: Row): ManagedKey {
-  return {
-    id: String(row['id']),
-    subscription: String(row['subscription']),
-    product: String(row['product']),
-    owner: optionalString(row['owner']),
-    createdAt: Number(row['created_at']),
-    expiresAt: optionalNumber(row['expires_at']),
-    revokedAt: optionalNumber(row['revoked_at']),
-  };
-}
-
-function toSecret(row: Row): ManagedKeySecret {
-  return {
-    keyId: String(row['key_id']),
-    digest: Buffer.from(row['digest'] as Uint8Array),
-    retiresAt: optionalNumber(row['retires_at']),
-  };
-}
+type Row = KeyStoreRow;
 
 type Tx = postgres.TransactionSql;
 

@@ -3,13 +3,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { TokenmeterError } from '../errors.js';
 import { migrateLedgerSchema } from '../ledger/sqlite-ledger.js';
-import type {
-  KeyStore,
-  KeyStoreSnapshot,
-  ManagedKey,
-  ManagedKeySecret,
-  ManagedSubscription,
-} from './key-store.js';
+import type { KeyStore, KeyStoreSnapshot, ManagedKey, ManagedSubscription } from './key-store.js';
+import { toKey, toSecret, toSubscription, type KeyStoreRow } from './key-store-rows.js';
 
 /** Connection settings of an SQLite key store. */
 export interface SqliteKeyStoreOptions {
@@ -24,52 +19,7 @@ export interface SqliteKeyStoreOptions {
   fileMustExist?: boolean;
 }
 
-type Row = Record<string, unknown>;
-
-const optionalString = (value: unknown): string | undefined =>
-  typeof value === 'string' ? value : undefined;
-const optionalNumber = (value: unknown): number | undefined =>
-  typeof value === 'number' ? value : undefined;
-
-/** The metadata column: a JSON object of strings; anything else in it is dropped, not trusted. */
-function parseMetadata(text: unknown): Record<string, string> {
-  const parsed: unknown = typeof text === 'string' ? JSON.parse(text) : {};
-  const metadata: Record<string, string> = {};
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return metadata;
-  for (const [key, value] of Object.entries(parsed)) if (typeof value === 'string') metadata[key] = value;
-  return metadata;
-}
-
-function toSubscription(row: Row): ManagedSubscription {
-  return {
-    id: String(row['id']),
-    product: String(row['product']),
-    owner: optionalString(row['owner']),
-    costCenter: optionalString(row['cost_center']),
-    metadata: parseMetadata(row['metadata']),
-    createdAt: Number(row['created_at']),
-  };
-}
-
-function toKey(row: Row): ManagedKey {
-  return {
-    id: String(row['id']),
-    subscription: String(row['subscription']),
-    product: String(row['product']),
-    owner: optionalString(row['owner']),
-    createdAt: Number(row['created_at']),
-    expiresAt: optionalNumber(row['expires_at']),
-    revokedAt: optionalNumber(row['revoked_at']),
-  };
-}
-
-function toSecret(row: Row): ManagedKeySecret {
-  return {
-    keyId: String(row['key_id']),
-    digest: row['digest'] as Buffer,
-    retiresAt: optionalNumber(row['retires_at']),
-  };
-}
+type Row = KeyStoreRow;
 
 /** Runs synchronous work and reports its outcome as a promise (throws become rejections). */
 function settle<T>(work: () => T): Promise<T> {
