@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import type { UsageRecord } from '../../src/ledger/record.js';
 import { createSqliteLedger, type SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import type { UsageQuery } from '../../src/reports/usage-query.js';
-import { makeRecord, makeTempDir } from './fixtures/records.js';
+import { makeTempDir } from './fixtures/records.js';
+import { maybe, recordArbitrary } from './fixtures/record-arbitrary.js';
 import { assertSameRows } from './fixtures/same-rows.js';
 
 const HOUR = 3_600_000;
@@ -21,58 +22,10 @@ const timeArb = fc.oneof(
     .map(([h, d]) => Math.min(BASE + SPAN - 1, Math.max(BASE, BASE + h * HOUR + d))),
 );
 
-const maybe = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
-  fc.option(arb, { nil: undefined, freq: 3 });
-
-const recordArb = fc
-  .record({
-    time: timeArb,
-    subscription: maybe(fc.constantFrom('team-a', 'team-b', 'team-c')),
-    user: maybe(fc.constantFrom('ann', 'bob')),
-    ip: maybe(fc.constantFrom('10.0.0.1', '10.0.0.2')),
-    model: maybe(fc.constantFrom('gpt-4o', 'gpt-4o-mini')),
-    operation: fc.constantFrom('chat.completions', 'embeddings'),
-    stream: fc.boolean(),
-    team: maybe(fc.constantFrom('x', 'y')),
-    env: maybe(fc.constantFrom('prod', 'dev')),
-    source: fc.constantFrom('reported', 'estimated', 'partial'),
-    prompt: maybe(fc.integer({ min: 0, max: 500 })),
-    completion: maybe(fc.integer({ min: 0, max: 500 })),
-    total: maybe(fc.integer({ min: 0, max: 1000 })),
-    cached: maybe(fc.integer({ min: 0, max: 100 })),
-    cost: maybe(fc.double({ min: 0, max: 2, noNaN: true })),
-  })
-  .map((r): UsageRecord => {
-    const custom: Record<string, string> = {};
-    if (r.team !== undefined) custom['team'] = r.team;
-    if (r.env !== undefined) custom['env'] = r.env;
-    const record: UsageRecord = {
-      ...makeRecord({ id: 'unset' }),
-      time: r.time,
-      operation: r.operation,
-      stream: r.stream,
-      custom,
-      source: r.source,
-    };
-    delete record.subscription;
-    delete record.promptTokens;
-    delete record.completionTokens;
-    delete record.totalTokens;
-    const optional = {
-      subscription: r.subscription,
-      user: r.user,
-      ip: r.ip,
-      model: r.model,
-      promptTokens: r.prompt,
-      completionTokens: r.completion,
-      totalTokens: r.total,
-      cachedTokens: r.cached,
-      cost: r.cost,
-    };
-    for (const [key, value] of Object.entries(optional))
-      if (value !== undefined) Object.assign(record, { [key]: value });
-    return record;
-  });
+const recordArb = recordArbitrary(timeArb, {
+  subscriptions: ['team-a', 'team-b', 'team-c'],
+  teams: ['x', 'y'],
+});
 
 const DIMENSIONS = ['subscription', 'user', 'ip', 'model', 'operation', 'stream', 'team', 'custom.env'];
 const FILTER_VALUES: Record<string, string[]> = {
