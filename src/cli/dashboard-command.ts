@@ -38,12 +38,13 @@ export function addDashboardCommand(program: Command): void {
       const ledger = openExistingLedger(config.ledger);
       if (ledger === undefined) throw new CliInputError(`no ledger at ${config.ledger}: nothing to show yet`);
       const port = opts.port ?? config.gateway.port;
+      const stopSignal = waitForSignal(); // before the URL is printed: see serve-command.ts
       const server = await startOrExplain(() => startDashboardServer(config, { ledger, port }), {
         host: config.gateway.host,
         port,
       });
       process.stdout.write(`tokenmeter dashboard on ${server.url}/dashboard\n`);
-      await waitForSignal();
+      await stopSignal;
       await server.close();
     });
 }

@@ -23,6 +23,10 @@ export function addServeCommand(program: Command): void {
       const { startGateway, createLogger } = await import('../gateway/server.js');
       const port = opts.port ?? config.gateway.port;
       const log = createLogger();
+      // Listening for the stop signals before the gateway announces itself: a signal sent as soon
+      // as "listening" is read must drain the gateway, not meet Node's default action (exit by
+      // signal). A signal during start-up stops the gateway once it has started.
+      const stopSignal = waitForSignal();
       const gateway = await startOrExplain(
         () => startGateway(config, { port, logger: log, onRollupBuild: showRollupBuild() }),
         {
@@ -31,7 +35,7 @@ export function addServeCommand(program: Command): void {
         },
       );
       process.stdout.write(`tokenmeter listening on ${gateway.url} (metrics: ${gateway.url}/metrics)\n`);
-      const signal = await waitForSignal();
+      const signal = await stopSignal;
       const drainTimeoutMs = config.gateway.drainTimeoutMs;
       // Further signals must not cut the drain short (SIGKILL does; the ledger makes that safe),
       // and without a listener Node's default action for them would kill the process.
