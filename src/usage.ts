@@ -17,6 +17,28 @@ export interface TokenUsage {
   reasoningTokens?: number;
 }
 
+/**
+ * How some of a call's tokens divide by modality, where the provider says so (Realtime and
+ * audio models: audio tokens cost several times text tokens). Each is a part of a count of
+ * TokenUsage, never added to it: `audioPromptTokens` and `imagePromptTokens` are inside
+ * promptTokens, `cachedAudioTokens` inside cachedTokens, `audioCompletionTokens` inside
+ * completionTokens. Kept on the record (and priced), not in the rollups. Durations that are
+ * not tokens (seconds of transcribed audio) are never put here.
+ */
+export interface TokenDetails {
+  audioPromptTokens?: number;
+  cachedAudioTokens?: number;
+  imagePromptTokens?: number;
+  audioCompletionTokens?: number;
+}
+
+export const TOKEN_DETAIL_FIELDS = [
+  'audioPromptTokens',
+  'cachedAudioTokens',
+  'imagePromptTokens',
+  'audioCompletionTokens',
+] as const satisfies readonly (keyof TokenDetails)[];
+
 export const USAGE_FIELDS = [
   'promptTokens',
   'completionTokens',

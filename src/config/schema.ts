@@ -15,8 +15,25 @@ import { describeConnectionStringProblem } from '../sinks/connection-string.js';
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const id = z.string().regex(ID_PATTERN, 'must be letters, digits, ".", "_" or "-"');
 
-export const BACKEND_TYPES = ['openai', 'azure-openai', 'anthropic', 'gemini', 'simulator'] as const;
-export const API_TYPES = ['openai', 'azure-openai', 'anthropic', 'gemini'] as const;
+export const BACKEND_TYPES = [
+  'openai',
+  'azure-openai',
+  'anthropic',
+  'gemini',
+  'bedrock',
+  'cohere',
+  'ollama',
+  'simulator',
+] as const;
+export const API_TYPES = [
+  'openai',
+  'azure-openai',
+  'anthropic',
+  'gemini',
+  'bedrock',
+  'cohere',
+  'ollama',
+] as const;
 
 /** A string whose problems a `describe` function names (undefined: none). */
 const checkedString = (describe: (value: string) => string | undefined) =>
@@ -117,6 +134,21 @@ const backendSchema = z
     /** Client headers dropped on top of the default policy. */
     dropHeaders: z.array(z.string().min(1)).default([]),
     simulator: simulatorOptions.optional(),
+    /**
+     * AWS credentials a `bedrock` backend signs its calls with (SigV4). Each absent field falls
+     * back to the standard environment variable (AWS_REGION / AWS_DEFAULT_REGION,
+     * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). A bedrock backend with
+     * `apiKey` sends that Bedrock API key as a Bearer token instead of signing.
+     */
+    aws: z
+      .object({
+        region: z.string().min(1).optional(),
+        accessKeyId: z.string().min(1).optional(),
+        secretAccessKey: z.string().min(1).optional(),
+        sessionToken: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     /** Deployment name → model, for pricing (an Azure deployment's name says nothing of its model). */
     deployments: z.record(z.string().min(1), z.string().min(1)).default({}),
     /** A fixed monthly cost (provisioned capacity, PTU), split by tokens between subscriptions. */

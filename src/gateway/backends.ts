@@ -1,7 +1,7 @@
 import type { Pool } from 'undici';
 import type { BackendConfig, Config } from '../config/schema.js';
 import { getProviderAdapter } from '../providers/registry.js';
-import type { BackendAuth } from '../providers/types.js';
+import type { BackendAuth, UpstreamSigner } from '../providers/types.js';
 import { createHeaderPolicy, type HeaderPolicy } from './headers.js';
 import { createUpstreamPool } from './upstream-socket.js';
 
@@ -18,6 +18,8 @@ export interface Backend {
   /** Host header value for upstream requests. */
   host: string;
   auth?: BackendAuth;
+  /** Signs each upstream request (Bedrock's SigV4) instead of a fixed credential header. */
+  signer?: UpstreamSigner;
   injectStreamUsage: boolean;
   /** Which client headers reach this backend (`forwardHeaders` / `dropHeaders` applied). */
   headerPolicy: HeaderPolicy;
@@ -42,6 +44,10 @@ export function createBackends(config: Config, resolveUrl: BackendUrlResolver): 
   for (const backend of config.backends) {
     const url = new URL(resolveUrl(backend));
     const auth = credentialFor(backend);
+    const signer =
+      backend.type === 'simulator'
+        ? undefined
+        : getProviderAdapter(backend.type)?.createUpstreamSigner?.(backend);
     backends.set(backend.id, {
       id: backend.id,
       type: backend.type,
@@ -57,6 +63,7 @@ export function createBackends(config: Config, resolveUrl: BackendUrlResolver): 
       basePath: url.pathname.replace(/\/+$/, ''),
       host: url.host,
       ...(auth !== undefined ? { auth } : {}),
+      ...(signer !== undefined ? { signer } : {}),
       injectStreamUsage: backend.streamUsage === 'inject',
       headerPolicy: createHeaderPolicy(backend.forwardHeaders, backend.dropHeaders),
     });

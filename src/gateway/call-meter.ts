@@ -7,6 +7,7 @@ import {
   hasUsage,
   invalidUsageFields,
   withDerivedTotal,
+  type TokenDetails,
   type TokenUsage,
   type UsageSource,
 } from '../usage.js';
@@ -20,6 +21,10 @@ export interface CallOutcome {
   source: UsageSource;
   responseModel?: string;
   upstreamRequestId?: string;
+  /** The cost the provider reported for the call (ExtractedUsage.providerCost). */
+  providerCost?: number;
+  /** How the counts divide by modality (ExtractedUsage.tokenDetails). */
+  tokenDetails?: TokenDetails;
   /** What the relay had to do to bill the call (added to the flags the call started with). */
   flags?: readonly RecordFlag[];
 }
@@ -86,6 +91,8 @@ export function createCallMeter(init: CallMeterInit): CallMeter {
       if (outcome.upstreamRequestId !== undefined) record.upstreamRequestId = outcome.upstreamRequestId;
       const cost = init.costOf(responseModel, outcome.usage);
       if (cost !== undefined) record.cost = cost;
+      if (outcome.providerCost !== undefined) record.providerCost = outcome.providerCost;
+      if (outcome.tokenDetails !== undefined) record.tokenDetails = outcome.tokenDetails;
       const cut: readonly RecordFlag[] =
         responseModel !== outcome.responseModel ? ['dimension_truncated'] : [];
       const flags = mergeFlags(init.flags, outcome.flags, cut);

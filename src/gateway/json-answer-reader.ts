@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ExtractedUsage, ProviderAdapter, RouteMatch } from '../providers/types.js';
 import {
   createJsonMemberScanner,
@@ -30,10 +31,11 @@ export interface JsonAnswerReader {
   result(): ExtractedUsage | undefined;
 }
 
-/** Creates the reader of one answer of `route`. */
+/** Creates the reader of one answer of `route`, whose answer came with `headers`. */
 export function createJsonAnswerReader(
   adapter: ProviderAdapter,
   route: RouteMatch,
+  headers: IncomingHttpHeaders = {},
   options: JsonMemberScannerOptions = {},
 ): JsonAnswerReader {
   let whole: Buffer[] = [];
@@ -70,7 +72,7 @@ export function createJsonAnswerReader(
       if (scanned === undefined) return undefined;
       let extracted: ExtractedUsage;
       try {
-        extracted = adapter.extractUsage(route, scanned.value);
+        extracted = adapter.extractUsage(route, scanned.value, headers);
       } catch {
         return undefined;
       }

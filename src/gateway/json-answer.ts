@@ -23,7 +23,7 @@ export class JsonAnswer implements Answer {
 
   constructor(ctx: AnswerContext, adapter: ProviderAdapter, route: RouteMatch) {
     this.#ctx = ctx;
-    this.#reader = createJsonAnswerReader(adapter, route);
+    this.#reader = createJsonAnswerReader(adapter, route, ctx.headers);
   }
 
   read(decoded: Buffer): Buffer {
@@ -54,7 +54,11 @@ export class JsonAnswer implements Answer {
       usage,
       source,
       ...(extracted?.responseModel !== undefined ? { responseModel: extracted.responseModel } : {}),
-      ...(flags !== undefined ? { flags } : {}),
+      ...(extracted?.providerCost !== undefined ? { providerCost: extracted.providerCost } : {}),
+      ...(extracted?.tokenDetails !== undefined && source !== 'estimated'
+        ? { tokenDetails: extracted.tokenDetails }
+        : {}),
+      flags: [...(extracted?.flags ?? []), ...(flags ?? [])],
       ...outcomeBase(ctx),
     });
     endReply(ctx.reply, end, nothingSent, this.#held);

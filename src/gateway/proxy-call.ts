@@ -192,28 +192,33 @@ async function prepareCall(
   };
 }
 
-function forwardCall(
+async function forwardCall(
   req: IncomingMessage,
   res: ServerResponse,
   call: PreparedCall,
   deps: ProxyDeps,
 ): Promise<void> {
   const { backend, route } = call;
+  const path = backend.basePath + route.upstreamPath;
+  let headers = upstreamRequestHeaders(
+    req.headers,
+    backend.host,
+    call.upstreamBody.length,
+    backend.auth,
+    backend.headerPolicy,
+  );
+  if (backend.signer !== undefined) {
+    headers = await backend.signer.sign({
+      method: 'POST',
+      origin: backend.origin,
+      path,
+      headers,
+      body: call.upstreamBody,
+    });
+  }
   return relayUpstream(
     backend.pool,
-    {
-      origin: backend.origin,
-      method: 'POST',
-      path: backend.basePath + route.upstreamPath,
-      headers: upstreamRequestHeaders(
-        req.headers,
-        backend.host,
-        call.upstreamBody.length,
-        backend.auth,
-        backend.headerPolicy,
-      ),
-      body: call.upstreamBody,
-    },
+    { origin: backend.origin, method: 'POST', path, headers, body: call.upstreamBody },
     {
       res,
       meter: call.meter,

@@ -98,7 +98,11 @@ export class StreamAnswer implements Answer {
       usage,
       source,
       ...(result.responseModel !== undefined ? { responseModel: result.responseModel } : {}),
-      flags: unreadable !== undefined ? [...flags, ...UNREADABLE] : flags,
+      ...(result.providerCost !== undefined ? { providerCost: result.providerCost } : {}),
+      ...(result.tokenDetails !== undefined && source !== 'estimated'
+        ? { tokenDetails: result.tokenDetails }
+        : {}),
+      flags: [...(result.flags ?? []), ...flags, ...(unreadable !== undefined ? UNREADABLE : [])],
       ...outcomeBase(ctx),
     };
   }

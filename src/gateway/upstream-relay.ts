@@ -54,6 +54,9 @@ type Ending = { kind: 'end' } | { kind: 'error'; error: Error };
  */
 type BodyMode = 'plain' | 'observe' | 'decoded' | 'opaque';
 
+/** Content types of newline-delimited JSON streams (application/x-ndjson, application/jsonl, …). */
+const NDJSON_LABEL = /^\s*application\/(?:x-)?(?:ndjson|jsonl|json-lines)\b/i;
+
 /** Sniffed bytes looked at whole; past them, only the new chunk and the last bytes before it. */
 const SNIFF_WHOLE_BYTES = 256;
 /** Longer than any SSE field prefix the sniffer waits on (`retry:`). */
@@ -266,7 +269,13 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, DecoderSink {
   #decide(kind: SniffedKind): boolean {
     const { adapter, route, stripUsageChunk, maxEventBytes, backendId, log } = this.#init;
     const label = String(this.#headers['content-type'] ?? '');
-    const contentType = kind === 'sse' ? 'text/event-stream' : kind === 'json' ? 'application/json' : label;
+    // A stream of JSON lines (Ollama's NDJSON) starts like a JSON answer: its label stands.
+    const contentType =
+      kind === 'sse'
+        ? 'text/event-stream'
+        : kind === 'json' && !NDJSON_LABEL.test(label)
+          ? 'application/json'
+          : label;
     const isStream =
       adapter.isStreamedResponse?.(route, contentType) ?? contentType.includes('text/event-stream');
     const ctx = this.#answerContext();

@@ -1,4 +1,4 @@
-import { USAGE_FIELDS, type UsageSource } from '../usage.js';
+import { TOKEN_DETAIL_FIELDS, USAGE_FIELDS, type TokenDetails, type UsageSource } from '../usage.js';
 import { DEFAULT_DIMENSION_KEYS, RECORD_FLAGS, type RecordFlag, type UsageRecord } from './record.js';
 
 const SOURCES: readonly UsageSource[] = ['reported', 'estimated', 'partial'];
@@ -50,7 +50,7 @@ export function parseJournalRecord(value: unknown): UsageRecord | undefined {
     if (!isCount(count)) return undefined;
     record[key] = count;
   }
-  const { upstreamRequestId, cost, flags } = value;
+  const { upstreamRequestId, cost, flags, providerCost, tokenDetails } = value;
   if (upstreamRequestId !== undefined) {
     if (typeof upstreamRequestId !== 'string') return undefined;
     record.upstreamRequestId = upstreamRequestId;
@@ -64,5 +64,25 @@ export function parseJournalRecord(value: unknown): UsageRecord | undefined {
       return undefined;
     record.flags = flags as RecordFlag[];
   }
+  if (providerCost !== undefined) {
+    if (typeof providerCost !== 'number' || !Number.isFinite(providerCost)) return undefined;
+    record.providerCost = providerCost;
+  }
+  if (tokenDetails !== undefined) {
+    const details = readTokenDetails(tokenDetails);
+    if (details === undefined) return undefined;
+    record.tokenDetails = details;
+  }
   return record;
+}
+
+/** A record's `tokenDetails`: an object of counts under TOKEN_DETAIL_FIELDS names only, or undefined. */
+function readTokenDetails(value: unknown): TokenDetails | undefined {
+  if (!isObject(value)) return undefined;
+  const details: TokenDetails = {};
+  for (const [key, count] of Object.entries(value)) {
+    if (!(TOKEN_DETAIL_FIELDS as readonly string[]).includes(key) || !isCount(count)) return undefined;
+    details[key as keyof TokenDetails] = count;
+  }
+  return details;
 }

@@ -114,6 +114,11 @@ const MIGRATIONS: readonly string[] = [
   // with durable marks of the hours not yet flushed (rollup-schema.ts, rollup-store.ts); a
   // ledger with older records builds them on open.
   ROLLUP_MIGRATION,
+  // 8: the cost a provider reported itself (OpenRouter's usage.cost), beside the catalog cost;
+  // NULL when it reported none.
+  `ALTER TABLE usage_records ADD COLUMN provider_cost REAL;`,
+  // 9: how the counts divide by modality (TokenDetails), as JSON; NULL when not reported.
+  `ALTER TABLE usage_records ADD COLUMN token_details TEXT;`,
 ];
 
 /**

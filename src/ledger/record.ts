@@ -1,4 +1,4 @@
-import type { TokenUsage, UsageSource } from '../usage.js';
+import type { TokenDetails, TokenUsage, UsageSource } from '../usage.js';
 
 /**
  * Why a record is not quite what the call looked like on the wire. A flagged record is still
@@ -14,6 +14,11 @@ export const RECORD_FLAGS = [
   'usage_unreadable',
   /** A stream event was larger than gateway.maxEventBytes and could not be read. */
   'event_too_large',
+  /**
+   * The model's own counts (in its answer body) and the provider's billed counts (Bedrock's
+   * token-count headers or invocation metrics) disagreed: the billed counts were recorded.
+   */
+  'billed_counts_differ',
 ] as const;
 
 export type RecordFlag = (typeof RECORD_FLAGS)[number];
@@ -87,6 +92,13 @@ export interface UsageRecord extends DefaultDimensions, TokenUsage {
   upstreamRequestId?: string;
   /** Cost in USD from the price catalog, when the model's price is known. */
   cost?: number;
+  /**
+   * The cost the provider itself reported for the call (OpenRouter's `usage.cost`), as it
+   * reported it; kept beside the catalog `cost`, never replacing it.
+   */
+  providerCost?: number;
+  /** How the counts divide by modality (audio, image), where the provider said so. */
+  tokenDetails?: TokenDetails;
   /** What the gateway had to do to bill this call (absent or empty: nothing). */
   flags?: RecordFlag[];
 }

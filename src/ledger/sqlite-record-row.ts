@@ -1,4 +1,4 @@
-import { USAGE_FIELDS, type UsageSource } from '../usage.js';
+import { USAGE_FIELDS, type TokenDetails, type UsageSource } from '../usage.js';
 import type { InsertLayout } from './rollup-deltas.js';
 import { DIMENSION_COLUMNS, TOKEN_COLUMNS, type SqlValue } from './sqlite-usage-sql.js';
 import type { DefaultDimensionKey, RecordFlag, UsageRecord } from './record.js';
@@ -16,6 +16,8 @@ const INSERT_COLUMNS = [
   'upstream_request_id',
   'cost',
   'flags',
+  'provider_cost',
+  'token_details',
 ];
 
 /** Where the rollups find a record's values in its insert parameters. */
@@ -58,6 +60,8 @@ export function toParams(r: UsageRecord): SqlValue[] {
     r.upstreamRequestId ?? null,
     r.cost ?? null,
     r.flags !== undefined && r.flags.length > 0 ? r.flags.join(',') : null,
+    r.providerCost ?? null,
+    r.tokenDetails !== undefined ? JSON.stringify(r.tokenDetails) : null,
   ];
 }
 
@@ -87,5 +91,8 @@ export function fromRow(row: Readonly<Record<string, unknown>>): UsageRecord {
   if (typeof row['cost'] === 'number') record.cost = row['cost'];
   if (typeof row['flags'] === 'string' && row['flags'] !== '')
     record.flags = row['flags'].split(',') as RecordFlag[];
+  if (typeof row['provider_cost'] === 'number') record.providerCost = row['provider_cost'];
+  if (typeof row['token_details'] === 'string')
+    record.tokenDetails = JSON.parse(row['token_details']) as TokenDetails;
   return record;
 }

@@ -22,6 +22,10 @@ export const FLAG_METRICS: Readonly<Record<RecordFlag, { name: string; help: str
     name: 'tokenmeter_stream_event_too_large_total',
     help: 'Streamed calls with an event larger than gateway.maxEventBytes.',
   },
+  billed_counts_differ: {
+    name: 'tokenmeter_billed_counts_differ_total',
+    help: "Calls whose model-reported counts disagreed with the provider's billed counts (billed counts recorded).",
+  },
 };
 
 /** Counts flagged records, one counter per flag (created up front so they show as 0). */

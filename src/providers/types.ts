@@ -1,4 +1,7 @@
-import type { TokenUsage } from '../usage.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { BackendConfig } from '../config/schema.js';
+import type { RecordFlag } from '../ledger/record.js';
+import type { TokenDetails, TokenUsage } from '../usage.js';
 
 /**
  * The contract between the gateway core and one API family. The core never names a provider:
@@ -62,6 +65,19 @@ export interface ExtractedUsage {
    * BYTES_PER_TOKEN. Set by the core's answer reader, never by an adapter.
    */
   unreadOutputBytes?: number;
+  /**
+   * The cost the provider itself reported for the call (OpenRouter's `usage.cost`), in the
+   * provider's currency unit, kept on the record as `providerCost` beside the catalog cost.
+   * Absent when the provider reports none.
+   */
+  providerCost?: number;
+  /** How the counts divide by modality (audio, image), where the provider says so. */
+  tokenDetails?: TokenDetails;
+  /**
+   * What the adapter had to decide to bill the call, e.g. `billed_counts_differ` when the
+   * provider's billed counts (Bedrock's headers / invocation metrics) won over the model's own.
+   */
+  flags?: readonly RecordFlag[];
 }
 
 /** The context a stream tap is created with. */
@@ -162,8 +178,9 @@ export interface ProviderAdapter {
    * the top-level members small enough to hold (src/gateway/json-answer-reader.ts): a member
    * too large (a huge `choices`, embeddings `data`) is absent from `body`. Counts are read with
    * `readCount`, so an absurd one arrives as INVALID_COUNT and is screened by the core.
+   * `headers` are the answer's headers (Bedrock reports its billed counts there).
    */
-  extractUsage(route: RouteMatch, body: unknown): ExtractedUsage;
+  extractUsage(route: RouteMatch, body: unknown, headers?: IncomingHttpHeaders): ExtractedUsage;
   /**
    * The top-level members of a non-streamed answer that hold generated output (e.g. `choices`),
    * for estimation: when one is too large to keep, its size in bytes is estimated instead of its
@@ -187,4 +204,28 @@ export interface ProviderAdapter {
   promptText(route: RouteMatch, body: unknown): string;
   /** The credential header a backend of this type expects. */
   backendAuth(apiKey: string): BackendAuth;
+  /**
+   * A signer for backends whose calls are signed rather than carrying a fixed credential
+   * header (Bedrock's SigV4). Called once per backend at start-up; undefined when the backend
+   * uses `backendAuth` (e.g. a Bedrock backend with an `apiKey`). Throws TokenmeterError
+   * TM_CONFIG_INVALID when the backend lacks what signing needs (region, credentials).
+   */
+  createUpstreamSigner?(backend: BackendConfig): UpstreamSigner | undefined;
+}
+
+/** One upstream request as it will be sent, for a signer to sign. */
+export interface UpstreamRequest {
+  method: string;
+  /** Origin of the backend (scheme, host, port). */
+  origin: string;
+  /** Path and query as sent upstream. */
+  path: string;
+  /** The headers the gateway will send (host, content-length and the forwarded client headers). */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** Signs upstream requests: returns the headers to send (the given ones plus the signature's). */
+export interface UpstreamSigner {
+  sign(request: UpstreamRequest): Promise<Record<string, string>>;
 }

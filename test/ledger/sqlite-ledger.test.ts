@@ -101,7 +101,7 @@ describe('SQLite ledger storage', () => {
     await createSqliteLedger(path).close();
     const db = new Database(path, { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(db.pragma('user_version', { simple: true }), 7);
+    assert.equal(db.pragma('user_version', { simple: true }), 9);
     const columns = db
       .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
       .all('usage_records');
@@ -174,7 +174,7 @@ describe('SQLite ledger storage', () => {
     assert.equal(await ledger.count(), 2);
     await ledger.close();
     const db = new Database(path, { readonly: true });
-    assert.equal(db.pragma('user_version', { simple: true }), 7);
+    assert.equal(db.pragma('user_version', { simple: true }), 9);
     db.close();
   });
 

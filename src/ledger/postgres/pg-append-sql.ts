@@ -32,6 +32,8 @@ const RECORD_COLUMNS: readonly (readonly [string, string])[] = [
   ['upstream_request_id', 'text'],
   ['cost', 'float8'],
   ['flags', 'text'],
+  ['provider_cost', 'float8'],
+  ['token_details', 'text'],
 ];
 
 /** The columns of usage_records in toParams order, `custom` read back as its JSON text. */

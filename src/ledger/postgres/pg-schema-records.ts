@@ -69,4 +69,12 @@ CREATE TABLE usage_custom_names (name text PRIMARY KEY);
 /** Migration 1: usage records (partitioned by month), rollups, custom dimension names. */
 export const RECORD_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'usage records, rollups, custom dimension names', sql: RECORDS_SQL },
+  // The cost a provider reported itself (OpenRouter's usage.cost), beside the catalog cost;
+  // NULL when it reported none. Added on the partitioned parent, so every partition has it.
+  // With it, how the counts divide by modality (TokenDetails) as JSON text; NULL when not reported.
+  {
+    version: 3,
+    name: 'provider-reported cost, token details',
+    sql: 'ALTER TABLE usage_records ADD COLUMN provider_cost float8, ADD COLUMN token_details text',
+  },
 ];
