@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { configSchema } from '../config/schema.js';
 
-/** The three demo teams and their keys (demo only: the keys are printed and not secret). */
+/** The demo teams and their keys (demo only: the keys are printed and not secret). */
 export const DEMO_TEAMS = [
   { id: 'team-search', key: 'demo-key-team-search', owner: 'search-lead@example.com', costCenter: 'CC-1001' },
   {
@@ -16,6 +16,18 @@ export const DEMO_TEAMS = [
     owner: 'data-lead@example.com',
     costCenter: 'CC-3003',
   },
+  {
+    id: 'team-platform',
+    key: 'demo-key-team-platform',
+    owner: 'platform-lead@example.com',
+    costCenter: 'CC-4004',
+  },
+  {
+    id: 'team-research',
+    key: 'demo-key-team-research',
+    owner: 'research-lead@example.com',
+    costCenter: 'CC-5005',
+  },
 ] as const;
 
 /** The demo's admin key: it signs in to the dashboard as admin (demo only: printed, not secret). */
@@ -23,7 +35,8 @@ export const DEMO_ADMIN_KEY = 'demo-admin-key';
 
 /**
  * The embedded configuration `tokenmeter demo` runs on: one simulated backend serving the
- * OpenAI, Azure OpenAI, Anthropic and Gemini API shapes, one product, three teams.
+ * OpenAI, Azure OpenAI, Anthropic, Gemini, AWS Bedrock, Cohere and Ollama API shapes, one
+ * product, five teams.
  */
 export function demoConfig(port: number, ledger: string): Config {
   return configSchema.parse({
@@ -38,8 +51,16 @@ export function demoConfig(port: number, ledger: string): Config {
       { id: 'azure-openai', path: '/azure', type: 'azure-openai', backend: 'simulated-llm' },
       { id: 'anthropic', path: '/anthropic', type: 'anthropic', backend: 'simulated-llm' },
       { id: 'gemini', path: '/gemini', type: 'gemini', backend: 'simulated-llm' },
+      { id: 'bedrock', path: '/bedrock', type: 'bedrock', backend: 'simulated-llm' },
+      { id: 'cohere', path: '/cohere', type: 'cohere', backend: 'simulated-llm' },
+      { id: 'ollama', path: '/ollama', type: 'ollama', backend: 'simulated-llm' },
     ],
-    products: [{ id: 'standard', apis: ['openai', 'azure-openai', 'anthropic', 'gemini'] }],
+    products: [
+      {
+        id: 'standard',
+        apis: ['openai', 'azure-openai', 'anthropic', 'gemini', 'bedrock', 'cohere', 'ollama'],
+      },
+    ],
     subscriptions: DEMO_TEAMS.map((t) => ({
       id: t.id,
       key: t.key,

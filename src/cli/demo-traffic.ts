@@ -20,9 +20,14 @@ const messages = (question: string): { role: string; content: string }[] => [
   { role: 'user', content: question },
 ];
 
+/** A Bedrock model id as the AWS SDKs put it in the path: URL-encoded (`:` becomes %3A). */
+const BEDROCK_MODEL = encodeURIComponent('anthropic.claude-3-5-haiku-20241022-v1:0');
+
 /**
  * The demo's traffic, streamed and not: team-search on OpenAI (chat, embeddings, completions),
- * team-support on Azure OpenAI and Anthropic, team-analytics on Gemini and the Responses API.
+ * team-support on Azure OpenAI, Anthropic and Cohere, team-analytics on Gemini and the Responses
+ * API, team-platform on AWS Bedrock (Converse, ConverseStream, InvokeModel), team-research on a
+ * self-hosted Ollama (chat streamed as NDJSON, generate).
  */
 function demoCalls(): DemoCall[] {
   const q = (i: number): string => QUESTIONS[i % QUESTIONS.length] ?? '';
@@ -67,14 +72,47 @@ function demoCalls(): DemoCall[] {
         auth: 'bearer',
         body: { model: 'gpt-4.1', input: q(i + 2), stream: !stream },
       },
+      {
+        team: 3,
+        path: `/bedrock/model/${BEDROCK_MODEL}/${stream ? 'converse-stream' : 'converse'}`,
+        auth: 'bearer',
+        body: { messages: [{ role: 'user', content: [{ text: q(i + 3) }] }] },
+      },
+      {
+        team: 4,
+        path: '/ollama/api/chat',
+        auth: 'bearer',
+        // Ollama streams unless told not to.
+        body: { model: 'llama3.2', messages: messages(q(i)), ...(stream ? {} : { stream: false }) },
+      },
     );
   }
-  calls.push({
-    team: 0,
-    path: '/openai/v1/completions',
-    auth: 'bearer',
-    body: { model: 'gpt-3.5-turbo-instruct', prompt: q(3) },
-  });
+  calls.push(
+    {
+      team: 0,
+      path: '/openai/v1/completions',
+      auth: 'bearer',
+      body: { model: 'gpt-3.5-turbo-instruct', prompt: q(3) },
+    },
+    {
+      team: 1,
+      path: '/cohere/v2/chat',
+      auth: 'bearer',
+      body: { model: 'command-r-plus-08-2024', messages: messages(q(1)), stream: true },
+    },
+    {
+      team: 3,
+      path: `/bedrock/model/${BEDROCK_MODEL}/invoke`,
+      auth: 'bearer',
+      body: { anthropic_version: 'bedrock-2023-05-31', max_tokens: 256, messages: messages(q(2)) },
+    },
+    {
+      team: 4,
+      path: '/ollama/api/generate',
+      auth: 'bearer',
+      body: { model: 'llama3.2', prompt: q(0), stream: false },
+    },
+  );
   return calls;
 }
 

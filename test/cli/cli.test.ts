@@ -109,12 +109,12 @@ test('usage: a custom dimension must be configured or present in the ledger', as
   );
 });
 
-test('demo --once runs gateway, simulator and traffic from three teams, and prints their usage', () => {
+test('demo --once runs gateway, simulator and traffic from five teams, and prints their usage', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-demo-'));
   const res = run(['demo', '--once', '--port', '0'], dir);
   assert.equal(res.status, 0, res.stderr);
-  assert.match(res.stdout, /25\/25 calls answered/);
-  for (const team of ['team-search', 'team-support', 'team-analytics']) {
+  assert.match(res.stdout, /36\/36 calls answered/);
+  for (const team of ['team-search', 'team-support', 'team-analytics', 'team-platform', 'team-research']) {
     const line = res.stdout.split('\n').find((l) => l.startsWith(team));
     assert.ok(line, `${team} has a usage row`);
     const requests = Number(line.split(/\s+/)[1]);
@@ -123,7 +123,7 @@ test('demo --once runs gateway, simulator and traffic from three teams, and prin
   assert.match(res.stdout, /Metrics: +http:\/\/127\.0\.0\.1:\d+\/metrics/);
   assert.match(res.stdout, /Dashboard: +http:\/\/127\.0\.0\.1:\d+\/dashboard +\(sign in with demo-admin-key/);
   // Every provider shape is in the traffic.
-  for (const api of ['openai', 'azure-openai', 'anthropic', 'gemini']) {
+  for (const api of ['openai', 'azure-openai', 'anthropic', 'gemini', 'bedrock', 'cohere', 'ollama']) {
     assert.match(res.stdout, new RegExp(`^${api} +\\S+ +[1-9]`, 'm'), `${api} has usage`);
   }
   // Issue #9: every demo model is in the catalog, embeddings on the simulator included.
