@@ -37,7 +37,14 @@ describe('fallback journal', () => {
   it('writes one JSON record per line, then imports them exactly into the ledger and removes itself', async () => {
     const { journalPath, ledgerPath } = fresh();
     const journal = openFallbackJournal(journalPath);
-    const a = makeRecord({ id: 'a', flags: ['usage_invalid'], cost: 0.5, user: 'ü 😀' });
+    const a = makeRecord({
+      id: 'a',
+      flags: ['usage_invalid'],
+      cost: 0.5,
+      providerCost: 0.4,
+      tokenDetails: { audioPromptTokens: 3 },
+      user: 'ü 😀',
+    });
     const b = makeRecord({ id: 'b', time: a.time + 1, completionTokens: 0 });
     journal.append([a]);
     journal.append([b]);
@@ -87,6 +94,9 @@ describe('fallback journal', () => {
       JSON.stringify({ ...makeRecord({ id: 'neg' }), promptTokens: -1 }),
       JSON.stringify({ ...makeRecord({ id: 'src' }), source: 'guessed' }),
       JSON.stringify({ ...makeRecord({ id: 'flag' }), flags: ['nope'] }),
+      JSON.stringify({ ...makeRecord({ id: 'pc' }), providerCost: '0.1' }),
+      JSON.stringify({ ...makeRecord({ id: 'td' }), tokenDetails: { audioSeconds: 3 } }),
+      JSON.stringify({ ...makeRecord({ id: 'td2' }), tokenDetails: { audioPromptTokens: -1 } }),
       '[]',
     ];
     writeFileSync(journalPath, [good('g1'), ...bad, '', good('g2'), ''].join('\n'));

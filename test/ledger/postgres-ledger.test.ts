@@ -7,7 +7,9 @@ import { openLedger } from '../../src/ledger/ledger.js';
 import { connectPostgres } from '../../src/ledger/postgres/pg-connect.js';
 import { createPostgresLedger, type PostgresLedger } from '../../src/ledger/postgres/pg-ledger.js';
 import { migratePostgres, PG_MIGRATIONS } from '../../src/ledger/postgres/pg-migrations.js';
+import { RECORD_SELECT } from '../../src/ledger/postgres/pg-append-sql.js';
 import { monthOf } from '../../src/ledger/postgres/pg-partitions.js';
+import { fromRow } from '../../src/ledger/sqlite-record-row.js';
 import type { UsageRecord } from '../../src/ledger/record.js';
 import { createSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import type { UsageQuery } from '../../src/reports/usage-query.js';
@@ -73,6 +75,27 @@ describe('PostgreSQL ledger', () => {
   });
   const reset = () =>
     admin`TRUNCATE usage_records, usage_rollup_hour, usage_rollup_core_hour, usage_rollup_day, usage_custom_names`;
+
+  it('stores a provider-reported cost, token details and flags, and reads them back as written', async () => {
+    await reset();
+    const record = makeRecord({
+      id: 'detailed',
+      time: T0,
+      providerCost: 0.00042,
+      tokenDetails: { audioPromptTokens: 7, cachedAudioTokens: 2, audioCompletionTokens: 3 },
+      flags: ['billed_counts_differ'],
+    });
+    const plain = makeRecord({ id: 'plain', time: T0 + 1 });
+    await ledger.appendBatch([record, plain]);
+    // The ledger's own connection settings: int8 counts read as numbers.
+    const sql = connectPostgres(db.url);
+    const rows = await sql.unsafe(`SELECT ${RECORD_SELECT} FROM usage_records ORDER BY id`);
+    await sql.end();
+    assert.deepEqual(
+      rows.map((row) => fromRow(row as Record<string, unknown>)),
+      [record, plain],
+    );
+  });
 
   it('re-appending a batch changes nothing', async () => {
     await reset();

@@ -44,6 +44,9 @@ describe('SQLite ledger storage', () => {
       latencyMs: 1234.5,
       upstreamRequestId: 'req_abc123',
       cost: 0.0123456,
+      providerCost: 0.0119,
+      tokenDetails: { audioPromptTokens: 800, cachedAudioTokens: 512, audioCompletionTokens: 200 },
+      flags: ['billed_counts_differ'],
     };
     await ledger.append(record);
     assert.deepEqual(await ledger.get(record.id), record);
@@ -71,6 +74,8 @@ describe('SQLite ledger storage', () => {
     assert.equal(back?.promptTokens, 0);
     assert.equal('completionTokens' in (back ?? {}), false);
     assert.equal('cost' in (back ?? {}), false);
+    assert.equal('providerCost' in (back ?? {}), false);
+    assert.equal('tokenDetails' in (back ?? {}), false);
     await ledger.close();
   });
 
