@@ -48,6 +48,10 @@ const PROVIDER_NAMES: Readonly<Record<string, string>> = {
   'azure-openai': 'azure.ai.openai',
   anthropic: 'anthropic',
   gemini: 'gcp.gemini',
+  bedrock: 'aws.bedrock',
+  cohere: 'cohere',
+  // Not a well-known value of the conventions: its own name, as they allow.
+  ollama: 'ollama',
 };
 
 export function genAiOperationName(operation: string): string {
