@@ -28,7 +28,8 @@ import { field, isJsonObject } from '../json.js';
 export function normaliseReasoning(usage: TokenUsage): TokenUsage {
   const { promptTokens: p, completionTokens: c, totalTokens: t, reasoningTokens: r } = usage;
   if (r === undefined || c === undefined) return usage;
-  if (p !== undefined && t !== undefined && r > 0 && t - p - c === r) return { ...usage, completionTokens: c + r };
+  if (p !== undefined && t !== undefined && r > 0 && t - p - c === r)
+    return { ...usage, completionTokens: c + r };
   if (r > c) return { ...usage, reasoningTokens: INVALID_COUNT };
   return usage;
 }
@@ -39,7 +40,10 @@ export function normaliseReasoning(usage: TokenUsage): TokenUsage {
  * it is absent (DeepSeek now sends both, equal), so a cache hit is never counted twice. A hit
  * count above the prompt cannot be and is INVALID_COUNT.
  */
-export function readCachedTokens(usage: Record<string, unknown>, prompt: number | undefined): number | undefined {
+export function readCachedTokens(
+  usage: Record<string, unknown>,
+  prompt: number | undefined,
+): number | undefined {
   const cached = readCount(field(usage['prompt_tokens_details'], 'cached_tokens'));
   if (cached !== undefined) return cached;
   const hit = readCount(usage['prompt_cache_hit_tokens']);
@@ -92,7 +96,8 @@ export function readTokenDetails(
   if (!parts.some((n) => n !== undefined && n !== 0)) return undefined;
   if (parts.some((n) => n !== undefined && Number.isNaN(n))) return undefined;
   const inPrompt = (audioPrompt ?? 0) + (imagePrompt ?? 0);
-  if (inPrompt > 0 && !(counts.promptTokens !== undefined && inPrompt <= counts.promptTokens)) return undefined;
+  if (inPrompt > 0 && !(counts.promptTokens !== undefined && inPrompt <= counts.promptTokens))
+    return undefined;
   if (
     audioCompletion !== undefined &&
     audioCompletion > 0 &&

@@ -34,7 +34,11 @@ export interface UsageReport {
 }
 
 /** A report with only the optional members that were read (exactOptionalPropertyTypes). */
-function toReport(usage: TokenUsage, providerCost: number | undefined, details: TokenDetails | undefined): UsageReport {
+function toReport(
+  usage: TokenUsage,
+  providerCost: number | undefined,
+  details: TokenDetails | undefined,
+): UsageReport {
   const report: UsageReport = { usage };
   if (providerCost !== undefined) report.providerCost = providerCost;
   if (details !== undefined) report.tokenDetails = details;
