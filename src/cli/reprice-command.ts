@@ -45,6 +45,7 @@ export function addRepriceCommand(program: Command, io: RepriceCommandIo = {}): 
               responseModel: record.responseModel,
               time: record.time,
               usage: record,
+              tokenDetails: record.tokenDetails,
             }),
           );
         } finally {

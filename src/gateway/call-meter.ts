@@ -39,9 +39,14 @@ export interface CallMeterInit {
   nextId: RecordIdGenerator;
   /**
    * Prices the call, given the model the provider says answered (the asked-for model is in the
-   * dimensions the pricer was built with); undefined = unpriced.
+   * dimensions the pricer was built with) and how its counts divide by modality (audio and
+   * image tokens have their own rates); undefined = unpriced.
    */
-  costOf: (responseModel: string | undefined, usage: TokenUsage) => number | undefined;
+  costOf: (
+    responseModel: string | undefined,
+    usage: TokenUsage,
+    tokenDetails?: TokenDetails,
+  ) => number | undefined;
   /** False for routes that are forwarded but never billed (count_tokens): finish() commits nothing. */
   metered?: boolean;
   /** Flags known before forwarding (e.g. a dimension value cut to the ledger's maximum). */
@@ -89,7 +94,7 @@ export function createCallMeter(init: CallMeterInit): CallMeter {
         outcome.responseModel === undefined ? undefined : capLedgerValue(outcome.responseModel);
       if (responseModel !== undefined) record.responseModel = responseModel;
       if (outcome.upstreamRequestId !== undefined) record.upstreamRequestId = outcome.upstreamRequestId;
-      const cost = init.costOf(responseModel, outcome.usage);
+      const cost = init.costOf(responseModel, outcome.usage, outcome.tokenDetails);
       if (cost !== undefined) record.cost = cost;
       if (outcome.providerCost !== undefined) record.providerCost = outcome.providerCost;
       if (outcome.tokenDetails !== undefined) record.tokenDetails = outcome.tokenDetails;

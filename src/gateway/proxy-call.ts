@@ -168,7 +168,7 @@ async function prepareCall(
     custom,
     sink: deps.sink,
     nextId: deps.nextRecordId,
-    costOf: (responseModel, usage) =>
+    costOf: (responseModel, usage, tokenDetails) =>
       deps.prices.costOf({
         backend: backend.id,
         subscription: dimensions.subscription,
@@ -176,6 +176,7 @@ async function prepareCall(
         responseModel,
         time,
         usage,
+        tokenDetails,
       }),
     metered: route.metered,
     flags,

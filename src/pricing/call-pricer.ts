@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import type { TokenUsage } from '../usage.js';
+import type { TokenDetails, TokenUsage } from '../usage.js';
 import { catalogProviderOf } from './catalog-provider.js';
 import { createPriceCatalog, type PriceCatalog } from './price-catalog.js';
 import { createPriceOverrides, overrideCost } from './price-overrides.js';
@@ -19,6 +19,12 @@ export interface PricedCall {
   /** When the call was made, epoch ms: prices in force then apply. */
   time: number;
   usage: TokenUsage;
+  /**
+   * How the counts divide by modality (audio, image), when the provider said so: the catalog
+   * prices those parts at the model's own rates. Price overrides have no such rates and price
+   * the counts alone.
+   */
+  tokenDetails?: TokenDetails | undefined;
 }
 
 /** Prices calls by the configuration's rules (README, "Prices"). */
@@ -65,7 +71,7 @@ export function createCallPricer(
     // A backend no longer configured (a record repriced later): look the model up by name.
     const providerId = backend === undefined ? undefined : catalogProviderOf(backend);
     for (const name of names) {
-      const cost = catalog.costOf(providerId, name, call.usage, call.time);
+      const cost = catalog.costOf(providerId, name, call.usage, call.time, call.tokenDetails);
       if (cost !== undefined) return cost;
     }
     return undefined;

@@ -4,7 +4,7 @@ import {
   type PriceCalculationResult,
   type Provider,
 } from '@pydantic/genai-prices';
-import type { TokenUsage } from '../usage.js';
+import type { TokenDetails, TokenUsage } from '../usage.js';
 import { createLruMap } from '../lru-map.js';
 
 /**
@@ -24,12 +24,15 @@ export interface PriceCatalog {
    * model name is longer than {@link MAX_PRICED_MODEL_CHARS}. `providerId` is the catalog's
    * provider id (see catalogProviderOf); undefined looks the model up by name across the
    * catalog's providers. `time` (epoch ms, default now) picks the catalog price in force then.
+   * `details` (audio / image parts of the counts) are priced at the model's own rates for them
+   * where the catalog has such rates, at the text rates otherwise (see catalogUsageOf).
    */
   costOf(
     providerId: string | undefined,
     model: string | undefined,
     usage: TokenUsage,
     time?: number,
+    details?: TokenDetails,
   ): number | undefined;
   /** True when the catalog has a price for the model (same lookup as costOf). */
   knows(providerId: string | undefined, model: string): boolean;
@@ -75,7 +78,70 @@ type CatalogUsage = {
   output_tokens: number;
   cache_read_tokens?: number;
   cache_write_tokens?: number;
+  input_audio_tokens?: number;
+  cache_audio_read_tokens?: number;
+  input_image_tokens?: number;
+  cache_image_read_tokens?: number;
+  output_audio_tokens?: number;
 };
+
+/**
+ * The catalog's usage for a call. genai-prices nests its units: `input_audio_tokens` and
+ * `input_image_tokens` are parts of `input_tokens`, `cache_audio_read_tokens` of both
+ * `cache_read_tokens` and the audio input, `output_audio_tokens` of `output_tokens` — the same
+ * meaning as TokenDetails' parts of TokenUsage, so each maps one to one, and the catalog prices
+ * each part at its own rate (`input_audio_mtok`, …) or, where the model has none, at the
+ * enclosing rate. Only positive details that fit inside their count are passed (a record's
+ * details are screened when read, this keeps the catalog from refusing a call for a stray one):
+ * any that does not fit and the call is priced as text, as it would be without details.
+ */
+export function catalogUsageOf(
+  usage: TokenUsage & { promptTokens: number },
+  details?: TokenDetails,
+): CatalogUsage {
+  const out: CatalogUsage = {
+    input_tokens: usage.promptTokens,
+    output_tokens: usage.completionTokens ?? 0,
+    ...(usage.cachedTokens !== undefined ? { cache_read_tokens: usage.cachedTokens } : {}),
+    ...(usage.cacheWriteTokens !== undefined ? { cache_write_tokens: usage.cacheWriteTokens } : {}),
+  };
+  if (details === undefined) return out;
+  const part = (n: number | undefined): number =>
+    n !== undefined && Number.isSafeInteger(n) && n > 0 ? n : 0;
+  const audioIn = part(details.audioPromptTokens);
+  const imageIn = part(details.imagePromptTokens);
+  const cachedAudio = part(details.cachedAudioTokens);
+  const audioOut = part(details.audioCompletionTokens);
+  const fits =
+    audioIn + imageIn <= out.input_tokens &&
+    cachedAudio <= Math.min(audioIn, out.cache_read_tokens ?? 0) &&
+    audioOut <= out.output_tokens;
+  if (!fits) return out;
+  // With cached tokens, the catalog wants to know how many of them are audio (image): it
+  // refuses a call that leaves the overlap unsaid. Cached tokens the provider did not break
+  // down (chat reports no cached audio, no provider reports cached images) are cached text.
+  const cacheRead = (out.cache_read_tokens ?? 0) > 0;
+  if (audioIn > 0) {
+    out.input_audio_tokens = audioIn;
+    if (cacheRead) out.cache_audio_read_tokens = cachedAudio;
+  }
+  if (imageIn > 0) {
+    out.input_image_tokens = imageIn;
+    if (cacheRead) out.cache_image_read_tokens = 0;
+  }
+  if (audioOut > 0) out.output_audio_tokens = audioOut;
+  return out;
+}
+
+/** Whether the usage has parts the flat text rates do not price (then the catalog prices it). */
+function hasModalities(usage: CatalogUsage): boolean {
+  return (
+    usage.input_audio_tokens !== undefined ||
+    usage.input_image_tokens !== undefined ||
+    usage.output_audio_tokens !== undefined ||
+    usage.cache_audio_read_tokens !== undefined
+  );
+}
 
 /**
  * Flat-rate pricing, the catalog's own rule for untiered prices: cached and cache-written input
@@ -140,15 +206,11 @@ export function createPriceCatalog(options: PriceCatalogOptions = {}): PriceCata
   if (!Number.isInteger(maxEntries) || maxEntries < 1)
     throw new RangeError('maxMemoEntries must be a positive integer');
   const memo = createLruMap<MatchedModel | null>(maxEntries);
-  const costOf: PriceCatalog['costOf'] = (providerId, model, usage, time) => {
-    if (model === undefined || model === '' || usage.promptTokens === undefined) return undefined;
+  const costOf: PriceCatalog['costOf'] = (providerId, model, usage, time, details) => {
+    const { promptTokens } = usage;
+    if (model === undefined || model === '' || promptTokens === undefined) return undefined;
     if (model.length > MAX_PRICED_MODEL_CHARS) return undefined;
-    const catalogUsage: CatalogUsage = {
-      input_tokens: usage.promptTokens,
-      output_tokens: usage.completionTokens ?? 0,
-      ...(usage.cachedTokens !== undefined ? { cache_read_tokens: usage.cachedTokens } : {}),
-      ...(usage.cacheWriteTokens !== undefined ? { cache_write_tokens: usage.cacheWriteTokens } : {}),
-    };
+    const catalogUsage = catalogUsageOf({ ...usage, promptTokens }, details);
     const timestamp = new Date(time ?? Date.now());
     const key = `${providerId ?? ''}\u0000${model}`;
     try {
@@ -167,7 +229,11 @@ export function createPriceCatalog(options: PriceCatalogOptions = {}): PriceCata
         return full?.total_price;
       }
       if (matched === null) return undefined;
-      const fast = matched.flat !== undefined ? flatCost(matched.flat, catalogUsage) : undefined;
+      // Audio and image parts have their own rates: the catalog's own calculation prices them.
+      const fast =
+        matched.flat !== undefined && !hasModalities(catalogUsage)
+          ? flatCost(matched.flat, catalogUsage)
+          : undefined;
       return fast ?? calcPrice(catalogUsage, model, { provider: matched.provider, timestamp })?.total_price;
     } catch {
       // A usage the catalog rejects (e.g. cache counts above the input) has no price.

@@ -1,11 +1,15 @@
 import type { StreamResult } from '../types.js';
-import type { TokenUsage } from '../../usage.js';
+import type { TokenDetails, TokenUsage } from '../../usage.js';
 import { createGeneratedText } from '../generated-text.js';
 
 /** What one stream event says; every field is optional. */
 export interface EventFacts {
   /** A usage block: replaces any earlier one (streamed usage is never summed). */
   usage?: TokenUsage;
+  /** The provider's cost, read with `usage` from the same block (replaced with it). */
+  providerCost?: number;
+  /** The modality details, read with `usage` from the same block (replaced with it). */
+  tokenDetails?: TokenDetails;
   /** The model the provider says answered. */
   responseModel?: string;
   /** Generated text carried by the event. */
@@ -46,6 +50,10 @@ export interface StreamAccumulator {
  */
 export function createStreamAccumulator(deferred?: DeferredEvents): StreamAccumulator {
   let usage: TokenUsage | undefined;
+  // Read with `usage` from one block and replaced with it: a running total (vLLM's
+  // continuous_usage_stats, Perplexity) or a repeated block (Groq's x_groq) is never summed.
+  let providerCost: number | undefined;
+  let tokenDetails: TokenDetails | undefined;
   let responseModel: string | undefined;
   const text = createGeneratedText();
   let completed = false;
@@ -53,7 +61,11 @@ export function createStreamAccumulator(deferred?: DeferredEvents): StreamAccumu
 
   return {
     apply(facts: EventFacts): void {
-      if (facts.usage !== undefined) usage = facts.usage;
+      if (facts.usage !== undefined) {
+        usage = facts.usage;
+        providerCost = facts.providerCost;
+        tokenDetails = facts.tokenDetails;
+      }
       if (facts.responseModel !== undefined) responseModel = facts.responseModel;
       if (facts.text !== undefined) text.add(facts.text);
       if (facts.completed === true) completed = true;
@@ -80,6 +92,9 @@ export function createStreamAccumulator(deferred?: DeferredEvents): StreamAccumu
         errored: errored || pending?.errored === true,
       };
       if (model !== undefined) out.responseModel = model;
+      const block = pending?.usage !== undefined ? pending : { providerCost, tokenDetails };
+      if (block.providerCost !== undefined) out.providerCost = block.providerCost;
+      if (block.tokenDetails !== undefined) out.tokenDetails = { ...block.tokenDetails };
       return out;
     },
   };
