@@ -113,8 +113,10 @@ function isCount(value: number): boolean {
 /**
  * The fields of a provider's usage that cannot be billed: those holding INVALID_COUNT (or any
  * other value that is not a count), and `totalTokens` when it is below prompt + completion (a
- * total includes both for every provider; one above the sum is kept, as some OpenAI-compatible
- * servers count reasoning outside completion_tokens). Empty when the usage is sane.
+ * total includes both for every provider; one above the sum is kept: the OpenAI adapter already
+ * moved reasoning reported outside completion_tokens into it (providers/openai/usage-quirks.ts),
+ * and a gap nothing explains is the provider's own figure, billed as reported). Empty when the
+ * usage is sane.
  */
 export function invalidUsageFields(usage: TokenUsage): (keyof TokenUsage)[] {
   const invalid: (keyof TokenUsage)[] = [];
