@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { findDefaultConfigPath } from '../config/default-config.js';
 import type { Env } from '../config/interpolate.js';
 import { formatPath, loadConfig } from '../config/load-config.js';
+import type { Config } from '../config/schema.js';
+import { TokenmeterError } from '../errors.js';
+import { getProviderAdapter } from '../providers/registry.js';
 import { createPriceCatalog } from '../pricing/price-catalog.js';
 import { describePricingWarnings } from '../pricing/pricing-warnings.js';
 import { CliInputError } from './cli-error.js';
@@ -36,7 +39,9 @@ export function addConfigCommand(program: Command, io: ConfigCommandIo = {}): Co
         throw new CliInputError('no configuration: pass --config FILE or create ./tokenmeter.yaml');
       }
       // The checks serve runs before starting, so OK here means serve can start on this file.
-      const loaded = loadConfig(path, io.env ?? process.env, { checkLedgerFile: true });
+      const env = io.env ?? process.env;
+      const loaded = loadConfig(path, env, { checkLedgerFile: true });
+      checkUpstreamSigners(loaded, env);
       const warn = io.stderr ?? ((text: string) => void process.stderr.write(text));
       for (const warning of describePricingWarnings(loaded, createPriceCatalog()))
         warn(`${path} ${formatPath(warning.path)}: warning: ${warning.message}\n`);
@@ -47,4 +52,21 @@ export function addConfigCommand(program: Command, io: ConfigCommandIo = {}): Co
       );
     });
   return config;
+}
+
+/**
+ * Builds each backend's upstream signer as serve does at start-up (Bedrock's SigV4 needs a region
+ * and credentials, from the config or the environment), so that a backend serve would refuse is
+ * refused here too.
+ */
+function checkUpstreamSigners(config: Config, env: Readonly<Record<string, string | undefined>>): void {
+  for (const backend of config.backends) {
+    if (backend.type === 'simulator') continue;
+    try {
+      getProviderAdapter(backend.type)?.createUpstreamSigner?.(backend, env);
+    } catch (err) {
+      if (err instanceof TokenmeterError) throw new CliInputError(err.message);
+      throw err;
+    }
+  }
 }

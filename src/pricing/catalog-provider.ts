@@ -7,13 +7,17 @@ const CATALOG_PROVIDER: Readonly<Record<string, string>> = {
   'azure-openai': 'azure',
   anthropic: 'anthropic',
   gemini: 'google',
+  // AWS Bedrock's catalog ids are Bedrock's model ids (anthropic.claude-…-v1:0, amazon.nova-…);
+  // an ARN or application inference profile is priced through the backend's `deployments`.
+  bedrock: 'aws',
+  cohere: 'cohere',
 };
 
 /**
  * The catalog provider a backend's calls are priced under, or undefined to look the model up by
- * name across the catalog's providers: a `simulator`, and an `openai` backend whose url is not
- * OpenAI's (vLLM, LiteLLM, Ollama and other OpenAI-compatible servers serve models of any
- * provider under OpenAI's API shape).
+ * name across the catalog's providers: a `simulator`, an `ollama` backend, and an `openai`
+ * backend whose url is not OpenAI's (vLLM, LiteLLM, Ollama and other OpenAI-compatible servers
+ * serve models of any provider under OpenAI's API shape).
  */
 export function catalogProviderOf(backend: { type: string; url?: string | undefined }): string | undefined {
   if (backend.type === 'openai' && !isOpenAiUrl(backend.url)) return undefined;

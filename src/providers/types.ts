@@ -214,9 +214,13 @@ export interface ProviderAdapter {
    * A signer for backends whose calls are signed rather than carrying a fixed credential
    * header (Bedrock's SigV4). Called once per backend at start-up; undefined when the backend
    * uses `backendAuth` (e.g. a Bedrock backend with an `apiKey`). Throws TokenmeterError
-   * TM_CONFIG_INVALID when the backend lacks what signing needs (region, credentials).
+   * TM_CONFIG_INVALID when the backend lacks what signing needs (region, credentials). `env`
+   * is where standard variables are read (AWS_REGION, …): the process's by default.
    */
-  createUpstreamSigner?(backend: BackendConfig): UpstreamSigner | undefined;
+  createUpstreamSigner?(
+    backend: BackendConfig,
+    env?: Readonly<Record<string, string | undefined>>,
+  ): UpstreamSigner | undefined;
 }
 
 /** One upstream request as it will be sent, for a signer to sign. */

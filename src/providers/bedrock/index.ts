@@ -71,5 +71,5 @@ export const bedrockAdapter: ProviderAdapter = {
   createStreamTap: (route, options) => createBedrockStreamTap(route.operation, options),
   promptText: bedrockPromptText,
   backendAuth: (apiKey) => ({ header: 'authorization', value: `Bearer ${apiKey}` }),
-  createUpstreamSigner: (backend) => createBedrockSigner(backend, process.env),
+  createUpstreamSigner: (backend, env = process.env) => createBedrockSigner(backend, env),
 };
