@@ -10,7 +10,9 @@ import {
   OPENAI_STREAM_ERROR_FRAME,
   type FailureMode,
 } from './failures.js';
+import { matchCohereRoute, serveCohere } from './cohere.js';
 import { matchGeminiRoute, serveGemini } from './gemini.js';
+import { matchOllamaRoute, serveOllama } from './ollama.js';
 import { HANDLERS, matchRoute, type Route } from './routes.js';
 import { writeStream, type StreamOutcome } from './sse.js';
 import { SimulatorHttpError, type HandlerResult, type SimUsage } from './types.js';
@@ -131,6 +133,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       };
       const call = { req, res, url, raw, onBody: setBody, sequence: ++state.sequence };
       const usage = await serveGemini(gemini, { ...call, completionTokens, tokensPerSecond });
+      if (usage === undefined) state.stats.errors++;
+      else answered(record, usage);
+      return;
+    }
+    // Cohere v2 (`/v2/…`) and Ollama (`/api/…`) have their own framings and error shapes.
+    const cohere = matchCohereRoute(url.pathname);
+    const ollama = matchOllamaRoute(url.pathname);
+    if (raw !== undefined && (cohere !== undefined || ollama !== undefined)) {
+      const setBody = (body: Record<string, unknown>): void => {
+        record.body = body;
+      };
+      const call = {
+        req,
+        res,
+        url,
+        raw,
+        onBody: setBody,
+        sequence: ++state.sequence,
+        completionTokens,
+        tokensPerSecond,
+      };
+      const usage =
+        cohere !== undefined ? await serveCohere(cohere, call) : await serveOllama(ollama ?? 'chat', call);
       if (usage === undefined) state.stats.errors++;
       else answered(record, usage);
       return;
