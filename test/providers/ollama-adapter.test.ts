@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import type { RouteMatch, StreamResult, StreamTapOptions } from '../../src/providers/types.js';
 import { createLineSplitter, ollamaAdapter } from '../../src/providers/ollama/index.js';
 import { invalidUsageFields } from '../../src/usage.js';
+import { MAX_GENERATED_TEXT_CHARS } from '../../src/providers/generated-text.js';
+import { MAX_EVENT_LOG_BYTES } from '../../src/sse/event-log.js';
 import { splitAt } from '../sse/chunking.js';
 
 function route(subPath: string): RouteMatch {
@@ -213,6 +215,20 @@ describe('the NDJSON tap', () => {
     assert.equal(result.generatedText, 'HmmYes');
     assert.equal(result.usage.reasoningTokens, undefined);
     assert.equal(result.usage.completionTokens, 9);
+  });
+
+  test('pieces are read in order whether parsed at once ("true" in their text) or later', () => {
+    const cut = replay(piece('A') + piece(' true story') + piece('B'));
+    assert.equal(cut.generatedText, 'A true storyB');
+    assert.equal(cut.responseModel, 'llama3');
+    assert.equal(cut.completed, false);
+  });
+
+  test('a stream longer than the log of kept pieces keeps its text, bounded', () => {
+    const line = piece('y'.repeat(1000));
+    const count = Math.ceil((MAX_EVENT_LOG_BYTES * 1.2) / line.length);
+    const result = replay(line.repeat(count));
+    assert.equal(result.generatedText.length, Math.min(count * 1000, MAX_GENERATED_TEXT_CHARS));
   });
 
   test('any split point gives the same result (fast-check)', () => {
