@@ -11,6 +11,7 @@ import {
   type FailureMode,
 } from './failures.js';
 import { matchCohereRoute, serveCohere } from './cohere.js';
+import type { FamilyCall } from './family-call.js';
 import { matchGeminiRoute, serveGemini } from './gemini.js';
 import { matchOllamaRoute, serveOllama } from './ollama.js';
 import { HANDLERS, matchRoute, type Route } from './routes.js';
@@ -140,22 +141,27 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     // Cohere v2 (`/v2/…`) and Ollama (`/api/…`) have their own framings and error shapes.
     const cohere = matchCohereRoute(url.pathname);
     const ollama = matchOllamaRoute(url.pathname);
-    if (raw !== undefined && (cohere !== undefined || ollama !== undefined)) {
+    const serveFamily =
+      cohere !== undefined
+        ? (call: FamilyCall) => serveCohere(cohere, call)
+        : ollama !== undefined
+          ? (call: FamilyCall) => serveOllama(ollama, call)
+          : undefined;
+    if (raw !== undefined && serveFamily !== undefined) {
       const setBody = (body: Record<string, unknown>): void => {
         record.body = body;
       };
-      const call = {
+      const sequence = ++state.sequence;
+      const usage = await serveFamily({
         req,
         res,
         url,
         raw,
         onBody: setBody,
-        sequence: ++state.sequence,
+        sequence,
         completionTokens,
         tokensPerSecond,
-      };
-      const usage =
-        cohere !== undefined ? await serveCohere(cohere, call) : await serveOllama(ollama ?? 'chat', call);
+      });
       if (usage === undefined) state.stats.errors++;
       else answered(record, usage);
       return;
