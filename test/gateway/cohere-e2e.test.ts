@@ -56,6 +56,19 @@ async function post(
   return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text() };
 }
 
+/**
+ * The ledger rows after the first `before`, once there are `count` of them: records are shipped
+ * from the outbox by a worker, which a loaded machine may start late (waits up to 15 s).
+ */
+async function rowsAfter(before: number, count: number): Promise<LedgerRow[]> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const rows = readLedgerRows(ledgerPath).slice(before);
+    if (rows.length >= count || Date.now() > deadline) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const sum = (rows: readonly LedgerRow[], column: string): number =>
   rows.reduce((total, row) => total + ((row[column] as number | null) ?? 0), 0);
 
@@ -90,7 +103,7 @@ test('chat (JSON and SSE) and embed are billed on billed_units; rerank is forwar
 
   const stats = sim.stats();
   assert.equal(stats.requests, 4);
-  const rows = readLedgerRows(ledgerPath).slice(before);
+  const rows = await rowsAfter(before, 3);
   assert.deepEqual(
     rows.map((r) => [r.operation, r.model, r.stream, r.source, r.provider]),
     [
@@ -126,7 +139,7 @@ test('a stream cut mid-way is partial; an ERROR message-end is not billed as tok
     { 'x-simulator-fail': 'invalid-json' },
   );
   assert.equal(malformed.status, 200);
-  const [cut, error, bad] = readLedgerRows(ledgerPath).slice(before);
+  const [cut, error, bad] = await rowsAfter(before, 3);
   assert.equal(cut?.source, 'partial');
   assert.ok((cut?.completion_tokens as number) > 0 && (cut?.completion_tokens as number) < COMPLETION);
   assert.equal(error?.completion_tokens, null);

@@ -44,6 +44,19 @@ after(async () => {
   await rogue.close();
 });
 
+/**
+ * The ledger rows after the first `before`, once there are `count` of them: records are shipped
+ * from the outbox by a worker, which a loaded machine may start late (waits up to 15 s).
+ */
+async function rowsAfter(before: number, count: number): Promise<LedgerRow[]> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const rows = readLedgerRows(ledgerPath).slice(before);
+    if (rows.length >= count || Date.now() > deadline) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function call(
   path: string,
   body: unknown,
@@ -58,7 +71,7 @@ async function call(
     body: JSON.stringify(body),
   });
   const text = await res.text().catch(() => '');
-  const rows = readLedgerRows(ledgerPath).slice(before);
+  const rows = await rowsAfter(before, 1);
   assert.ok(rows.length <= 1, 'one record per call');
   return { status: res.status, text, row: rows[0] };
 }
@@ -131,7 +144,7 @@ describe('ollama', () => {
     })
       .then((res) => res.text())
       .catch(() => '');
-    const [row] = readLedgerRows(ledgerPath).slice(before);
+    const [row] = await rowsAfter(before, 1);
     assert.equal(row?.source, 'partial');
     const next = await call('/ollama/api/chat', CHAT, ndjson([piece('A'), final()]));
     assert.equal(next.row?.completion_tokens, 3);

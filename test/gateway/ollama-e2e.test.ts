@@ -68,8 +68,17 @@ function lines(text: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-function rowsSince(count: number): LedgerRow[] {
-  return readLedgerRows(ledgerPath).slice(count);
+/**
+ * The ledger rows after the first `before`, once there are `count` of them: records are shipped
+ * from the outbox by a worker, which a loaded machine may start late (waits up to 15 s).
+ */
+async function rowsAfter(before: number, count: number): Promise<LedgerRow[]> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const rows = readLedgerRows(ledgerPath).slice(before);
+    if (rows.length >= count || Date.now() > deadline) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 const sum = (rows: readonly LedgerRow[], column: string): number =>
@@ -113,7 +122,7 @@ test('chat and generate, streamed by default and not, embed and legacy embedding
 
   const stats = sim.stats();
   assert.equal(stats.errors, 0);
-  const rows = rowsSince(before);
+  const rows = await rowsAfter(before, 7);
   assert.deepEqual(
     rows.map((r) => [r.operation, r.model, r.stream, r.source, r.provider]),
     [
@@ -157,7 +166,7 @@ test('a malformed NDJSON line mid-stream: the bytes reach the client, the final 
   assert.equal(all.length, COMPLETION + 2);
   assert.throws(() => lines(broken.text));
   const last = JSON.parse(all.at(-1) ?? '') as Record<string, number>;
-  const [cleanRow, brokenRow] = rowsSince(before);
+  const [cleanRow, brokenRow] = await rowsAfter(before, 2);
   assert.equal(brokenRow?.source, 'reported');
   assert.equal(brokenRow?.prompt_tokens, last['prompt_eval_count']);
   assert.equal(brokenRow?.completion_tokens, last['eval_count']);
@@ -176,7 +185,7 @@ test('a stream cut mid-way is one partial record; an in-stream error line is not
     { 'x-simulator-fail': 'stream-error' },
   );
   assert.match(errored.text, /"error"/);
-  const [cut, error] = rowsSince(before);
+  const [cut, error] = await rowsAfter(before, 2);
   assert.equal(cut?.source, 'partial');
   // Nothing was reported before the cut: the prompt and the text that arrived are estimated.
   assert.ok((cut?.prompt_tokens as number) > 0);
