@@ -10,7 +10,10 @@ import {
   OPENAI_STREAM_ERROR_FRAME,
   type FailureMode,
 } from './failures.js';
+import { matchCohereRoute, serveCohere } from './cohere.js';
+import type { FamilyCall } from './family-call.js';
 import { matchGeminiRoute, serveGemini } from './gemini.js';
+import { matchOllamaRoute, serveOllama } from './ollama.js';
 import { HANDLERS, matchRoute, type Route } from './routes.js';
 import { writeStream, type StreamOutcome } from './sse.js';
 import { SimulatorHttpError, type HandlerResult, type SimUsage } from './types.js';
@@ -131,6 +134,34 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       };
       const call = { req, res, url, raw, onBody: setBody, sequence: ++state.sequence };
       const usage = await serveGemini(gemini, { ...call, completionTokens, tokensPerSecond });
+      if (usage === undefined) state.stats.errors++;
+      else answered(record, usage);
+      return;
+    }
+    // Cohere v2 (`/v2/…`) and Ollama (`/api/…`) have their own framings and error shapes.
+    const cohere = matchCohereRoute(url.pathname);
+    const ollama = matchOllamaRoute(url.pathname);
+    const serveFamily =
+      cohere !== undefined
+        ? (call: FamilyCall) => serveCohere(cohere, call)
+        : ollama !== undefined
+          ? (call: FamilyCall) => serveOllama(ollama, call)
+          : undefined;
+    if (raw !== undefined && serveFamily !== undefined) {
+      const setBody = (body: Record<string, unknown>): void => {
+        record.body = body;
+      };
+      const sequence = ++state.sequence;
+      const usage = await serveFamily({
+        req,
+        res,
+        url,
+        raw,
+        onBody: setBody,
+        sequence,
+        completionTokens,
+        tokensPerSecond,
+      });
       if (usage === undefined) state.stats.errors++;
       else answered(record, usage);
       return;

@@ -225,7 +225,15 @@ test('backendAuth: Bearer for openai, api-key for Azure', () => {
 });
 
 test('registry maps config types to adapters', () => {
-  assert.deepEqual([...PROVIDER_TYPES].sort(), ['anthropic', 'azure-openai', 'gemini', 'openai']);
+  assert.deepEqual([...PROVIDER_TYPES].sort(), [
+    'anthropic',
+    'azure-openai',
+    'bedrock',
+    'cohere',
+    'gemini',
+    'ollama',
+    'openai',
+  ]);
   assert.equal(getProviderAdapter('openai'), openAiAdapter);
   assert.equal(getProviderAdapter('azure-openai'), azureOpenAiAdapter);
   assert.equal(getProviderAdapter('nope'), undefined);
