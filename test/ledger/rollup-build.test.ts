@@ -42,11 +42,14 @@ const QUERIES: UsageQuery[] = [
 // Appends records on 2025-01-01 in another process, then SIGKILLs itself.
 const CHILD = fileURLToPath(new URL('./fixtures/append-and-die.ts', import.meta.url));
 
-/** Turns a ledger file back into what tokenmeter wrote before migration 7. */
+/** Turns a ledger file back into what tokenmeter wrote before migration 7 (and 8, 9: record columns). */
 function downgradeToSchema6(path: string): void {
   const db = new Database(path);
   db.exec(
     'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_core_hour; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners; DROP TABLE usage_custom_names',
+  );
+  db.exec(
+    'ALTER TABLE usage_records DROP COLUMN provider_cost; ALTER TABLE usage_records DROP COLUMN token_details',
   );
   db.pragma('user_version = 6');
   db.close();
