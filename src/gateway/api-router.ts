@@ -39,14 +39,17 @@ export function createApiRouter(config: Config): ApiRouter {
 
   return {
     match(url) {
-      checkRequestPath(splitQuery(url).path);
+      const { path } = splitQuery(url);
       for (const entry of routed) {
         const base = entry.api.path === '/' ? '' : entry.api.path;
         if (!url.startsWith(base)) continue;
         const rest = url.slice(base.length);
-        if (rest.startsWith('/')) return { ...entry, subPath: rest };
-        if (rest.startsWith('?') || rest === '') return { ...entry, subPath: `/${rest}` };
+        if (!rest.startsWith('/') && !rest.startsWith('?') && rest !== '') continue;
+        // An adapter may check its paths its own way (Bedrock's ARNs hold an encoded `/`).
+        (entry.adapter.checkRequestPath ?? checkRequestPath)(path);
+        return { ...entry, subPath: rest.startsWith('/') ? rest : `/${rest}` };
       }
+      checkRequestPath(path);
       return undefined;
     },
   };

@@ -22,14 +22,23 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * The parts of an AWS SigV4 signature besides `authorization` (a credential header already):
+ * they sign the client's request to the gateway, never the one sent upstream, and
+ * `x-amz-security-token` is the client's own session credential
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html).
+ */
+const CLIENT_SIGNATURE_HEADERS = ['x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256'] as const;
+
+/**
  * Never sent upstream from the client, whatever the config: hop-by-hop headers, the client's
- * credentials (a subscription key never reaches a backend), and the headers the gateway sets
- * itself. `expect: 100-continue` was answered by this server already (the body is read in full
- * before forwarding), and undici refuses requests that carry it.
+ * credentials (a subscription key never reaches a backend) and signature headers, and the
+ * headers the gateway sets itself. `expect: 100-continue` was answered by this server already
+ * (the body is read in full before forwarding), and undici refuses requests that carry it.
  */
 const NEVER_FORWARDED: ReadonlySet<string> = new Set([
   ...HOP_BY_HOP,
   ...CREDENTIAL_HEADERS,
+  ...CLIENT_SIGNATURE_HEADERS,
   'host',
   'content-length',
   'accept-encoding',

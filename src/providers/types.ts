@@ -163,6 +163,12 @@ export interface ProviderAdapter {
    * plain segment throws TokenmeterError TM_BAD_PATH, which the gateway answers with a 400.
    */
   matchRoute(method: string, subPath: string): RouteMatch | undefined;
+  /**
+   * Checks the whole request path of a call to an API of this type, in place of the default
+   * checkRequestPath (sub-path.ts). Optional: only for an API whose path parameters may hold an
+   * encoded `/` (Bedrock's model ARNs). Throws TokenmeterError TM_BAD_PATH.
+   */
+  checkRequestPath?(path: string): void;
   /** Read model, stream flag and user from the parsed request body. */
   inspectRequest(route: RouteMatch, body: unknown): RequestInfo;
   /** The upstream body: adds the usage request to streams where the client did not ask for it. */
