@@ -18,7 +18,9 @@ export interface ApiRouter {
   /**
    * The API serving `url`, or undefined.
    * @throws TokenmeterError TM_BAD_PATH when the path holds a dot segment, an encoded separator
-   * or a control character (checkRequestPath), whichever API it falls under.
+   * or a control character (checkRequestPath), whichever API it falls under; an API whose
+   * adapter has its own `checkRequestPath` (Bedrock: an encoded `/` inside a model ARN) is
+   * checked by that one instead.
    */
   match(url: string): ApiMatch | undefined;
 }

@@ -89,6 +89,19 @@ const JSON_CASES: JsonCase[] = [
     usage: { promptTokens: 5, completionTokens: 10, totalTokens: 15 },
   },
   {
+    file: 'invoke-nova-tool-call.json',
+    modelPath: 'amazon.nova-micro-v1%3A0',
+    action: 'invoke',
+    // Recorded with the cache-count headers (0 and 0): they are reported, so kept as 0.
+    usage: {
+      promptTokens: 427,
+      completionTokens: 162,
+      totalTokens: 589,
+      cachedTokens: 0,
+      cacheWriteTokens: 0,
+    },
+  },
+  {
     file: 'invoke-cohere-command-r.json',
     modelPath: 'cohere.command-r-v1%3A0',
     action: 'invoke',
@@ -198,6 +211,19 @@ const STREAM_CASES: StreamCase[] = [
     action: 'invoke-with-response-stream',
     usage: { promptTokens: 5, completionTokens: 10, totalTokens: 15 },
     textStart: "It sounds like you're initiating a message or",
+  },
+  {
+    file: 'invoke-stream-nova-tool-call.eventstream',
+    modelPath: 'amazon.nova-micro-v1%3A0',
+    action: 'invoke-with-response-stream',
+    usage: {
+      promptTokens: 427,
+      completionTokens: 156,
+      totalTokens: 583,
+      cachedTokens: 0,
+      cacheWriteTokens: 0,
+    },
+    textStart: '<thinking> The User has requested the current weather in Seattle',
   },
   {
     file: 'invoke-stream-titan.eventstream',
