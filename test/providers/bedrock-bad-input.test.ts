@@ -43,6 +43,16 @@ describe('corrupt frames', () => {
     assert.equal(result.errored, false);
   });
 
+  test('a text delta failing its CRC (deltas are kept unread) stops the reading all the same', () => {
+    const delta = eventMessage('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Hello there' } });
+    const bad = Buffer.from(delta);
+    bad[bad.length - 8] = (bad[bad.length - 8] ?? 0) ^ 0x01;
+    const result = run('converse-stream', [eventMessage('messageStart', { role: 'assistant' }), bad, GOOD]);
+    assert.deepEqual(result.usage, {});
+    assert.equal(result.completed, false);
+    assert.equal(result.generatedText, '');
+  });
+
   test('a flipped prelude byte fails the prelude CRC at once: later good frames are not read', () => {
     const first = eventMessage('messageStart', { role: 'assistant' });
     const corrupt = Buffer.from(first);
@@ -360,5 +370,23 @@ describe('after the documented end', () => {
       converseStream('again', { inputTokens: 999, outputTokens: 999 }),
     ]);
     assert.deepEqual(result.usage, { promptTokens: 20, completionTokens: 7, totalTokens: 27 });
+  });
+});
+
+describe('long streams', () => {
+  test('over 4 MiB of text deltas: kept unread, then read in bounded pieces, text whole and in order', () => {
+    const piece = 'abcdefghij'.repeat(100);
+    const parts = [eventMessage('messageStart', { role: 'assistant' })];
+    for (let i = 0; i < 4000; i += 1)
+      parts.push(
+        eventMessage('contentBlockDelta', { contentBlockIndex: 0, delta: { text: `${i}:${piece}` } }),
+      );
+    parts.push(eventMessage('messageStop', { stopReason: 'max_tokens' }));
+    const result = run('converse-stream', [Buffer.concat(parts)]);
+    assert.equal(result.completed, false);
+    const text = result.generatedText;
+    assert.ok(text.startsWith(`0:${piece}1:${piece}`));
+    assert.ok(text.endsWith(`3999:${piece}`));
+    assert.equal(text.split(':').length, 4001);
   });
 });

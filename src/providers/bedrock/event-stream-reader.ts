@@ -30,6 +30,14 @@ export interface EventStreamReaderOptions {
   maxMessageBytes?: number;
   /** Called for each message skipped for its size. */
   onTooLarge?: () => void;
+  /**
+   * Messages to keep unread: given a whole message's header bytes, true hands the message to
+   * `onDeferred` as it is (its CRC checked, nothing decoded). For the many events a meter needs
+   * only if it must estimate (text deltas): decoding each would cost more than everything else.
+   */
+  defer?: (headers: Buffer) => boolean;
+  /** Receives each deferred message's exact bytes (a view: copy what is kept). */
+  onDeferred?: (message: Buffer) => void;
 }
 
 /** A reader fed the stream's bytes in order; it never throws. */
@@ -102,6 +110,13 @@ export function createEventStreamReader(options: EventStreamReaderOptions = {}):
   const readMessage = (visit: (message: EventStreamMessage) => void): void => {
     const bytes = parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts);
     reset();
+    const end = bytes.length - MESSAGE_CRC_BYTES;
+    if (options.defer?.(bytes.subarray(PRELUDE_BYTES, PRELUDE_BYTES + bytes.readUInt32BE(4))) === true) {
+      // The same check the codec makes, natively: a corrupt message stops the reading all the same.
+      if (crc32(bytes.subarray(0, end)) !== bytes.readUInt32BE(end)) corrupt = true;
+      else options.onDeferred?.(bytes);
+      return;
+    }
     let decoded;
     try {
       decoded = codec.decode(bytes);

@@ -1,5 +1,6 @@
 import type { StreamResult, StreamTap, StreamTapOptions } from '../types.js';
-import { createGeneratedText } from '../generated-text.js';
+import { createByteLog } from '../../sse/byte-log.js';
+import { createGeneratedText, type GeneratedText } from '../generated-text.js';
 import { field, isJsonObject, parseJson } from '../json.js';
 import {
   mergeCounts,
@@ -33,6 +34,48 @@ import { BEDROCK_OPERATIONS } from './routes.js';
  */
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The `:event-type: contentBlockDelta` header as encoded (name length, name, type 7 = string,
+ * value length, value): a ConverseStream message holding it carries only generated text.
+ */
+const DELTA_HEADER = Buffer.from('\x0b:event-type\x07\x00\x11contentBlockDelta', 'latin1');
+
+/** Most bytes of unread delta messages a stream keeps before reading them (then let go). */
+const MAX_DEFERRED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The text deltas of a ConverseStream, kept unread (their text is needed only if tokens must be
+ * estimated), in a ByteLog: bounded bytes, then read and folded into bounded text (as
+ * sse/event-log.ts does for SSE events).
+ */
+function createDeltaLog(): { append(message: Buffer): void; text(): string } {
+  const log = createByteLog(16 * 1024, MAX_DEFERRED_BYTES);
+  const folded = createGeneratedText();
+  const readInto = (bytes: Buffer, text: GeneratedText): void => {
+    if (text.full) return;
+    createEventStreamReader({ maxMessageBytes: Math.max(bytes.length, 1) }).push(bytes, (message) => {
+      const payload = parseJson(Buffer.from(message.payload).toString('utf8'));
+      text.add(converseDeltaText(field(payload, 'delta')));
+    });
+  };
+  return {
+    append(message) {
+      if (log.length + message.length > MAX_DEFERRED_BYTES) {
+        readInto(log.bytes(), folded);
+        log.clear();
+      }
+      if (message.length > MAX_DEFERRED_BYTES) readInto(message, folded);
+      else log.append(message);
+    },
+    text() {
+      const all = createGeneratedText();
+      all.add(folded.text());
+      readInto(log.bytes(), all);
+      return all.text();
+    },
+  };
+}
 
 interface TapState {
   /** The model's own counts (Converse `usage` for ConverseStream). */
@@ -95,6 +138,9 @@ export function createBedrockStreamTap(operation: string, options: StreamTapOpti
   };
   let tooLarge = false;
   let usageAfterTooLarge = false;
+  const converse = operation === BEDROCK_OPERATIONS.converseStream;
+  // ConverseStream text deltas are kept unread; invoke chunks may each carry counts: all read.
+  const deltas = converse ? createDeltaLog() : undefined;
   const reader = createEventStreamReader({
     ...(options.maxEventBytes !== undefined ? { maxMessageBytes: options.maxEventBytes } : {}),
     onTooLarge: () => {
@@ -102,8 +148,13 @@ export function createBedrockStreamTap(operation: string, options: StreamTapOpti
       tooLarge = true;
       usageAfterTooLarge = false;
     },
+    ...(deltas !== undefined
+      ? {
+          defer: (headers: Buffer) => headers.includes(DELTA_HEADER),
+          onDeferred: (message: Buffer) => deltas.append(message),
+        }
+      : {}),
   });
-  const converse = operation === BEDROCK_OPERATIONS.converseStream;
 
   const visit = (message: EventStreamMessage): void => {
     // Nothing after the documented end is read.
@@ -130,9 +181,14 @@ export function createBedrockStreamTap(operation: string, options: StreamTapOpti
     isComplete: () => state.completed,
     result(): StreamResult {
       const { counts, flags } = reconcileCounts(state.counts, state.billed);
+      let generated: string | undefined;
       const out: StreamResult = {
         usage: Object.keys(counts).length === 0 ? {} : normaliseCounts(counts),
-        generatedText: text.text(),
+        // Read only when asked (for estimation): the deferred deltas are decoded then.
+        get generatedText(): string {
+          generated ??= deltas === undefined ? text.text() : deltas.text() + text.text();
+          return generated;
+        },
         completed: state.completed,
         errored: state.errored,
       };
