@@ -19,7 +19,9 @@ import { countMessagesTokens, countTextTokens, generateTokens } from './text.js'
  * InvokeModel answers carry Bedrock's own counts in the `x-amzn-bedrock-input-token-count` /
  * `-output-token-count` headers; a stream's last model event carries them in
  * `amazon-bedrock-invocationMetrics` (`inputTokenCount`, `outputTokenCount`, `invocationLatency`,
- * `firstByteLatency`). Each stream event is a `chunk` frame whose payload is
+ * `firstByteLatency`); the simulator's stats add these billed counts. The request header
+ * `x-simulator-billed-input-delta: N` makes the billed input count N more than the body's (a
+ * disagreement the gateway must settle in Bedrock's favour). Each stream event is a `chunk` frame whose payload is
  * `{"bytes": base64(model event JSON), "p": padding}`.
  */
 
@@ -37,7 +39,9 @@ function family(request: BedrockRequest): Family {
 /** Answers `POST /model/{modelId}/invoke` and `/invoke-with-response-stream`. */
 export function invokeAnswer(request: BedrockRequest, stream: boolean): BedrockAnswer {
   const model = family(request) === 'anthropic' ? anthropicModel(request) : llamaModel(request);
-  const { input, tokens } = model;
+  const { tokens } = model;
+  // What Bedrock bills; the model body keeps its own count (model.input).
+  const input = model.input + (request.billedInputDelta ?? 0);
   const latency = plannedLatencyMs(tokens.length, request.tokensPerSecond);
   const usage = { promptTokens: input, completionTokens: tokens.length };
   if (!stream) {

@@ -16,6 +16,11 @@ export interface BedrockRequest {
   completionTokens: number;
   /** Pacing of streams; the reported latencies are derived from it. */
   tokensPerSecond: number;
+  /**
+   * InvokeModel only: added to Bedrock's billed input count (headers, invocation metrics) but
+   * not to the model body's own count, so that the two disagree (`x-simulator-billed-input-delta`).
+   */
+  billedInputDelta?: number;
 }
 
 /** A JSON answer with the headers Bedrock sends beside it. */

@@ -89,7 +89,9 @@ export async function serveBedrock(route: BedrockRoute, call: BedrockCall): Prom
     mode = bedrockFailureMode(call.req.headers);
     const failure = mode === undefined ? undefined : bedrockHttpFailure(mode, stream);
     if (failure !== undefined) throw failure;
+    const billedInputDelta = readBilledInputDelta(call.req.headers[BILLED_DELTA_HEADER]);
     const request = {
+      ...(billedInputDelta !== undefined ? { billedInputDelta } : {}),
       modelId: route.modelId,
       body,
       sequence: call.sequence,
@@ -105,6 +107,18 @@ export async function serveBedrock(route: BedrockRoute, call: BedrockCall): Prom
   }
   const outcome = await send(call, answer, mode);
   return outcome === 'completed' && mode === undefined ? answer.usage : undefined;
+}
+
+/** The header that makes InvokeModel's billed input count differ from the body's (bedrock-invoke.ts). */
+export const BILLED_DELTA_HEADER = 'x-simulator-billed-input-delta';
+
+function readBilledInputDelta(value: string | string[] | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !Number.isInteger(n) || n < 0) {
+    throw bedrockError(400, 'ValidationException', `${BILLED_DELTA_HEADER} must be an integer >= 0.`);
+  }
+  return n;
 }
 
 function parseBody(raw: string): Record<string, unknown> {

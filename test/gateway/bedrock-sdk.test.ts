@@ -16,7 +16,7 @@ import {
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
-import { bearerClient } from '../simulator/bedrock-helpers.js';
+import { addHeader, bearerClient } from '../simulator/bedrock-helpers.js';
 import { bedrockGatewayConfig, pick, sum, TEAM_KEYS, waitForRows } from './bedrock-gateway-helpers.js';
 
 const run = promisify(execFile);
@@ -168,4 +168,26 @@ test('a wrong subscription key is refused by the gateway and never reaches the b
     (err: Error & { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode === 401,
   );
   assert.equal(sim.stats().requests, 0);
+});
+
+test("InvokeModel whose billed counts differ from the model body's: Bedrock's win, the record is flagged", async () => {
+  const before = readLedgerRows(gw.ledgerPath).length;
+  const client = addHeader(bearerClient(endpoint, TEAM_KEYS.a), 'x-simulator-billed-input-delta', '4');
+  const invoke = await client.send(new InvokeModelCommand({ modelId: CLAUDE, body: claudeBody }));
+  const own = (JSON.parse(Buffer.from(invoke.body).toString('utf8')) as { usage: Record<string, number> })
+    .usage;
+  const stream = await client.send(
+    new InvokeModelWithResponseStreamCommand({ modelId: CLAUDE, body: claudeBody }),
+  );
+  for await (const event of stream.body ?? []) void event;
+  const billed = (own.input_tokens ?? 0) + 4;
+  const rows = (await waitForRows(gw.ledgerPath, before + 2)).slice(before);
+  assert.deepEqual(
+    rows.map((r) => [r.operation, r.prompt_tokens, r.completion_tokens, r.total_tokens, r.flags]),
+    [
+      ['InvokeModel', billed, COMPLETION, billed + COMPLETION, 'billed_counts_differ'],
+      ['InvokeModelWithResponseStream', billed, COMPLETION, billed + COMPLETION, 'billed_counts_differ'],
+    ],
+  );
+  assert.equal(sum(rows, 'prompt_tokens'), sim.stats().promptTokens, 'what the upstream billed');
 });

@@ -92,16 +92,20 @@ export function bedrockClient(
     requestHandler: new NodeHttpHandler(),
     ...config,
   });
-  if (failMode !== undefined) {
-    client.middlewareStack.add(
-      (next) => (args) => {
-        const req = args.request as { headers?: Record<string, string> };
-        if (req.headers !== undefined) req.headers['x-simulator-fail'] = failMode;
-        return next(args);
-      },
-      { step: 'build', name: 'simulatorFailure' },
-    );
-  }
+  if (failMode !== undefined) addHeader(client, 'x-simulator-fail', failMode);
+  return client;
+}
+
+/** Makes every call of `client` carry the header `name: value` (e.g. a simulator option). */
+export function addHeader(client: BedrockRuntimeClient, name: string, value: string): BedrockRuntimeClient {
+  client.middlewareStack.add(
+    (next) => (args) => {
+      const req = args.request as { headers?: Record<string, string> };
+      if (req.headers !== undefined) req.headers[name] = value;
+      return next(args);
+    },
+    { step: 'build', name: `header-${name}` },
+  );
   return client;
 }
 

@@ -166,6 +166,29 @@ describe('simulator: Bedrock Runtime', () => {
     assert.equal(sim.stats().promptTokens, 2 * CLAUDE_PROMPT);
   });
 
+  it("billed counts apart from the body's (x-simulator-billed-input-delta): headers, metrics and stats bill them", async () => {
+    const delta = { 'x-simulator-billed-input-delta': '5' };
+    const raw = await postRaw(`${sim.url}${path(CLAUDE, 'invoke')}`, claudeBody, delta);
+    const body = JSON.parse(raw.bytes.toString('utf8')) as { usage: Record<string, number> };
+    assert.equal(body.usage.input_tokens, CLAUDE_PROMPT, "the model's own count");
+    assert.equal(raw.headers['x-amzn-bedrock-input-token-count'], String(CLAUDE_PROMPT + 5));
+    const stream = await postRaw(
+      `${sim.url}${path(CLAUDE, 'invoke-with-response-stream')}`,
+      claudeBody,
+      delta,
+    );
+    const events = decodeStream(stream.bytes).map(chunkEvent);
+    const start = events[0]?.message as { usage: Record<string, number> };
+    assert.equal(start.usage.input_tokens, CLAUDE_PROMPT);
+    const metrics = events.at(-1)?.['amazon-bedrock-invocationMetrics'] as Record<string, number>;
+    assert.equal(metrics.inputTokenCount, CLAUDE_PROMPT + 5);
+    assert.equal(sim.stats().promptTokens, 2 * (CLAUDE_PROMPT + 5), 'the stats add what is billed');
+    const bad = await postRaw(`${sim.url}${path(CLAUDE, 'invoke')}`, claudeBody, {
+      'x-simulator-billed-input-delta': '-1',
+    });
+    assert.equal(bad.status, 400);
+  });
+
   it('InvokeModelWithResponseStream (Claude): chunk frames of base64 model events, metrics on the last', async () => {
     const raw = await postRaw(`${sim.url}${path(CLAUDE, 'invoke-with-response-stream')}`, claudeBody);
     assert.equal(raw.status, 200);
