@@ -13,3 +13,5 @@ export { FAIL_HEADER, CUT_AFTER_STEPS, type FailureMode } from './failures.js';
 export function createSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   return startSimulator(options);
 }
+export type { BedrockAuthOptions } from './bedrock-auth.js';
+export type { BedrockFailureMode } from './bedrock-failures.js';

@@ -10,6 +10,8 @@ import {
   OPENAI_STREAM_ERROR_FRAME,
   type FailureMode,
 } from './failures.js';
+import type { BedrockAuthOptions } from './bedrock-auth.js';
+import { matchBedrockRoute, serveBedrock } from './bedrock.js';
 import { matchCohereRoute, serveCohere } from './cohere.js';
 import type { FamilyCall } from './family-call.js';
 import { matchGeminiRoute, serveGemini } from './gemini.js';
@@ -28,6 +30,11 @@ export interface SimulatorOptions {
   host?: string;
   /** Port (default 0: any free port). */
   port?: number;
+  /**
+   * Caller checks of the Bedrock routes (a Bedrock API key and/or SigV4 credentials), to test
+   * what a gateway sends upstream; none by default (see bedrock-auth.ts).
+   */
+  bedrockAuth?: BedrockAuthOptions;
   /**
    * Called for every answer the simulator finished sending, with the usage it counted (tests
    * match answers to the gateway's records by a request header).
@@ -126,6 +133,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     };
     state.stats.requests++;
     state.stats.lastRequest = record;
+    // Bedrock paths (`/model/{modelId}/…`) have a binary event stream and their own error shape.
+    const bedrock = raw === undefined ? undefined : matchBedrockRoute(url.pathname);
+    if (bedrock !== undefined && raw !== undefined) {
+      const setBody = (body: Record<string, unknown>): void => {
+        record.body = body;
+      };
+      const call = {
+        req,
+        res,
+        raw,
+        onBody: setBody,
+        sequence: ++state.sequence,
+        completionTokens,
+        tokensPerSecond,
+      };
+      const usage = await serveBedrock(bedrock, {
+        ...call,
+        ...(options.bedrockAuth !== undefined ? { auth: options.bedrockAuth } : {}),
+      });
+      if (usage === undefined) state.stats.errors++;
+      else answered(record, usage);
+      return;
+    }
     // Gemini paths (`…/models/{model}:method`) have their own framings and error shape.
     const gemini = raw === undefined ? undefined : matchGeminiRoute(url.pathname);
     if (gemini !== undefined && raw !== undefined) {
