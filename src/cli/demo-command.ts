@@ -43,7 +43,9 @@ export function addDemoCommand(program: Command): void {
       out.write(`\nGateway:     ${base}\n`);
       out.write(`  OpenAI base URL ${base}/openai/v1    Azure OpenAI endpoint ${base}/azure\n`);
       out.write(`  Anthropic base URL ${base}/anthropic    Gemini base URL ${base}/gemini\n`);
-      out.write(`  Bedrock endpoint ${base}/bedrock    Cohere base URL ${base}/cohere    Ollama host ${base}/ollama\n`);
+      out.write(
+        `  Bedrock endpoint ${base}/bedrock    Cohere base URL ${base}/cohere    Ollama host ${base}/ollama\n`,
+      );
       out.write(`Dashboard:   ${gateway.url}/dashboard  (sign in with ${DEMO_ADMIN_KEY}, or a team's key)\n`);
       out.write(`Metrics:     ${gateway.url}/metrics\n`);
       out.write(

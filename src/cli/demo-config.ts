@@ -61,6 +61,8 @@ export function demoConfig(port: number, ledger: string): Config {
         apis: ['openai', 'azure-openai', 'anthropic', 'gemini', 'bedrock', 'cohere', 'ollama'],
       },
     ],
+    // A self-hosted model has no catalog price: the demo charges the agreed internal rate.
+    pricing: { overrides: [{ model: 'llama3.2', input: 0.05, output: 0.1 }] },
     subscriptions: DEMO_TEAMS.map((t) => ({
       id: t.id,
       key: t.key,
