@@ -11,6 +11,7 @@ import {
   type FailureMode,
 } from './failures.js';
 import { matchGeminiRoute, serveGemini } from './gemini.js';
+import { attachRealtimeSimulator } from './realtime.js';
 import { HANDLERS, matchRoute, type Route } from './routes.js';
 import { writeStream, type StreamOutcome } from './sse.js';
 import { SimulatorHttpError, type HandlerResult, type SimUsage } from './types.js';
@@ -103,6 +104,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     handle(req, res).catch(() => res.destroy());
   });
   server.keepAliveTimeout = 65_000;
+  // Realtime sessions (WebSocket upgrades): each response.done counts as one answer.
+  attachRealtimeSimulator(server, {
+    completionTokens,
+    tokensPerSecond,
+    onResponse: (path, usage) => {
+      state.stats.requests++;
+      answered({ method: 'GET', path, headers: {}, body: undefined }, usage);
+    },
+    onError: () => {
+      state.stats.errors++;
+    },
+  });
 
   function answered(record: SimulatorRequestRecord, usage: SimUsage): void {
     addUsage(state.stats, usage);
