@@ -38,6 +38,7 @@ type Pending = { data: Buffer; binary: boolean } | { close: number; reason: Buff
  * after it wait in order behind the commit (the upstream is paused meanwhile, so the wait holds
  * at most what was already read). A response still running when the session is cut is
  * recorded `partial` with no counts (the provider reported none); nothing is recorded twice.
+ * `upstream` must be paused (it is resumed once the relay listens).
  */
 export function relayRealtimeSession(init: RealtimeSessionInit): RealtimeSession {
   const { client, upstream, log } = init;
@@ -148,6 +149,9 @@ export function relayRealtimeSession(init: RealtimeSessionInit): RealtimeSession
   client.on('error', (err: Error) => {
     log.debug({ err }, 'realtime client socket failed');
   });
+
+  // Paused since it opened (dialUpstream): read now that every listener is in place.
+  upstream.resume();
 
   return {
     close() {

@@ -215,6 +215,9 @@ function dialUpstream(
       upstream.removeAllListeners('unexpected-response');
     };
     upstream.once('open', () => {
+      // Not read until the relay listens: a first event that came with the 101 (session.created)
+      // would otherwise be emitted to nobody before the client's upgrade completes.
+      upstream.pause();
       settle();
       upstream.removeAllListeners('error');
       resolve(upstream);
