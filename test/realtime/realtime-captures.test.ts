@@ -26,7 +26,7 @@ const KEY = 'key-team-captures-1';
  * elided (they serialise as `[null]`), so that response.done's token details are not known.
  */
 function liusidaFrames(): string[] {
-  const text = readFileSync(join(CAPTURES, 'liusida-dictionary-text-response.md'), 'utf8');
+  const text = readFileSync(join(CAPTURES, 'liusida-dictionary-text-response.log'), 'utf8');
   const frames: string[] = [];
   let block: string[] | undefined;
   for (const line of text.split('\n')) {
