@@ -106,18 +106,43 @@ export function relayRealtimeSession(init: RealtimeSessionInit): RealtimeSession
   function drainQueue(): void {
     while (!committing && queue.length > 0) {
       const next = queue.shift() as Pending;
-      if ('close' in next) closeWith(client, next.close, next.reason);
+      if ('close' in next) closeClientAfterPartials(next.close, next.reason);
       else fromUpstream(next.data, next.binary);
     }
   }
 
-  /** Both sides closed and no commit running: the responses left open are recorded partial. */
+  /** Records every response still open as `partial`, without counts (none were reported). */
+  function finishOpen(): Promise<void>[] {
+    const finishing = [...open.values()].map((meter) =>
+      track(meter.finish({ status: 200, usage: {}, source: 'partial' })),
+    );
+    open.clear();
+    return finishing;
+  }
+
+  /**
+   * The upstream ended the session: the responses it left open are recorded before the client
+   * is told (the same order as a response.done and its commit).
+   */
+  function closeClientAfterPartials(code: number, reason: Buffer): void {
+    const finishing = finishOpen();
+    if (finishing.length === 0) {
+      closeWith(client, code, reason);
+      return;
+    }
+    committing = true;
+    void Promise.all(finishing).then(() => {
+      committing = false;
+      closeWith(client, code, reason);
+      maybeEnd();
+    });
+  }
+
+  /** Both sides closed and no commit running: whatever is still open is partial; then the end. */
   function maybeEnd(): void {
     if (ended || !clientClosed || !upstreamClosed || committing || queue.length > 0) return;
     ended = true;
-    for (const meter of open.values())
-      void track(meter.finish({ status: 200, usage: {}, source: 'partial' }));
-    open.clear();
+    finishOpen();
     void Promise.all([...commits]).then(() => {
       init.onEnd();
       resolveEnd();
@@ -134,7 +159,7 @@ export function relayRealtimeSession(init: RealtimeSessionInit): RealtimeSession
     upstreamClosed = true;
     // Behind the frames still waiting for a commit, so the client gets them first.
     if (committing) queue.push({ close: code, reason });
-    else closeWith(client, code, reason);
+    else closeClientAfterPartials(code, reason);
     maybeEnd();
   });
   client.on('close', (code: number, reason: Buffer) => {
