@@ -142,7 +142,7 @@ export function relayRealtimeSession(init: RealtimeSessionInit): RealtimeSession
   function maybeEnd(): void {
     if (ended || !clientClosed || !upstreamClosed || committing || queue.length > 0) return;
     ended = true;
-    finishOpen();
+    void Promise.all(finishOpen());
     void Promise.all([...commits]).then(() => {
       init.onEnd();
       resolveEnd();

@@ -104,7 +104,7 @@ test('the capture holds a whole text response and its response.done usage (72 in
   assert.equal(frames.length, 85);
   const done = parseServerEvent(frames.at(-1) as string);
   assert.equal(done?.['type'], 'response.done');
-  const read = readRealtimeUsage(done as Record<string, unknown>);
+  const read = readRealtimeUsage(done);
   assert.deepEqual(read.usage, { promptTokens: 72, completionTokens: 79, totalTokens: 151 });
   // The log elided the detail objects: nothing is invented for them.
   assert.equal(read.tokenDetails, undefined);

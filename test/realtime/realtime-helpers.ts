@@ -28,7 +28,7 @@ export function nextEvent(rt: OpenAIRealtimeWS, type: string): Promise<ServerEve
     const onEvent = (event: { type: string }): void => {
       if (event.type !== type) return;
       rt.off('event', onEvent);
-      resolve(event as ServerEvent);
+      resolve(event);
     };
     rt.on('event', onEvent);
     rt.once('error', reject);
