@@ -48,6 +48,8 @@ export const NOT_JSON_FRAME = 'simulator: this frame is not JSON';
 export interface RealtimeSimulatorOptions {
   completionTokens: number;
   tokensPerSecond: number;
+  /** Called for every upgrade request received (refused ones included). */
+  onSession: () => void;
   /** Called for every response.done sent, with the usage it reported. */
   onResponse: (path: string, usage: { promptTokens: number; completionTokens: number }) => void;
   /** Called for every response that failed (closed, cut) and every refused upgrade. */
@@ -60,6 +62,7 @@ export function attachRealtimeSimulator(server: Server, options: RealtimeSimulat
   let sequence = 0;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
+    options.onSession();
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (!REALTIME_PATHS.has(path)) {
       refuse(socket, 404, `Invalid URL (GET ${path})`);

@@ -104,12 +104,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     handle(req, res).catch(() => res.destroy());
   });
   server.keepAliveTimeout = 65_000;
-  // Realtime sessions (WebSocket upgrades): each response.done counts as one answer.
+  // Realtime sessions (WebSocket upgrades): each upgrade is a request, each response.done an answer.
   attachRealtimeSimulator(server, {
     completionTokens,
     tokensPerSecond,
-    onResponse: (path, usage) => {
+    onSession: () => {
       state.stats.requests++;
+    },
+    onResponse: (path, usage) => {
       answered({ method: 'GET', path, headers: {}, body: undefined }, usage);
     },
     onError: () => {

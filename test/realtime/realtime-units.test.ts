@@ -134,3 +134,52 @@ test('gateway shutdown closes open Realtime sessions with 1001 and records the r
     await sim.close();
   }
 });
+
+test('a blocking budget used up by Realtime responses refuses the next upgrade with 429 before anything is forwarded', async () => {
+  const sim = await startSimulator({ completionTokens: 5 });
+  const ledgerPath = join(mkdtempSync(join(tmpdir(), 'tokenmeter-rt-')), 'ledger.db');
+  const key = 'key-team-budget-1';
+  const gateway = await startGateway(
+    configSchema.parse({
+      gateway: { host: '127.0.0.1', port: 0 },
+      ledger: `sqlite:${ledgerPath}`,
+      backends: [{ id: 'sim', type: 'openai', url: `${sim.url}/v1`, apiKey: 'sk-up' }],
+      apis: [{ id: 'openai', path: '/openai/v1', type: 'openai', backend: 'sim' }],
+      products: [{ id: 'std', apis: ['openai'] }],
+      subscriptions: [
+        { id: 'team-b', key, product: 'std', budget: { monthlyTokens: 1, onExceeded: 'block' } },
+      ],
+    }),
+    { port: 0, logger: pino({ level: 'silent' }) },
+  );
+  const url = `${gateway.url.replace('http', 'ws')}/openai/v1/realtime?model=gpt-realtime`;
+  try {
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${key}` } });
+    const done = new Promise<void>((resolve) =>
+      ws.on('message', (data: Buffer) => {
+        if (data.toString().includes('"response.done"')) resolve();
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['text'] } }));
+    await done;
+    ws.close();
+    await closed(ws);
+    const simRequests = sim.stats().requests;
+    const refused = new WebSocket(url, { headers: { authorization: `Bearer ${key}` } });
+    const status = await new Promise<number>((resolve, reject) => {
+      refused.once('open', () => reject(new Error('the upgrade was accepted')));
+      refused.once('error', () => undefined);
+      refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    });
+    assert.equal(status, 429);
+    assert.equal(sim.stats().requests, simRequests);
+    assert.equal(readLedgerRows(ledgerPath).length, 1);
+  } finally {
+    await gateway.close();
+    await sim.close();
+  }
+});
