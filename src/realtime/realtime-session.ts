@@ -56,8 +56,9 @@ export function relayRealtimeSession(init: RealtimeSessionInit): RealtimeSession
   });
 
   const upstreamHold = createPauser(upstream);
+  const clientHold = createPauser(client);
   const toClient = flowControl(upstreamHold, client);
-  const toUpstream = flowControl(createPauser(client), upstream);
+  const toUpstream = flowControl(clientHold, upstream);
 
   function track(commit: Promise<void>): Promise<void> {
     const settled = commit.catch((err: unknown) => {
@@ -93,7 +94,8 @@ export function relayRealtimeSession(init: RealtimeSessionInit): RealtimeSession
         }),
       ).then(() => {
         committing = false;
-        upstreamHold.release();
+        if (clientClosed) upstreamHold.reset();
+        else upstreamHold.release();
         toClient.send(data, false);
         drainQueue();
         maybeEnd();
@@ -157,6 +159,8 @@ export function relayRealtimeSession(init: RealtimeSessionInit): RealtimeSession
   });
   upstream.on('close', (code: number, reason: Buffer) => {
     upstreamClosed = true;
+    // Nothing will drain towards the upstream any more: the client is read again (its close).
+    clientHold.reset();
     // Behind the frames still waiting for a commit, so the client gets them first.
     if (committing) queue.push({ close: code, reason });
     else closeClientAfterPartials(code, reason);
@@ -164,6 +168,9 @@ export function relayRealtimeSession(init: RealtimeSessionInit): RealtimeSession
   });
   client.on('close', (code: number, reason: Buffer) => {
     clientClosed = true;
+    // Nothing will drain towards the client any more: the upstream is read again (its close
+    // reply, and any response.done still to be recorded); a commit in flight keeps its hold.
+    if (!committing) upstreamHold.reset();
     // Frames held behind a commit are still read for their usage; they go nowhere.
     closeWith(upstream, code, reason);
     maybeEnd();
@@ -212,6 +219,8 @@ function readResponseEvent(data: Buffer): ResponseEvent | undefined {
 interface Pauser {
   hold(): void;
   release(): void;
+  /** Drops every hold (the other side is gone) and reads again. */
+  reset(): void;
 }
 
 function createPauser(socket: WebSocket): Pauser {
@@ -222,8 +231,12 @@ function createPauser(socket: WebSocket): Pauser {
       if (holds === 1) socket.pause();
     },
     release() {
-      holds -= 1;
+      holds = Math.max(0, holds - 1);
       if (holds === 0 && socket.readyState === socket.OPEN) socket.resume();
+    },
+    reset() {
+      holds = 0;
+      if (socket.readyState === socket.OPEN) socket.resume();
     },
   };
 }
