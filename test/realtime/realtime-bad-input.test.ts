@@ -29,6 +29,10 @@ let sim: Simulator;
 let slowSim: Simulator;
 let scripted: ScriptedUpstream;
 let gw: GatewayProcess;
+/** The scripted upstream's socket of the `flood` script (its send buffer shows backpressure). */
+let floodSocket: WebSocket | undefined;
+const FLOOD_FRAMES = 800;
+const FLOOD_FRAME_BYTES = 64 * 1024;
 /** The close the scripted upstream last received from the gateway. */
 let upstreamClose: { code: number; reason: string } | undefined;
 
@@ -61,6 +65,12 @@ before(async () => {
       ws.send(
         '{"type":"response\\u002edone","response":{"id":"resp_t","status":"failed","usage":{"total_tokens":30,"input_tokens":20,"output_tokens":10,"input_token_details":{"audio_tokens":15,"cached_tokens":4,"cached_tokens_details":{"audio_tokens":2}},"output_token_details":{"audio_tokens":6}}}}',
       );
+      return;
+    }
+    if (script === 'flood') {
+      floodSocket = ws;
+      for (let i = 0; i < FLOOD_FRAMES; i += 1)
+        ws.send(Buffer.alloc(FLOOD_FRAME_BYTES, i % 256), { binary: true });
       return;
     }
     if (script === 'close-4003') {
@@ -383,4 +393,42 @@ test('transcription usage (seconds or the transcription model tokens) is never c
     cachedAudioTokens: 2,
     audioCompletionTokens: 6,
   });
+});
+
+test('a client that stops reading holds the upstream back (the gateway stops reading it) and then gets every frame in order', async () => {
+  floodSocket = undefined;
+  const ws = new WebSocket(wsUrl('/scripted/v1/realtime?model=gpt-realtime'), {
+    headers: { authorization: `Bearer ${KEYS.scripted}`, 'x-script': 'flood' },
+  });
+  const received: number[] = [];
+  ws.on('message', (data: Buffer) => {
+    assert.equal(data.length, FLOOD_FRAME_BYTES);
+    received.push(data[0] ?? -1);
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  ws.pause();
+  // With the client not reading, the relay's 1 MiB bound and the sockets' buffers fill and the
+  // gateway stops reading the upstream: the upstream's send queue stops draining and stays
+  // large (without backpressure the gateway would read it all, into its own memory).
+  await waitFor(() => floodSocket !== undefined);
+  let last = -1;
+  let steady = 0;
+  await waitFor(() => {
+    const now = floodSocket?.bufferedAmount ?? 0;
+    steady = now === last ? steady + 1 : 0;
+    last = now;
+    return steady >= 10;
+  }, 20_000);
+  assert.ok(last > 16 * 1024 * 1024, `the upstream's queue settled at ${last} bytes`);
+  ws.resume();
+  await waitFor(() => received.length === FLOOD_FRAMES, 20_000);
+  assert.deepEqual(
+    received,
+    Array.from({ length: FLOOD_FRAMES }, (_, i) => i % 256),
+  );
+  ws.close();
+  await closed(ws);
 });
