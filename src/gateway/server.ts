@@ -37,6 +37,7 @@ import type { RollupBuildProgress } from '../ledger/rollup-store.js';
 import { createMetricSinks, type MetricSinkOptions, type MetricSinks } from '../sinks/metric-sinks.js';
 import { createOutboxLedger, type OutboxLedger } from '../outbox/outbox-ledger.js';
 import { outboxRoot } from '../outbox/outbox-location.js';
+import { createRealtimeGateway, type RealtimeGateway } from '../realtime/realtime-upgrade.js';
 
 export interface GatewayOptions {
   /** Overrides config.ledger (tests, demo). */
@@ -148,6 +149,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   let server: Server;
   let drain: DrainTracker;
   let url: string;
+  let realtime: RealtimeGateway | undefined;
   try {
     // Records a previous run left in the fallback journal reach the ledger before new calls do.
     await sink.recover();
@@ -196,6 +198,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       drain.track(req, res, handling);
     });
     drain = createDrainTracker(server);
+    // Realtime sessions (WebSocket upgrades): docs/realtime.md.
+    const sessions = createRealtimeGateway(deps);
+    realtime = sessions;
+    server.on('upgrade', sessions.handleUpgrade);
+    metrics.addInternalGauge(
+      'tokenmeter_realtime_sessions',
+      'Realtime WebSocket sessions open.',
+      () => sessions.sessions,
+    );
     applyConnectionLimits(server, config.gateway, metrics);
     url = await listen(server, options.port ?? config.gateway.port, config.gateway.host);
     reportSchedule = startReportSchedule({ config, ledger, ledgerUrl, log, ...options.reports });
@@ -215,6 +226,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     reportSchedule,
     metricSinks,
     async close(options = {}) {
+      // Realtime sessions are closed (1001) first: their records commit before the sink closes.
+      await realtime?.close();
       // The drain waits for each call's record to be committed; only then does the sink close.
       const summary = await drain.drain(options.drainTimeoutMs);
       await releaseResources();

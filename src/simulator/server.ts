@@ -16,6 +16,7 @@ import { matchCohereRoute, serveCohere } from './cohere.js';
 import type { FamilyCall } from './family-call.js';
 import { matchGeminiRoute, serveGemini } from './gemini.js';
 import { matchOllamaRoute, serveOllama } from './ollama.js';
+import { attachRealtimeSimulator } from './realtime.js';
 import { HANDLERS, matchRoute, type Route } from './routes.js';
 import { writeStream, type StreamOutcome } from './sse.js';
 import { SimulatorHttpError, type HandlerResult, type SimUsage } from './types.js';
@@ -113,6 +114,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     handle(req, res).catch(() => res.destroy());
   });
   server.keepAliveTimeout = 65_000;
+  // Realtime sessions (WebSocket upgrades): each upgrade is a request, each response.done an answer.
+  attachRealtimeSimulator(server, {
+    completionTokens,
+    tokensPerSecond,
+    onSession: () => {
+      state.stats.requests++;
+    },
+    onResponse: (path, usage) => {
+      answered({ method: 'GET', path, headers: {}, body: undefined }, usage);
+    },
+    onError: () => {
+      state.stats.errors++;
+    },
+  });
 
   function answered(record: SimulatorRequestRecord, usage: SimUsage): void {
     addUsage(state.stats, usage);

@@ -155,7 +155,7 @@ describe('cross-reference checks', () => {
     assert.equal(issues[1]?.message, 'unknown product "gold": expected one of standard');
     assert.equal(
       issues[2]?.message,
-      'unknown operation "chat.completion": the APIs in scope meter chat.completions, completions, embeddings, responses',
+      'unknown operation "chat.completion": the APIs in scope meter chat.completions, completions, embeddings, responses, realtime',
     );
     assert.equal(issues[3]?.message, 'unknown api "claude": expected one of openai');
     assert.match(issues[4]?.message ?? '', /unknown operation "messages"/);

@@ -37,8 +37,9 @@ export interface OpenAiCompatibleSpec {
 export function createOpenAiCompatibleAdapter(spec: OpenAiCompatibleSpec): ProviderAdapter {
   return {
     type: spec.type,
-    // Every OpenAI-shaped service (Azure included) meters the same four operations.
-    operations: Object.values(OPERATIONS),
+    // Every OpenAI-shaped service (Azure included) meters the same four operations, and
+    // Realtime sessions over WebSocket (src/realtime/, not through matchRoute).
+    operations: [...Object.values(OPERATIONS), 'realtime'],
     matchRoute: (method, subPath) => spec.matchRoute(method, subPath),
     inspectRequest: inspectOpenAiRequest,
     prepareBody: prepareOpenAiBody,
