@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { showRollupBuild } from '../../src/cli/rollup-build-progress.js';
 import { createSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import { runCli } from '../auth/keys-cli.js';
 import { makeRecord } from '../ledger/fixtures/records.js';
+import { downgradeToSchema6 } from '../ledger/fixtures/schema-6.js';
 
 const DAY = 86_400_000;
 const BASE = Date.UTC(2025, 2, 1);
@@ -24,13 +24,7 @@ describe('the rollup build on first open is shown', () => {
         makeRecord({ id: `r${i}`, time: BASE + i * (DAY / 4), subscription: `team-${i % 2}` }),
       );
     await ledger.close();
-    // What a ledger of tokenmeter before migration 7 looks like.
-    const db = new Database(path);
-    db.exec(
-      'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_core_hour; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners; DROP TABLE usage_custom_names',
-    );
-    db.pragma('user_version = 6');
-    db.close();
+    downgradeToSchema6(path);
 
     const args = ['usage', '--ledger', `sqlite:${path}`, '--since', '2025-03-01', '--format', 'json'];
     const first = await runCli(args, dir);

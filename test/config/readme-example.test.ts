@@ -12,7 +12,9 @@ import { REPO_ROOT } from '../helpers/paths.js';
 
 test("the README's configuration example is a valid configuration", () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const block = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+  // The full example of the Configuration section (the SDK sections before it show fragments).
+  const section = readme.slice(readme.indexOf('\n## Configuration\n'));
+  const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
   assert.ok(block, 'the README has a yaml block');
   const env = {
     TOKENMETER_ADMIN_KEY: 'admin-key-0123456789',
@@ -26,7 +28,7 @@ test("the README's configuration example is a valid configuration", () => {
   const config = parseConfig(block, 'README.md', env);
   assert.deepEqual(
     config.apis.map((a) => a.type),
-    ['openai', 'azure-openai', 'anthropic', 'gemini'],
+    ['openai', 'azure-openai', 'anthropic', 'gemini', 'bedrock'],
   );
   assert.equal(config.subscriptions[0]?.key, 'team-a-key-0123');
 });

@@ -10,6 +10,7 @@ import type { UsageRecord } from '../../src/ledger/record.js';
 import { createSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import type { UsageQuery } from '../../src/reports/usage-query.js';
 import { makeRecord, makeTempDir } from './fixtures/records.js';
+import { downgradeToSchema6 } from './fixtures/schema-6.js';
 import { assertSameRows } from './fixtures/same-rows.js';
 
 const HOUR = 3_600_000;
@@ -41,19 +42,6 @@ const QUERIES: UsageQuery[] = [
 
 // Appends records on 2025-01-01 in another process, then SIGKILLs itself.
 const CHILD = fileURLToPath(new URL('./fixtures/append-and-die.ts', import.meta.url));
-
-/** Turns a ledger file back into what tokenmeter wrote before migration 7 (and 8, 9: record columns). */
-function downgradeToSchema6(path: string): void {
-  const db = new Database(path);
-  db.exec(
-    'DROP TABLE usage_rollup_hour; DROP TABLE usage_rollup_day; DROP TABLE usage_rollup_core_hour; DROP TABLE usage_rollup_state; DROP TABLE usage_rollup_pending; DROP TABLE usage_rollup_owners; DROP TABLE usage_custom_names',
-  );
-  db.exec(
-    'ALTER TABLE usage_records DROP COLUMN provider_cost; ALTER TABLE usage_records DROP COLUMN token_details',
-  );
-  db.pragma('user_version = 6');
-  db.close();
-}
 
 function countRecords(path: string): number {
   const db = new Database(path, { readonly: true });
