@@ -63,7 +63,7 @@ function badPath(name: string, why: string): TokenmeterError {
  *
  * @throws TokenmeterError TM_BAD_PATH (400): the call is neither forwarded nor billed.
  */
-export function checkRequestPath(path: string): void {
+export function checkRequestPath(path: string, options: PathCheckOptions = {}): void {
   for (const segment of path.split('/')) {
     if (segment === '') continue;
     let decoded = segment;
@@ -74,8 +74,21 @@ export function checkRequestPath(path: string): void {
         // A malformed escape: the segment is checked as it is.
       }
     }
-    if (decoded === '.' || decoded === '..') throw badPath('path', 'holds a dot segment');
-    if (hasForbiddenCharacter(decoded))
-      throw badPath('path', 'holds an encoded separator or a control character');
+    // A segment that may hold an encoded `/` has each of its parts checked as a segment.
+    const parts = options.slashAllowedIn?.(decoded) === true ? decoded.split('/') : [decoded];
+    for (const part of parts) {
+      if (part === '.' || part === '..') throw badPath('path', 'holds a dot segment');
+      if (hasForbiddenCharacter(part))
+        throw badPath('path', 'holds an encoded separator or a control character');
+    }
   }
+}
+
+/** Exceptions to checkRequestPath's rules for an API whose path parameters need them. */
+export interface PathCheckOptions {
+  /**
+   * Whether a decoded segment may hold an encoded `/` (Bedrock: a model id that is an ARN);
+   * each of its `/`-separated parts is then checked as a segment, so `%2e%2e%2f` stays refused.
+   */
+  slashAllowedIn?: (decodedSegment: string) => boolean;
 }

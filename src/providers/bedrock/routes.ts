@@ -1,6 +1,6 @@
 import { TokenmeterError } from '../../errors.js';
 import type { RouteMatch } from '../types.js';
-import { splitQuery } from '../sub-path.js';
+import { checkRequestPath, splitQuery } from '../sub-path.js';
 
 /**
  * The Operation ID dimension values of the Bedrock Runtime API: the operation names of the API
@@ -115,28 +115,11 @@ export function matchBedrockRoute(method: string, subPath: string): RouteMatch |
 /**
  * The gateway's check of a whole request path under a Bedrock API: checkRequestPath's rules
  * (sub-path.ts: no dot segment, no `\`, no control character, raw or encoded), except that an
- * encoded `/` may appear inside the model id segment of an ARN. Each segment is decoded once
- * and each of its `/`-separated parts checked, so `%2e%2e%2f` is still refused.
+ * encoded `/` may appear inside a segment that is an ARN (the model id); each of its parts is
+ * still checked, so `%2e%2e%2f` is refused.
  *
  * @throws TokenmeterError TM_BAD_PATH (400)
  */
 export function checkBedrockRequestPath(path: string): void {
-  for (const segment of path.split('/')) {
-    if (segment === '') continue;
-    let decoded = segment;
-    if (segment.includes('%')) {
-      try {
-        decoded = decodeURIComponent(segment);
-      } catch {
-        // A malformed escape: the segment is checked as it is (no route has it: 404).
-      }
-    }
-    if (hasForbiddenCharacter(decoded))
-      throw new TokenmeterError('TM_BAD_PATH', 'The request path holds a control character or a backslash.');
-    const parts = decoded.split('/');
-    if (parts.some((part) => part === '.' || part === '..'))
-      throw new TokenmeterError('TM_BAD_PATH', 'The request path holds a dot segment.');
-    if (parts.length > 1 && !decoded.startsWith('arn:'))
-      throw new TokenmeterError('TM_BAD_PATH', 'The request path holds an encoded separator outside an ARN.');
-  }
+  checkRequestPath(path, { slashAllowedIn: (segment) => segment.startsWith('arn:') });
 }
