@@ -32,12 +32,15 @@ function gatewayConfig(upstreamUrl: string) {
     backends: [
       { id: 'upstream', type: 'openai', url: `${upstreamUrl}/v1`, apiKey: 'sk-backend-secret' },
       { id: 'sim', type: 'simulator', simulator: { completionTokens: COMPLETION } },
+      // 20 tokens at 40 per second: a stream that is still in flight half a second on.
+      { id: 'slow', type: 'simulator', simulator: { completionTokens: 20, tokensPerSecond: 40 } },
     ],
     apis: [
       { id: 'openai', path: '/openai/v1', type: 'openai', backend: 'upstream' },
       { id: 'bedrock', path: '/bedrock', type: 'bedrock', backend: 'sim' },
+      { id: 'slow', path: '/slow/v1', type: 'openai', backend: 'slow' },
     ],
-    products: [{ id: 'std', apis: ['openai', 'bedrock'] }],
+    products: [{ id: 'std', apis: ['openai', 'bedrock', 'slow'] }],
     subscriptions: [{ id: 'team-a', key: KEY, product: 'std' }],
   });
 }
@@ -67,12 +70,19 @@ function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+interface H2Answer {
+  status: number;
+  headers: Record<string, unknown>;
+  text: string;
+}
+
 /** One HTTP/2 request on `session`; resolves with the status, headers and whole body. */
 function h2Post(
   session: ClientHttp2Session,
   path: string,
   body: unknown,
-): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+  onResponse: () => void = () => undefined,
+): Promise<H2Answer> {
   return new Promise((resolve, reject) => {
     const stream = session.request({
       ':method': 'POST',
@@ -82,7 +92,10 @@ function h2Post(
     });
     let headers: Record<string, unknown> = {};
     const chunks: Buffer[] = [];
-    stream.on('response', (h) => (headers = h));
+    stream.on('response', (h) => {
+      headers = h;
+      onResponse();
+    });
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () =>
       resolve({
@@ -303,6 +316,74 @@ test('close() with an HTTP/2 session open finishes: the session gets GOAWAY', as
     assert.deepEqual(summary, { inFlight: 0, finished: 0, cut: 0 });
     await within(5000, 'client GOAWAY', goaway);
     await within(5000, 'client session close', closed);
+  } finally {
+    await upstream.close();
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+/** A streamed chat call to the paced simulator; `headersIn` resolves once its answer has begun. */
+function slowStream(session: ClientHttp2Session): { headersIn: Promise<void>; answer: Promise<H2Answer> } {
+  let begun = (): void => undefined;
+  const headersIn = new Promise<void>((resolve) => (begun = resolve));
+  const answer = h2Post(
+    session,
+    '/slow/v1/chat/completions',
+    { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'slowly' }] },
+    begun,
+  );
+  return { headersIn, answer };
+}
+
+test('close() lets an HTTP/2 stream in flight finish, then the session closes', async () => {
+  const upstream = await startCaptureServer();
+  const s = await start(upstream.url);
+  try {
+    const session = http2Connect(s.gw.url);
+    session.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+    const call = slowStream(session);
+    await within(5000, 'answer head', call.headersIn);
+    const summary = await within(10_000, 'gateway close', s.gw.close());
+    const answer = await within(5000, 'answer', call.answer);
+    assert.equal(answer.status, 200);
+    assert.ok(answer.text.endsWith('data: [DONE]\n\n'), 'the whole stream arrived');
+    assert.deepEqual(summary, { inFlight: 1, finished: 1, cut: 0 });
+    await within(5000, 'client session close', closed);
+    const rows = readLedgerRows(s.ledgerPath);
+    assert.deepEqual(
+      rows.map((r) => [r.stream, r.source, r.completion_tokens]),
+      [[1, 'reported', 20]],
+    );
+  } finally {
+    await upstream.close();
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('close() with a deadline cuts an HTTP/2 stream still in flight: recorded partial', async () => {
+  const upstream = await startCaptureServer();
+  const s = await start(upstream.url);
+  try {
+    const session = http2Connect(s.gw.url);
+    session.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+    const call = slowStream(session);
+    const outcome = call.answer.then(
+      (a) => a.text,
+      () => 'cut',
+    );
+    await within(5000, 'answer head', call.headersIn);
+    const summary = await within(10_000, 'gateway close', s.gw.close({ drainTimeoutMs: 50 }));
+    assert.deepEqual(summary, { inFlight: 1, finished: 0, cut: 1 });
+    const text = await within(5000, 'answer', outcome);
+    assert.ok(!text.endsWith('data: [DONE]\n\n'), 'the stream was cut');
+    await within(5000, 'client session close', closed);
+    const rows = readLedgerRows(s.ledgerPath);
+    assert.deepEqual(
+      rows.map((r) => [r.stream, r.source]),
+      [[1, 'partial']],
+    );
   } finally {
     await upstream.close();
     rmSync(s.dir, { recursive: true, force: true });
