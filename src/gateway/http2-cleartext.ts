@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import {
+  constants,
   createServer as createHttp2Server,
   type Http2ServerRequest,
   type Http2ServerResponse,
@@ -35,6 +36,11 @@ export type GatewayHandler = (req: IncomingMessage, res: ServerResponse) => void
 export interface Http2CleartextOptions {
   /** Time a new connection has to send its first bytes (the preface or a request line). */
   firstBytesTimeoutMs: number;
+  /**
+   * Time an HTTP/2 client has to send its whole request (headers and body) on a stream, as
+   * node:http's requestTimeout bounds an HTTP/1.1 request (gateway.requestTimeoutMs).
+   */
+  requestTimeoutMs: number;
   /** An HTTP/2 session with no stream open for this long is closed (as keep-alive idles). */
   idleTimeoutMs: number;
   log: Logger;
@@ -68,9 +74,10 @@ export function acceptHttp2Cleartext(
   // is held back and called once the first bytes are known not to be an HTTP/2 preface.
   const http1Listeners = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
-  const h2 = createHttp2Server({}, (req: Http2ServerRequest, res: Http2ServerResponse) =>
-    handler(req as unknown as IncomingMessage, res as unknown as ServerResponse),
-  );
+  const h2 = createHttp2Server({}, (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    limitRequestTime(req, res, options.requestTimeoutMs);
+    handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  });
   const sessions = new Set<ServerHttp2Session>();
   const sniffing = new Set<Socket>();
   let closing = false;
@@ -156,4 +163,26 @@ export function acceptHttp2Cleartext(
       for (const session of sessions) session.destroy();
     },
   };
+}
+
+/**
+ * node:http's requestTimeout for one HTTP/2 stream: a request whose body has not ended within
+ * `ms` is answered `408 Request Timeout` (the stream is reset if its answer has begun). Only the
+ * request is bounded: once its body has ended, the answer may stream as long as it takes.
+ */
+function limitRequestTime(req: Http2ServerRequest, res: Http2ServerResponse, ms: number): void {
+  const timer = setTimeout(() => {
+    if (req.readableEnded || res.writableEnded) return;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(408, { 'content-length': 0 });
+    // Then RST_STREAM(NO_ERROR), as RFC 9113 §8.1 allows for an answer sent before the request
+    // ended: the stream closes, so the body read waiting for it fails and the call settles.
+    res.end(() => res.stream.close(constants.NGHTTP2_NO_ERROR));
+  }, ms);
+  const clear = (): void => clearTimeout(timer);
+  req.once('end', clear);
+  res.once('close', clear);
 }

@@ -200,6 +200,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     // HTTP/2 cleartext with prior knowledge on the same port (the AWS SDK's default handler).
     const http2 = acceptHttp2Cleartext(server, handler, {
       firstBytesTimeoutMs: config.gateway.headersTimeoutMs,
+      requestTimeoutMs: config.gateway.requestTimeoutMs,
       idleTimeoutMs: config.gateway.keepAliveTimeoutMs,
       log,
     });

@@ -26,9 +26,9 @@ const COMPLETION = 6;
 const NOVA = 'us.amazon.nova-micro-v1:0';
 const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
 
-function gatewayConfig(upstreamUrl: string) {
+function gatewayConfig(upstreamUrl: string, limits: Record<string, number> = {}) {
   return configSchema.parse({
-    gateway: { host: '127.0.0.1', port: 0 },
+    gateway: { host: '127.0.0.1', port: 0, ...limits },
     backends: [
       { id: 'upstream', type: 'openai', url: `${upstreamUrl}/v1`, apiKey: 'sk-backend-secret' },
       { id: 'sim', type: 'simulator', simulator: { completionTokens: COMPLETION } },
@@ -51,10 +51,10 @@ interface Started {
   ledgerPath: string;
 }
 
-async function start(upstreamUrl: string): Promise<Started> {
+async function start(upstreamUrl: string, limits: Record<string, number> = {}): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), 'tm-h2-'));
   const ledgerPath = join(dir, 'ledger.db');
-  const gw = await startGateway(gatewayConfig(upstreamUrl), {
+  const gw = await startGateway(gatewayConfig(upstreamUrl, limits), {
     ledgerUrl: `sqlite:${ledgerPath}`,
     logger: pino({ level: 'silent' }),
   });
@@ -385,6 +385,54 @@ test('close() with a deadline cuts an HTTP/2 stream still in flight: recorded pa
       [[1, 'partial']],
     );
   } finally {
+    await upstream.close();
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('client limits over HTTP/2: body size, request time, silent connections', async () => {
+  const upstream = await startCaptureServer();
+  const s = await start(upstream.url, { maxBodyBytes: 1000, requestTimeoutMs: 300, headersTimeoutMs: 300 });
+  const session = http2Connect(s.gw.url);
+  session.on('error', () => undefined);
+  try {
+    // A body over maxBodyBytes: 413 with the catalogue code, nothing forwarded.
+    const big = await h2Post(session, '/openai/v1/chat/completions', {
+      model: 'gpt-4.1-nano',
+      messages: [{ role: 'user', content: 'x'.repeat(2000) }],
+    });
+    assert.equal(big.status, 413);
+    assert.equal((JSON.parse(big.text) as { error: { code: string } }).error.code, 'TM_BODY_TOO_LARGE');
+    assert.equal(upstream.received.length, 0);
+
+    // A body that never ends: 408 once requestTimeoutMs has passed, the session stays usable.
+    const status = await within(
+      5000,
+      'request timeout',
+      new Promise<number>((resolve, reject) => {
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': '/openai/v1/chat/completions',
+          authorization: `Bearer ${KEY}`,
+          'content-type': 'application/json',
+        });
+        stream.on('response', (h) => resolve(Number(h[':status'])));
+        stream.on('error', reject);
+        stream.resume();
+        stream.write('{"model":');
+      }),
+    );
+    assert.equal(status, 408);
+    assert.equal(upstream.received.length, 0);
+
+    // Connections that never complete their first bytes (nothing, a partial preface) are closed.
+    for (const first of ['', 'PRI * HTTP/2']) {
+      const got = await rawExchange(s.gw.url, first);
+      assert.equal(got, '', `closed without an answer after ${JSON.stringify(first)}`);
+    }
+  } finally {
+    session.close();
+    await s.gw.close();
     await upstream.close();
     rmSync(s.dir, { recursive: true, force: true });
   }
