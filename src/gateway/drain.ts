@@ -41,7 +41,10 @@ interface InFlight {
  * `http2` is given: a drain sends them GOAWAY with the idle HTTP/1.1 connections' close, and
  * destroys them at the deadline (for an HTTP/2 call `req.socket` stands for its stream only).
  */
-export function createDrainTracker(server: Server, http2?: Pick<Http2Cleartext, 'close' | 'destroy'>): DrainTracker {
+export function createDrainTracker(
+  server: Server,
+  http2?: Pick<Http2Cleartext, 'close' | 'destroy'>,
+): DrainTracker {
   const inFlight = new Set<InFlight>();
   let draining = false;
   /** Calls that arrived during the drain on a connection that was still busy (pipelining). */

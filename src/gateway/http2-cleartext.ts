@@ -76,6 +76,9 @@ export function acceptHttp2Cleartext(
   server.removeAllListeners('connection');
   const h2 = createHttp2Server({}, (req: Http2ServerRequest, res: Http2ServerResponse) => {
     limitRequestTime(req, res, options.requestTimeoutMs);
+    // RFC 9113 §8.3.1: `:authority` stands for Host; the dashboard's same-origin check reads it.
+    const authority = req.headers[':authority'];
+    if (req.headers.host === undefined && typeof authority === 'string') req.headers.host = authority;
     handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
   });
   const sessions = new Set<ServerHttp2Session>();

@@ -110,7 +110,11 @@ function h2Post(
 }
 
 /** The usage object of a capture: a JSON answer's, or the last SSE event's that carries one. */
-function captureUsage(file: string): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+function captureUsage(file: string): {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+} {
   const text = readCapture(file).toString('utf8');
   if (!file.endsWith('.sse')) return (JSON.parse(text) as { usage: never }).usage;
   const usages = text
@@ -209,6 +213,7 @@ describe('HTTP/2 cleartext clients on the gateway port', () => {
           [],
         );
         assert.equal(req.headers.authorization, 'Bearer sk-backend-secret');
+        assert.equal(req.headers.host, new URL(upstream.url).host);
         assert.equal(req.url, '/v1/chat/completions');
         assert.equal(req.method, 'POST');
       }
