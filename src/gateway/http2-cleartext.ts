@@ -23,6 +23,13 @@ import type { Logger } from 'pino';
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 /**
+ * Streams one HTTP/2 connection may have open at once (nginx's http2_max_concurrent_streams
+ * default). Node's own default is unbounded, which would let one connection bypass the bound
+ * gateway.maxConnections puts on concurrent HTTP/1.1 calls; clients queue beyond it.
+ */
+const MAX_CONCURRENT_STREAMS = 128;
+
+/**
  * The request handler both protocols share. HTTP/2 calls come through Node's compatibility API
  * (Http2ServerRequest / Http2ServerResponse), typed here as node:http's objects: what the
  * gateway uses of them behaves the same (url, method, headers, socket.remoteAddress, the body
@@ -74,13 +81,16 @@ export function acceptHttp2Cleartext(
   // is held back and called once the first bytes are known not to be an HTTP/2 preface.
   const http1Listeners = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
-  const h2 = createHttp2Server({}, (req: Http2ServerRequest, res: Http2ServerResponse) => {
-    limitRequestTime(req, res, options.requestTimeoutMs);
-    // RFC 9113 §8.3.1: `:authority` stands for Host; the dashboard's same-origin check reads it.
-    const authority = req.headers[':authority'];
-    if (req.headers.host === undefined && typeof authority === 'string') req.headers.host = authority;
-    handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
-  });
+  const h2 = createHttp2Server(
+    { settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS } },
+    (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      limitRequestTime(req, res, options.requestTimeoutMs);
+      // RFC 9113 §8.3.1: `:authority` stands for Host; the dashboard's same-origin check reads it.
+      const authority = req.headers[':authority'];
+      if (req.headers.host === undefined && typeof authority === 'string') req.headers.host = authority;
+      handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    },
+  );
   const sessions = new Set<ServerHttp2Session>();
   const sniffing = new Set<Socket>();
   let closing = false;
