@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Http2Cleartext } from './http2-cleartext.js';
 
 /**
  * What a drain did: calls in flight when it began; how many finished and how many were cut
@@ -35,8 +36,15 @@ interface InFlight {
   settled: Promise<void>;
 }
 
-/** Creates the in-flight tracker of one HTTP server. */
-export function createDrainTracker(server: Server): DrainTracker {
+/**
+ * Creates the in-flight tracker of one HTTP server, and of the HTTP/2 sessions on its port when
+ * `http2` is given: a drain sends them GOAWAY with the idle HTTP/1.1 connections' close, and
+ * destroys them at the deadline (for an HTTP/2 call `req.socket` stands for its stream only).
+ */
+export function createDrainTracker(
+  server: Server,
+  http2?: Pick<Http2Cleartext, 'close' | 'destroy'>,
+): DrainTracker {
   const inFlight = new Set<InFlight>();
   let draining = false;
   /** Calls that arrived during the drain on a connection that was still busy (pipelining). */
@@ -66,6 +74,7 @@ export function createDrainTracker(server: Server): DrainTracker {
       const calls = [...inFlight];
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      http2?.close();
       for (const call of calls) closeAfterResponse(call);
       let cut = 0;
       let timer: NodeJS.Timeout | undefined;
@@ -86,6 +95,7 @@ export function createDrainTracker(server: Server): DrainTracker {
           call.socket.destroy();
         }
         server.closeAllConnections();
+        http2?.destroy();
         await quiet;
       }
       return { inFlight: calls.length, finished: calls.length + arrivedDuringDrain - cut, cut };

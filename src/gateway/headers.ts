@@ -132,12 +132,16 @@ function droppedByDefault(name: string): boolean {
 }
 
 /**
- * Whether a client header goes upstream under `policy`: never for hop-by-hop headers, headers
+ * Whether a client header goes upstream under `policy`: never for HTTP/2 pseudo-headers,
+ * hop-by-hop headers, headers
  * the client's `Connection` header names, credentials, gateway-set headers and the gateway's
  * own `x-tokenmeter-*` headers; not for the default-dropped ones unless forwarded by the
  * policy; not for the policy's dropped ones.
  */
 function forwardsHeader(name: string, nominated: ReadonlySet<string>, policy: HeaderPolicy): boolean {
+  // HTTP/2 pseudo-headers (`:method`, `:path`, `:authority`, `:scheme`; RFC 9113 §8.3) describe
+  // the client's request to the gateway: never a header of the upstream request.
+  if (name.startsWith(':')) return false;
   if (NEVER_FORWARDED.has(name) || nominated.has(name) || policy.drop.has(name)) return false;
   if (name.startsWith(GATEWAY_HEADER_PREFIX)) return false;
   return !droppedByDefault(name) || policy.forward.has(name);

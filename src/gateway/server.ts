@@ -15,6 +15,7 @@ import { startSimulator, type Simulator } from '../simulator/index.js';
 import { createApiRouter } from './api-router.js';
 import { closeBackends, createBackends, type Backend } from './backends.js';
 import { createClientIpResolver } from './client-ip.js';
+import { acceptHttp2Cleartext } from './http2-cleartext.js';
 import { createDrainTracker, type DrainSummary, type DrainTracker } from './drain.js';
 import { proxyCall, type ProxyDeps } from './proxy-call.js';
 import { createRecordSink, type RecordSink } from './record-sink.js';
@@ -188,7 +189,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       log,
       ...(budgets !== undefined ? { budgets } : {}),
     };
-    server = createServer(clientLimits(config.gateway), (req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       const handling = handleRequest(req, res, deps, metrics, sink, outbox, admin, dashboard).catch(
         (err: unknown) => {
           log.error({ err }, 'request failed');
@@ -196,8 +197,16 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         },
       );
       drain.track(req, res, handling);
+    };
+    server = createServer(clientLimits(config.gateway), handler);
+    // HTTP/2 cleartext with prior knowledge on the same port (the AWS SDK's default handler).
+    const http2 = acceptHttp2Cleartext(server, handler, {
+      firstBytesTimeoutMs: config.gateway.headersTimeoutMs,
+      requestTimeoutMs: config.gateway.requestTimeoutMs,
+      idleTimeoutMs: config.gateway.keepAliveTimeoutMs,
+      log,
     });
-    drain = createDrainTracker(server);
+    drain = createDrainTracker(server, http2);
     // Realtime sessions (WebSocket upgrades): docs/realtime.md.
     const sessions = createRealtimeGateway(deps);
     realtime = sessions;

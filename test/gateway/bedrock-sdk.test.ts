@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, beforeEach, test } from 'node:test';
 import {
+  BedrockRuntimeClient,
   ConverseCommand,
   ConverseStreamCommand,
   InvokeModelCommand,
@@ -16,7 +17,7 @@ import {
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { readLedgerRows } from '../helpers/ledger-rows.js';
-import { addHeader, bearerClient } from '../simulator/bedrock-helpers.js';
+import { addHeader } from '../simulator/bedrock-helpers.js';
 import { bedrockGatewayConfig, pick, sum, TEAM_KEYS, waitForRows } from './bedrock-gateway-helpers.js';
 
 const run = promisify(execFile);
@@ -42,10 +43,30 @@ before(async () => {
   endpoint = `${gw.url}/bedrock`;
 });
 after(async () => {
+  for (const client of clients) client.destroy();
   await gw.stop();
   await sim.close();
 });
 beforeEach(() => sim.resetStats());
+
+/**
+ * The SDK as a user configures it: only `endpoint` (and region) and the subscription key as a
+ * Bedrock API key. No requestHandler: the default NodeHttp2Handler speaks HTTP/2 cleartext with
+ * prior knowledge, which the gateway accepts on its port (docs/http2.md). Retries are off so
+ * that every failure shows.
+ */
+function bearerClient(url: string, key: string): BedrockRuntimeClient {
+  const client = new BedrockRuntimeClient({
+    endpoint: url,
+    region: 'us-east-1',
+    token: { token: key },
+    authSchemePreference: ['httpBearerAuth'],
+    maxAttempts: 1,
+  });
+  clients.push(client);
+  return client;
+}
+const clients: BedrockRuntimeClient[] = [];
 
 /** The backend saw its own key only. */
 function assertUpstreamKey(): void {
