@@ -6,15 +6,11 @@ import {
   ConverseCommand,
   ConverseStreamCommand,
 } from '@aws-sdk/client-bedrock-runtime';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 const [endpoint = '', modelId = ''] = process.argv.slice(2);
-// The SDK's default handler speaks HTTP/2 only; the gateway speaks HTTP/1.1.
-const client = new BedrockRuntimeClient({
-  endpoint,
-  region: 'eu-west-3',
-  requestHandler: new NodeHttpHandler(),
-});
+// Only the endpoint and a region: the SDK's default handler (HTTP/2 with prior knowledge) and
+// its bearer token from the environment, as a user's code would be.
+const client = new BedrockRuntimeClient({ endpoint, region: 'eu-west-3' });
 const input = {
   modelId,
   messages: [{ role: 'user' as const, content: [{ text: 'Which key am I using?' }] }],
@@ -25,3 +21,5 @@ let metadata: unknown;
 for await (const event of stream.stream ?? [])
   if (event.metadata !== undefined) metadata = event.metadata.usage;
 console.log(JSON.stringify({ converse: converse.usage, stream: metadata }));
+// The HTTP/2 session would keep the process alive.
+client.destroy();
