@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { CUT_AFTER_STEPS, failureMode, malformedJson, type FailureMode } from './failures.js';
-import { parseObjectBody, sendJson, type FamilyCall } from './family-call.js';
+import { CUT_AFTER_STEPS, failureMode, type FailureMode } from './failures.js';
+import { parseObjectBody, sendJson, sendJsonAnswer, type FamilyCall } from './family-call.js';
 import { SSE_HEADERS, writeStream, type StreamOutcome, type StreamPlan } from './sse.js';
 import { collectText, countInputTokens, countTextTokens, generateTokens } from './text.js';
 import { SimulatorHttpError, type SimUsage } from './types.js';
@@ -164,16 +164,7 @@ function send(
   mode: FailureMode | undefined,
   tokensPerSecond: number,
 ): Promise<StreamOutcome> {
-  if (answer.kind === 'json') {
-    const json = JSON.stringify(answer.body);
-    const text = mode === 'invalid-json' || mode === 'cut-stream' ? malformedJson(json) : json;
-    return new Promise((resolve) => {
-      res.once('close', () => resolve(res.writableFinished ? 'completed' : 'aborted'));
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
-      if (mode === 'cut-stream') res.write(text, () => res.destroy());
-      else res.end(text);
-    });
-  }
+  if (answer.kind === 'json') return sendJsonAnswer(res, answer.body, mode, 'application/json');
   let plan = answer.plan;
   if (mode === 'invalid-json')
     plan = { ...plan, head: `event: content-delta\ndata: {"type":"content-delta","delta":\n\n${plan.head}` };

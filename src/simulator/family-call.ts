@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { malformedJson, type FailureMode } from './failures.js';
+import type { StreamOutcome } from './sse.js';
 import { SimulatorHttpError } from './types.js';
 
 /**
- * What serving one request of a family with its own wire format (Cohere, Ollama) needs from
- * the server: the same shape as a Gemini call.
+ * What serving one request of a family with its own wire format (Gemini, Cohere, Ollama) needs
+ * from the server.
  */
 export interface FamilyCall {
   req: IncomingMessage;
@@ -53,4 +55,25 @@ export function sendJson(
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * Sends a complete JSON answer, or its failure: `invalid-json` sends malformed JSON,
+ * `cut-stream` announces the whole body and drops the connection after half of it. Resolves as
+ * the response closes: completed, or aborted by the client.
+ */
+export function sendJsonAnswer(
+  res: ServerResponse,
+  body: unknown,
+  mode: FailureMode | undefined,
+  contentType: string,
+): Promise<StreamOutcome> {
+  const json = JSON.stringify(body);
+  const text = mode === 'invalid-json' || mode === 'cut-stream' ? malformedJson(json) : json;
+  return new Promise((resolve) => {
+    res.once('close', () => resolve(res.writableFinished ? 'completed' : 'aborted'));
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(json) });
+    if (mode === 'cut-stream') res.write(text, () => res.destroy());
+    else res.end(text);
+  });
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FamilyCall } from './family-call.js';
 import { CUT_AFTER_STEPS, failureMode, malformedJson, type FailureMode } from './failures.js';
 import {
   GEMINI_JSON_HEADERS,
@@ -42,19 +42,8 @@ export function matchGeminiRoute(pathname: string): GeminiRoute | undefined {
   }
 }
 
-/** What serving one Gemini request needs from the server. */
-export interface GeminiCall {
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: URL;
-  /** The request body as text. */
-  raw: string;
-  /** Receives the parsed body (for the request record). */
-  onBody: (body: Record<string, unknown>) => void;
-  sequence: number;
-  completionTokens: number;
-  tokensPerSecond: number;
-}
+/** What serving one Gemini request needs from the server (the shape every family's call has). */
+export type GeminiCall = FamilyCall;
 
 /** Thinking tokens reported when thinking is on and the request sets no smaller budget. */
 const THOUGHTS_TOKENS = 16;

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { CUT_AFTER_STEPS, failureMode, malformedJson, type FailureMode } from './failures.js';
-import { objectField, parseObjectBody, sendJson, type FamilyCall } from './family-call.js';
+import { CUT_AFTER_STEPS, failureMode, type FailureMode } from './failures.js';
+import { objectField, parseObjectBody, sendJson, sendJsonAnswer, type FamilyCall } from './family-call.js';
 import { writeStream, type StreamOutcome, type StreamPlan } from './sse.js';
 import { countInputTokens, countMessagesTokens, countTextTokens, generateTokens } from './text.js';
 import { SimulatorHttpError, type SimUsage } from './types.js';
@@ -181,20 +181,8 @@ function send(
   mode: FailureMode | undefined,
   tokensPerSecond: number,
 ): Promise<StreamOutcome> {
-  if (answer.kind === 'json') {
-    const json = JSON.stringify(answer.body);
-    const text = mode === 'invalid-json' || mode === 'cut-stream' ? malformedJson(json) : json;
-    return new Promise((resolve) => {
-      res.once('close', () => resolve(res.writableFinished ? 'completed' : 'aborted'));
-      res.writeHead(200, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(json),
-      });
-      // cut-stream announces the whole body and drops the connection after half of it.
-      if (mode === 'cut-stream') res.write(text, () => res.destroy());
-      else res.end(text);
-    });
-  }
+  if (answer.kind === 'json')
+    return sendJsonAnswer(res, answer.body, mode, 'application/json; charset=utf-8');
   let plan = answer.plan;
   if (mode === 'invalid-json') {
     const steps = [...plan.steps];
