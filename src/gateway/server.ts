@@ -235,10 +235,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     reportSchedule,
     metricSinks,
     async close(options = {}) {
-      // Realtime sessions are closed (1001) first: their records commit before the sink closes.
+      // The drain stops listening at once (before any await: serve logs "new connections refused"
+      // right after calling close) and waits for each call's record to be committed. Realtime
+      // sessions are closed (1001) meanwhile, their records committed too; only then does the
+      // sink close.
+      const draining = drain.drain(options.drainTimeoutMs);
       await realtime?.close();
-      // The drain waits for each call's record to be committed; only then does the sink close.
-      const summary = await drain.drain(options.drainTimeoutMs);
+      const summary = await draining;
       await releaseResources();
       return summary;
     },
